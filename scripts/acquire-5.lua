@@ -1,0 +1,66 @@
+--[[
+  Takes a ticket for `token`: grants it at once when nobody waits and its weight
+  fits, otherwise (mode 1) puts it at the tail of the FIFO queue. Calling it again
+  with the same token is a waiter's heartbeat and re-check, and makes a resent
+  command (after a lost reply) harmless: one token never holds two tickets.
+
+  Input:
+    KEYS[1..5] holders, queue, deadlines, tickets, fence (see includes/queue.lua)
+    ARGV[1] token          unique per acquisition
+    ARGV[2] weight         permits this acquisition needs (1..permits)
+    ARGV[3] permits        permits of the semaphore
+    ARGV[4] ttl            ms a holder or waiter stays without refreshing
+    ARGV[5] mode           0 = try (never queue), 1 = queue if it must wait
+    ARGV[6] inbox          id of the caller's wake-up channel
+    ARGV[7] channelPrefix  inbox channels are channelPrefix .. inbox
+
+  Output:
+    { 1, fence }                      granted (or already held by this token)
+    { 0, position, nextExpiryIn }     queued; position 0 is the head;
+                                      nextExpiryIn = ms until the earliest holder
+                                      expires, -1 if none
+    { -1 }                            mode 0 only: not free now, or others wait
+]]
+--@include queue
+
+local token = ARGV[1]
+local weight = tonumber(ARGV[2])
+local permits = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local mode = ARGV[5]
+local inbox = ARGV[6]
+local channelPrefix = ARGV[7]
+
+local nowMs, nowUs = serverNow()
+purge(nowMs)
+
+if redis.call('ZSCORE', KEYS[1], token) then
+  local _, _, _, fence = parseTicket(redis.call('HGET', KEYS[4], token))
+  return { 1, fence }
+end
+
+if redis.call('ZSCORE', KEYS[2], token) then
+  redis.call('ZADD', KEYS[3], fmt(nowMs + ttl), token)
+elseif redis.call('ZCARD', KEYS[2]) == 0 and heldWeight() + weight <= permits then
+  local fence = grant(token, weight, ttl, inbox, nowMs, nowUs)
+  touch(nowMs)
+  return { 1, fence }
+elseif mode == '0' then
+  touch(nowMs)
+  return { -1 }
+else
+  local seq = redis.call('HINCRBY', KEYS[4], '#seq', 1)
+  redis.call('ZADD', KEYS[2], seq, token)
+  redis.call('ZADD', KEYS[3], fmt(nowMs + ttl), token)
+  redis.call('HSET', KEYS[4], token, weight .. ':' .. ttl .. ':' .. inbox .. ':0')
+end
+
+-- Purging may have freed permits, or this call may have made its ticket the head.
+drain(permits, channelPrefix, nowMs, nowUs, token)
+touch(nowMs)
+
+if redis.call('ZSCORE', KEYS[1], token) then
+  local _, _, _, fence = parseTicket(redis.call('HGET', KEYS[4], token))
+  return { 1, fence }
+end
+return { 0, redis.call('ZRANK', KEYS[2], token), nextExpiryIn(nowMs) }

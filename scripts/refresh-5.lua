@@ -1,0 +1,34 @@
+--[[
+  A holder's heartbeat: pushes its lease expiry to now + ttl on the server clock.
+
+  Input:
+    KEYS[1..5] holders, queue, deadlines, tickets, fence (see includes/queue.lua)
+    ARGV[1] token
+    ARGV[2] ttl            ms from now until the lease expires
+    ARGV[3] permits        permits of the semaphore
+    ARGV[4] channelPrefix  inbox channels are channelPrefix .. inbox
+
+  Output:
+    1    refreshed
+    0    the lease is gone (expired, released, or Redis lost it)
+]]
+--@include queue
+
+local token = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local permits = tonumber(ARGV[3])
+local channelPrefix = ARGV[4]
+
+local nowMs, nowUs = serverNow()
+purge(nowMs)
+
+local result = 0
+if redis.call('ZSCORE', KEYS[1], token) then
+  redis.call('ZADD', KEYS[1], 'XX', fmt(nowMs + ttl), token)
+  result = 1
+end
+
+-- Purging may have evicted a dead holder: hand its permits on now.
+drain(permits, channelPrefix, nowMs, nowUs, nil)
+touch(nowMs)
+return result

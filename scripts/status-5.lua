@@ -1,0 +1,49 @@
+--[[
+  Reports who holds and who waits, after evicting expired entries (and granting
+  what they freed). Costs O(holders + limit) plus O(log n) per eviction.
+
+  Input:
+    KEYS[1..5] holders, queue, deadlines, tickets, fence (see includes/queue.lua)
+    ARGV[1] permits        permits of the semaphore
+    ARGV[2] channelPrefix  inbox channels are channelPrefix .. inbox
+    ARGV[3] limit          at most this many waiters are listed (from the head)
+
+  Output:
+    { held, waiting, lastFence, holderCount, waiterCount,
+      holder fields..., waiter fields... }
+    where each holder is: token, weight, fence, expiresIn (ms)
+    and each waiter is:   token, weight, expiresIn (ms)
+]]
+--@include queue
+
+local permits = tonumber(ARGV[1])
+local channelPrefix = ARGV[2]
+local limit = tonumber(ARGV[3])
+
+local nowMs, nowUs = serverNow()
+purge(nowMs)
+drain(permits, channelPrefix, nowMs, nowUs, nil)
+touch(nowMs)
+
+local out = { heldWeight(), redis.call('ZCARD', KEYS[2]), tonumber(redis.call('GET', KEYS[5]) or '0') }
+local holders = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local waiters = {}
+if limit > 0 then
+  waiters = redis.call('ZRANGE', KEYS[2], 0, limit - 1)
+end
+out[4] = #holders / 2
+out[5] = #waiters
+for i = 1, #holders, 2 do
+  local weight, _, _, fence = parseTicket(redis.call('HGET', KEYS[4], holders[i]))
+  out[#out + 1] = holders[i]
+  out[#out + 1] = weight
+  out[#out + 1] = fence
+  out[#out + 1] = tonumber(holders[i + 1]) - nowMs
+end
+for _, token in ipairs(waiters) do
+  local weight = parseTicket(redis.call('HGET', KEYS[4], token))
+  out[#out + 1] = token
+  out[#out + 1] = weight
+  out[#out + 1] = tonumber(redis.call('ZSCORE', KEYS[3], token)) - nowMs
+end
+return out

@@ -1,0 +1,201 @@
+import { performance } from 'node:perf_hooks';
+import { nanoid } from 'nanoid';
+import type { SemaphoreContext } from './context.js';
+import { isReplyError } from './context.js';
+import { AcquireTimeoutError } from './errors.js';
+import { Lease } from './lease.js';
+import type { ResolvedAcquire } from './options.js';
+import type { AcquireReply } from './scripts.js';
+import { publish } from './telemetry.js';
+import type { WakeListener } from './wake.js';
+
+/** Re-checking right at a holder's expiry would race it by a hair; wait a little past it. */
+const expiryMargin = 5;
+
+/**
+ * One `acquire()` from its first command to its settlement. It is queued by a single
+ * script call; from then on it waits for a grant message on its process's inbox
+ * channel, and heartbeats (which double as re-checks) only every `ttl / 3`, or
+ * right after the earliest holder's lease would expire.
+ */
+export class Acquisition {
+  readonly #ctx: SemaphoreContext;
+  readonly #options: ResolvedAcquire;
+  readonly #token = nanoid();
+  readonly #startedAt = performance.now();
+  readonly #promise: Promise<Lease | null>;
+  #resolve!: (lease: Lease | null) => void;
+  #reject!: (error: unknown) => void;
+  #settled = false;
+  #listener: WakeListener | undefined;
+  #timeout: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #checking = false;
+  /** performance.now() when the newest acquire/heartbeat call was sent. */
+  #lastSent = 0;
+
+  constructor(ctx: SemaphoreContext, options: ResolvedAcquire) {
+    this.#ctx = ctx;
+    this.#options = options;
+    this.#promise = new Promise<Lease | null>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /**
+   * Starts the acquisition; settles once granted, timed out, aborted or failed.
+   * Resolves with null only for `timeout: 0` when the permits are not free at once.
+   */
+  run(): Promise<Lease | null> {
+    const { signal, timeout } = this.#options;
+    if (signal) {
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    if (timeout !== Number.POSITIVE_INFINITY && timeout > 0) {
+      this.#timeout = setTimeout(() => this.#giveUp(new AcquireTimeoutError(this.#ctx.key, timeout)), timeout);
+    }
+    // timeout 0: a single try that never queues, so there is nothing to take back.
+    void this.#call(timeout !== 0).then(
+      (reply) => this.#onFirstReply(reply),
+      (error: unknown) => this.#fail(error),
+    );
+    return this.#promise;
+  }
+
+  #call(wait: boolean): Promise<AcquireReply> {
+    this.#lastSent = performance.now();
+    return this.#ctx.scripts.acquire({
+      token: this.#token,
+      weight: this.#options.weight,
+      permits: this.#ctx.permits,
+      ttl: this.#ctx.ttl,
+      wait,
+      inbox: this.#ctx.listener().inbox,
+    });
+  }
+
+  async #onFirstReply(reply: AcquireReply): Promise<void> {
+    if (this.#settled) return;
+    if (reply.kind === 'granted') return this.#grant(reply.fence);
+    if (reply.kind === 'busy') {
+      // A try never queues, so there is no ticket to take back.
+      this.#settle();
+      return this.#resolve(null);
+    }
+    publish('queued', () => ({
+      key: this.#ctx.key,
+      token: this.#token,
+      weight: this.#options.weight,
+      position: reply.position,
+    }));
+    const listener = this.#ctx.listener();
+    this.#listener = listener;
+    listener.register(this.#token, this);
+    let fresh: boolean;
+    try {
+      fresh = await listener.watch(this.#ctx.space.channelPrefix + listener.inbox);
+    } catch {
+      // No subscription: the heartbeat below still finds the grant, only later.
+      fresh = false;
+    }
+    if (this.#settled) return;
+    // A grant published before our subscription went live was not heard: ask once.
+    if (fresh) this.recheck();
+    else this.#scheduleHeartbeat(reply.nextExpiryIn);
+  }
+
+  /** Called by the listener with the fencing token published for our grant. */
+  granted(fence: number): void {
+    if (!this.#settled) this.#grant(fence);
+  }
+
+  /** Asks Redis where this ticket stands (and heartbeats it). Also called after pub/sub reconnects. */
+  recheck(): void {
+    if (this.#settled || this.#checking) return;
+    this.#checking = true;
+    clearTimeout(this.#heartbeat);
+    this.#call(true).then(
+      (reply) => {
+        this.#checking = false;
+        if (this.#settled) return;
+        if (reply.kind === 'granted') this.#grant(reply.fence);
+        else this.#scheduleHeartbeat(reply.kind === 'queued' ? reply.nextExpiryIn : -1);
+      },
+      (error: unknown) => {
+        this.#checking = false;
+        if (this.#settled) return;
+        // Redis refused the script itself: waiting longer cannot help.
+        if (isReplyError(error)) this.#fail(error);
+        // The connection is down: keep trying; the ticket is re-queued if it expired meanwhile.
+        else this.#scheduleHeartbeat(-1);
+      },
+    );
+  }
+
+  #scheduleHeartbeat(nextExpiryIn: number): void {
+    let delay = this.#ctx.ttl / 3 - (performance.now() - this.#lastSent);
+    if (nextExpiryIn >= 0) delay = Math.min(delay, nextExpiryIn + expiryMargin);
+    clearTimeout(this.#heartbeat);
+    this.#heartbeat = setTimeout(() => this.recheck(), Math.max(0, delay));
+  }
+
+  #grant(fence: number): void {
+    this.#settle();
+    const lease = new Lease(this.#ctx, this.#token, this.#options.weight, fence, this.#lastSent);
+    publish('granted', () => ({
+      key: this.#ctx.key,
+      token: this.#token,
+      weight: this.#options.weight,
+      fencingToken: fence,
+      waited: performance.now() - this.#startedAt,
+    }));
+    this.#resolve(lease);
+  }
+
+  /** Timed out or aborted: leave the queue, and hand back a grant that raced us. */
+  #giveUp(reason: unknown): void {
+    if (this.#settled) return;
+    this.#settle();
+    if (reason instanceof AcquireTimeoutError) {
+      publish('timeout', () => ({
+        key: this.#ctx.key,
+        token: this.#token,
+        waited: performance.now() - this.#startedAt,
+      }));
+    }
+    this.#cancel();
+    this.#reject(reason);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#settled) return;
+    this.#settle();
+    // The ticket may exist if the command reached Redis; take it back (it would expire anyway).
+    this.#cancel();
+    this.#reject(error);
+  }
+
+  /**
+   * Sent on the same connection as our acquire, so Redis runs it after any acquire
+   * still in flight. If it cannot be sent, the ticket stops heartbeating and expires within ttl.
+   */
+  #cancel(): void {
+    this.#ctx.scripts.release(this.#token, this.#ctx.permits).catch(() => {});
+  }
+
+  #settle(): void {
+    this.#settled = true;
+    clearTimeout(this.#timeout);
+    clearTimeout(this.#heartbeat);
+    this.#options.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#listener) {
+      this.#listener.unregister(this.#token);
+      this.#listener.unwatch(this.#ctx.space.channelPrefix + this.#listener.inbox);
+    }
+  }
+
+  readonly #onAbort = (): void => {
+    this.#giveUp(this.#options.signal?.reason);
+  };
+}

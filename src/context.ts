@@ -1,0 +1,22 @@
+import type { Keyspace } from './keys.js';
+import type { Client, Scripts } from './scripts.js';
+import type { WakeListener } from './wake.js';
+
+/** What leases and pending acquisitions need of their semaphore. */
+export type SemaphoreContext = {
+  readonly client: Client;
+  readonly key: string;
+  readonly permits: number;
+  readonly ttl: number;
+  readonly space: Keyspace;
+  readonly scripts: Scripts;
+  listener(): WakeListener;
+};
+
+/**
+ * Errors Redis itself replied with (a script error, WRONGTYPE, OOM) will not go away
+ * by retrying; anything else (socket closed, timeouts, reconnects) may.
+ */
+export function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}

@@ -1,0 +1,69 @@
+/** Stable codes, one per error class, for callers that branch on `error.code`. */
+export const ErrorCode = {
+  acquireTimeout: 'ERR_SEMAPHORE_ACQUIRE_TIMEOUT',
+  leaseLost: 'ERR_SEMAPHORE_LEASE_LOST',
+  leaseReleased: 'ERR_SEMAPHORE_LEASE_RELEASED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base class of every error this library creates (input errors are plain `TypeError`/`RangeError`). */
+export class SemaphoreError extends Error {
+  override readonly name: string = 'SemaphoreError';
+  readonly code: ErrorCode;
+  /** The semaphore's key, as given to the constructor. */
+  readonly key: string;
+
+  constructor(code: ErrorCode, key: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.key = key;
+  }
+}
+
+/** `acquire()` or `use()` waited `timeout` ms without its turn coming. Its ticket has left the queue. */
+export class AcquireTimeoutError extends SemaphoreError {
+  override readonly name = 'AcquireTimeoutError';
+  readonly timeout: number;
+
+  constructor(key: string, timeout: number) {
+    super(
+      ErrorCode.acquireTimeout,
+      key,
+      `Could not acquire semaphore "${key}" within ${timeout} ms; its ticket has left the queue. ` +
+        'Raise `timeout`, add permits, or shorten what holders do.',
+    );
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The lease is no longer held: it expired before a refresh reached Redis, or Redis
+ * lost it (restart, flush, failover). Stop the work that needed it.
+ */
+export class LeaseLostError extends SemaphoreError {
+  override readonly name = 'LeaseLostError';
+  readonly fencingToken: number;
+
+  constructor(key: string, fencingToken: number, reason: string, options?: ErrorOptions) {
+    super(
+      ErrorCode.leaseLost,
+      key,
+      `Lost the lease on semaphore "${key}" (fencing token ${fencingToken}): ${reason}. ` +
+        'Another process may hold it now; stop the work it protected.',
+      options,
+    );
+    this.fencingToken = fencingToken;
+  }
+}
+
+/** The reason `lease.signal` carries once the lease was released on purpose. */
+export class LeaseReleasedError extends SemaphoreError {
+  override readonly name = 'LeaseReleasedError';
+  readonly fencingToken: number;
+
+  constructor(key: string, fencingToken: number) {
+    super(ErrorCode.leaseReleased, key, `The lease on semaphore "${key}" (fencing token ${fencingToken}) was released.`);
+    this.fencingToken = fencingToken;
+  }
+}

@@ -1,0 +1,20 @@
+export { Semaphore, type SemaphoreStatus } from './semaphore.js';
+export { Mutex } from './mutex.js';
+export { Lease } from './lease.js';
+export {
+  AcquireTimeoutError,
+  ErrorCode,
+  LeaseLostError,
+  LeaseReleasedError,
+  SemaphoreError,
+} from './errors.js';
+export type { AcquireOptions, MutexOptions, SemaphoreOptions, UseCallback, UseOptions } from './options.js';
+export type { HolderInfo, WaiterInfo } from './scripts.js';
+export {
+  channels,
+  type GrantedEvent,
+  type LostEvent,
+  type QueuedEvent,
+  type ReleasedEvent,
+  type TimeoutEvent,
+} from './telemetry.js';

@@ -1,0 +1,15 @@
+import type { MutexOptions } from './options.js';
+import { requireObject } from './options.js';
+import type { Client } from './scripts.js';
+import { Semaphore } from './semaphore.js';
+
+/** A semaphore with one permit: at most one holder at a time, granted in arrival order. */
+export class Mutex extends Semaphore {
+  constructor(redis: Client, key: string, options?: MutexOptions) {
+    const o = requireObject('options', options);
+    if (o['permits'] !== undefined && o['permits'] !== 1) {
+      throw new RangeError(`A Mutex has exactly one permit; got \`permits\` ${String(o['permits'])}. Use Semaphore instead.`);
+    }
+    super(redis, key, { ...o, permits: 1 } as never);
+  }
+}

@@ -1,0 +1,155 @@
+import type { Lease } from './lease.js';
+
+/** Options of `new Semaphore(redis, key, options)`. */
+export type SemaphoreOptions = {
+  /** How many permits the semaphore has. Every process using the key must pass the same number. */
+  readonly permits: number;
+  /**
+   * Milliseconds a holder keeps its permits, and a waiter its place, without a refresh.
+   * Leases refresh themselves every `ttl / 3`, so this only bounds how long a dead
+   * process blocks others.
+   * @default 10000
+   */
+  readonly ttl?: number;
+  /**
+   * Prefix of every Redis key and channel the semaphore uses.
+   * @default 'rfs'
+   */
+  readonly prefix?: string;
+};
+
+/** Options of `new Mutex(redis, key, options)`: a semaphore with one permit. */
+export type MutexOptions = Omit<SemaphoreOptions, 'permits'>;
+
+/** Options of `acquire()`, `tryAcquire()` and `use()`. */
+export type AcquireOptions = {
+  /**
+   * Give up after this many milliseconds of waiting, with an `AcquireTimeoutError`.
+   * `0` means: only if it is granted on the first try (without jumping the queue).
+   * @default Infinity
+   */
+  readonly timeout?: number;
+  /** Aborting it gives up the wait; the promise rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
+  /**
+   * Permits this acquisition takes at once (1..permits).
+   * @default 1
+   */
+  readonly weight?: number;
+};
+
+/** Options of `use()`: those of `acquire()`, plus single-flight skipping. */
+export type UseOptions = AcquireOptions & {
+  /**
+   * Checked before queueing and again once the lease is granted. When it returns
+   * true, `fn` runs without a lease (`null`): someone else already did the work.
+   */
+  readonly skip?: () => boolean | Promise<boolean>;
+};
+
+/** What `use(fn)` calls: the lease, or `null` when `skip` said the work is done. */
+export type UseCallback<T, L extends Lease | null> = (lease: L) => T | Promise<T>;
+
+export const defaults = {
+  ttl: 10_000,
+  prefix: 'rfs',
+  timeout: Number.POSITIVE_INFINITY,
+  weight: 1,
+} as const;
+
+/** setTimeout fires at once for delays above this; bigger values would silently become 1 ms. */
+const maxTimerDelay = 2 ** 31 - 1;
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `"${value}" (string)`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return `${String(value)} (${typeof value})`;
+  }
+  if (value === null) return 'null';
+  return typeof value;
+}
+
+export function requireKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new TypeError(`Expected \`key\` to be a non-empty string, got ${describe(key)}`);
+  }
+  return key;
+}
+
+export function requirePrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string') {
+    throw new TypeError(`Expected \`prefix\` to be a string, got ${describe(prefix)}`);
+  }
+  return prefix;
+}
+
+export function requireCount(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number') {
+    throw new TypeError(`Expected \`${name}\` to be an integer, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`Expected \`${name}\` to be an integer from 1 to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function requireTtl(value: unknown): number {
+  if (typeof value !== 'number') {
+    throw new TypeError(`Expected \`ttl\` to be a number of milliseconds, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < 3 || value > maxTimerDelay) {
+    throw new RangeError(`Expected \`ttl\` to be an integer from 3 to ${maxTimerDelay} (ms), got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function requireTimeout(value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`Expected \`timeout\` to be a number of milliseconds, got ${describe(value)}`);
+  }
+  if (value < 0 || (value > maxTimerDelay && value !== Number.POSITIVE_INFINITY)) {
+    throw new RangeError(
+      `Expected \`timeout\` to be from 0 to ${maxTimerDelay} (ms) or Infinity, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+export function requireSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) {
+    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function requireFunction<F>(name: string, value: unknown): F {
+  if (typeof value !== 'function') {
+    throw new TypeError(`Expected \`${name}\` to be a function, got ${describe(value)}`);
+  }
+  return value as F;
+}
+
+export function requireObject(name: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`Expected \`${name}\` to be an object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Acquire options with defaults applied, checked against the semaphore's permits. */
+export type ResolvedAcquire = { timeout: number; signal: AbortSignal | undefined; weight: number };
+
+export function resolveAcquire(options: unknown, permits: number): ResolvedAcquire {
+  const o = requireObject('options', options);
+  const weight = requireCount('weight', o['weight'] ?? defaults.weight);
+  if (weight > permits) {
+    throw new RangeError(`Expected \`weight\` to be at most permits (${permits}), got ${describe(weight)}`);
+  }
+  return {
+    timeout: requireTimeout(o['timeout'] ?? defaults.timeout),
+    signal: requireSignal(o['signal']),
+    weight,
+  };
+}

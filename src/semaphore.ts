@@ -1,0 +1,148 @@
+import { Acquisition } from './acquisition.js';
+import { checkEvictionPolicy, requireClient } from './client.js';
+import type { SemaphoreContext } from './context.js';
+import { AcquireTimeoutError } from './errors.js';
+import { keyspace } from './keys.js';
+import type { Lease } from './lease.js';
+import {
+  type AcquireOptions,
+  defaults,
+  requireCount,
+  requireFunction,
+  requireKey,
+  requireObject,
+  requirePrefix,
+  requireTtl,
+  resolveAcquire,
+  type SemaphoreOptions,
+  type UseCallback,
+  type UseOptions,
+} from './options.js';
+import { type HolderInfo, type Client, Scripts, type WaiterInfo } from './scripts.js';
+import { listenerFor } from './wake.js';
+
+/** What `status()` reports, read from Redis in one round trip. */
+export type SemaphoreStatus = {
+  readonly key: string;
+  readonly permits: number;
+  /** Total weight held now. */
+  readonly held: number;
+  /** Permits free now (`permits - held`, never below 0). */
+  readonly available: number;
+  /** How many tickets wait in the queue. */
+  readonly waiting: number;
+  /** The last fencing token granted on this key, 0 if none yet. */
+  readonly lastFencingToken: number;
+  readonly holders: readonly HolderInfo[];
+  /** The first `limit` waiters, head first. */
+  readonly waiters: readonly WaiterInfo[];
+};
+
+/**
+ * A counting semaphore over Redis whose permits are granted strictly in the order
+ * acquires reached Redis, shared by every process that uses the same key.
+ */
+export class Semaphore {
+  /** The key given to the constructor. */
+  readonly key: string;
+  readonly permits: number;
+  readonly ttl: number;
+  readonly #ctx: SemaphoreContext;
+
+  /**
+   * @param redis The caller's ioredis `Redis` or `Cluster`; the semaphore never closes it.
+   * @param key Names the semaphore: every process using this key shares its permits.
+   */
+  constructor(redis: Client, key: string, options: SemaphoreOptions) {
+    const client = requireClient(redis);
+    this.key = requireKey(key);
+    const o = requireObject('options', options);
+    if (o['permits'] === undefined) {
+      throw new TypeError('Expected `permits` to be an integer, got undefined: `new Semaphore(redis, key, { permits })`');
+    }
+    this.permits = requireCount('permits', o['permits']);
+    this.ttl = requireTtl(o['ttl'] ?? defaults.ttl);
+    const space = keyspace(requirePrefix(o['prefix'] ?? defaults.prefix), this.key);
+    this.#ctx = {
+      client,
+      key: this.key,
+      permits: this.permits,
+      ttl: this.ttl,
+      space,
+      scripts: new Scripts(client, space),
+      listener: () => listenerFor(client),
+    };
+  }
+
+  /**
+   * Waits for its turn (FIFO) and resolves with a lease on `weight` permits.
+   * Rejects with `AcquireTimeoutError` after `timeout` ms, or with `signal.reason`
+   * when aborted; either way its ticket leaves the queue.
+   */
+  async acquire(options?: AcquireOptions): Promise<Lease> {
+    const resolved = resolveAcquire(options, this.permits);
+    resolved.signal?.throwIfAborted();
+    checkEvictionPolicy(this.#ctx.client, this.key);
+    const lease = await new Acquisition(this.#ctx, resolved).run();
+    if (!lease) throw new AcquireTimeoutError(this.key, 0);
+    return lease;
+  }
+
+  /**
+   * Takes `weight` permits only if they are free now and nobody waits: it never
+   * waits and never jumps the queue. One round trip.
+   */
+  async tryAcquire(options?: Pick<AcquireOptions, 'weight'>): Promise<Lease | null> {
+    const { weight } = resolveAcquire(options, this.permits);
+    checkEvictionPolicy(this.#ctx.client, this.key);
+    return new Acquisition(this.#ctx, { weight, timeout: 0, signal: undefined }).run();
+  }
+
+  /**
+   * Acquires, runs `fn` with the lease, and always releases, returning what `fn`
+   * returns. With `skip`, `fn` gets `null` instead of a lease when `skip()` is true
+   * before queueing or once granted (the lease is then released first).
+   */
+  use<T>(fn: UseCallback<T, Lease>, options?: AcquireOptions): Promise<T>;
+  use<T>(fn: UseCallback<T, Lease | null>, options: UseOptions & { skip: UseOptions['skip'] & {} }): Promise<T>;
+  async use<T>(callback: UseCallback<T, Lease> | UseCallback<T, Lease | null>, options?: UseOptions): Promise<T> {
+    // Only the `skip` overload ever passes null, and that overload's fn accepts it.
+    const fn = requireFunction<UseCallback<T, Lease | null>>('fn', callback);
+    const o = requireObject('options', options);
+    const skip = o['skip'] === undefined ? undefined : requireFunction<() => boolean | Promise<boolean>>('skip', o['skip']);
+    resolveAcquire(options, this.permits);
+    if (skip && (await skip())) return fn(null);
+    const lease = await this.acquire(options);
+    let result: T;
+    try {
+      if (skip && (await skip())) {
+        await lease.release();
+        return await fn(null);
+      }
+      result = await fn(lease);
+    } catch (error) {
+      // fn's own error matters more than a failed release; the lease expires within ttl anyway.
+      await lease.release().catch(() => {});
+      throw error;
+    }
+    await lease.release();
+    return result;
+  }
+
+  /** Who holds and who waits, from Redis. `limit` caps the waiters listed (default 100). */
+  async status(options?: { readonly limit?: number }): Promise<SemaphoreStatus> {
+    const o = requireObject('options', options);
+    const limit = o['limit'] === undefined ? 100 : requireCount('limit', o['limit']);
+    const s = await this.#ctx.scripts.status(this.permits, limit);
+    return {
+      key: this.key,
+      permits: this.permits,
+      held: s.held,
+      available: Math.max(0, this.permits - s.held),
+      waiting: s.waiting,
+      lastFencingToken: s.lastFencingToken,
+      holders: s.holders,
+      waiters: s.waiters,
+    };
+  }
+}

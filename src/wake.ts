@@ -1,0 +1,150 @@
+import { nanoid } from 'nanoid';
+import type { Client } from './scripts.js';
+
+/** A waiter as the listener sees it: told of its grant, or asked to re-check after a gap. */
+export type WakeTarget = {
+  granted(fence: number): void;
+  recheck(): void;
+};
+
+/**
+ * How long a channel stays subscribed after its last waiter in this process: a
+ * process that keeps contending for a key pays the subscribe round trip once.
+ */
+const lingerMs = 30_000;
+
+type Watch = { refs: number; ready: Promise<void>; linger?: NodeJS.Timeout };
+
+/**
+ * One pub/sub connection per user client, duplicated from it and owned here. Grants
+ * are published to this process's inbox channel of each key, `channelPrefix + inbox`,
+ * with the fencing token in the message, so a waiter needs no further round trip.
+ */
+export class WakeListener {
+  /** This process's inbox id: the grant script publishes to the channel it names. */
+  readonly inbox = nanoid(12);
+  readonly #client: Client;
+  #sub: Client | undefined;
+  readonly #watches = new Map<string, Watch>();
+  readonly #targets = new Map<string, WakeTarget>();
+
+  constructor(client: Client) {
+    this.#client = client;
+    // The user's client ending is our cue to let go of the connection we own.
+    client.once('end', () => this.close());
+  }
+
+  register(token: string, target: WakeTarget): void {
+    this.#targets.set(token, target);
+  }
+
+  unregister(token: string): void {
+    this.#targets.delete(token);
+  }
+
+  /**
+   * Subscribes to `channel` unless already subscribed. Resolves with true when this
+   * call made the subscription: grants published before it went live were missed,
+   * so the caller must re-check once.
+   */
+  async watch(channel: string): Promise<boolean> {
+    const existing = this.#watches.get(channel);
+    if (existing) {
+      existing.refs++;
+      clearTimeout(existing.linger);
+      existing.linger = undefined;
+      await existing.ready;
+      return false;
+    }
+    const sub = this.#subscriber();
+    const watch: Watch = { refs: 1, ready: sub.subscribe(channel).then(() => undefined) };
+    this.#watches.set(channel, watch);
+    try {
+      await watch.ready;
+    } catch (error) {
+      this.#watches.delete(channel);
+      throw error;
+    }
+    return true;
+  }
+
+  unwatch(channel: string): void {
+    const watch = this.#watches.get(channel);
+    if (!watch || --watch.refs > 0) return;
+    watch.linger = setTimeout(() => {
+      if (watch.refs > 0 || this.#watches.get(channel) !== watch) return;
+      this.#watches.delete(channel);
+      this.#sub?.unsubscribe(channel).catch(() => {});
+    }, lingerMs);
+    // Lingering is an optimisation; it must not keep the process alive.
+    watch.linger.unref();
+  }
+
+  close(): void {
+    for (const watch of this.#watches.values()) clearTimeout(watch.linger);
+    this.#watches.clear();
+    this.#sub?.disconnect();
+    this.#sub = undefined;
+    listeners.delete(this.#client);
+  }
+
+  #subscriber(): Client {
+    if (this.#sub) return this.#sub;
+    // Resubscribing is done by hand (below) so that waiters re-check only once the
+    // subscriptions are live again; ioredis's own resubscribe gives no such moment.
+    const cluster = (this.#client as { isCluster?: boolean }).isCluster === true;
+    // A Cluster restores its own subscriptions (its duplicate() takes other arguments).
+    const sub = cluster
+      ? this.#client.duplicate()
+      : (this.#client.duplicate({ autoResubscribe: false, lazyConnect: false } as never) as Client);
+    let connectedBefore = false;
+    sub.on('connect', () => unrefSocket(sub));
+    sub.on('ready', () => {
+      if (!connectedBefore) {
+        connectedBefore = true;
+        return;
+      }
+      const channels = [...this.#watches.keys()];
+      const resubscribed = !cluster && channels.length > 0 ? sub.subscribe(...channels) : Promise.resolve();
+      // Messages sent while we were away are lost: every waiter asks Redis directly.
+      resubscribed.then(
+        () => this.#recheckAll(),
+        () => this.#recheckAll(),
+      );
+    });
+    sub.on('message', (_channel: string, message: string) => {
+      const cut = message.lastIndexOf(':');
+      const target = this.#targets.get(message.slice(0, cut));
+      target?.granted(Number(message.slice(cut + 1)));
+    });
+    // Connection errors here surface to waiters through their own commands and the
+    // periodic re-check; an 'error' event without a listener would only add noise.
+    sub.on('error', () => {});
+    this.#sub = sub;
+    return sub;
+  }
+
+  #recheckAll(): void {
+    for (const target of this.#targets.values()) target.recheck();
+  }
+}
+
+/**
+ * The subscriber only ever serves pending acquires, and each of those holds a timer
+ * of its own; so its socket must never be what keeps a finished script running.
+ */
+function unrefSocket(sub: Client): void {
+  const stream = (sub as { stream?: { unref?: () => void } }).stream;
+  stream?.unref?.();
+}
+
+const listeners = new WeakMap<Client, WakeListener>();
+
+export function listenerFor(client: Client): WakeListener {
+  let listener = listeners.get(client);
+  if (!listener) {
+    listener = new WakeListener(client);
+    listeners.set(client, listener);
+  }
+  return listener;
+}
