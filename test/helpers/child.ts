@@ -1,0 +1,101 @@
+/**
+ * A contender in another process: it runs the library against real Redis and does
+ * what the test tells it over IPC, reporting what happens. Started by processes.ts.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { subscribe } from 'node:diagnostics_channel';
+import { Redis } from 'ioredis';
+import { Semaphore, type Lease, type QueuedEvent } from '../../src/index.js';
+import type { Command, Report } from './protocol.js';
+
+const skew = Number(process.env['CLOCK_SKEW_MS'] ?? 0);
+if (skew !== 0) {
+  // The library must never read the wall clock; this makes sure a wrong one cannot matter.
+  const realNow = Date.now;
+  Date.now = () => realNow() + skew;
+}
+
+const send = (report: Report) => process.send?.(report);
+const redis = new Redis(process.env['REDIS_URL'] ?? '', { maxRetriesPerRequest: null });
+redis.on('error', () => {});
+const leases = new Map<string, Lease>();
+// Telemetry is published inside the acquire's own async context, which carries the test's id.
+const currentId = new AsyncLocalStorage<string>();
+
+subscribe('redis-fair-semaphore:queued', (message) => {
+  const id = currentId.getStore();
+  if (id) send({ ev: 'queued', id, position: (message as QueuedEvent).position });
+});
+
+process.on('unhandledRejection', (error) => {
+  send({ ev: 'unhandled', message: String(error) });
+});
+
+async function loop(c: Extract<Command, { op: 'loop' }>): Promise<void> {
+  const sem = new Semaphore(redis, c.key, { permits: c.permits, ttl: c.ttl });
+  let violations = 0;
+  let fencedRejects = 0;
+  for (let i = 0; i < c.count; i++) {
+    await sem.use(async (lease) => {
+      // The protected resource is Redis itself, whose single thread orders every entry.
+      const inside = await redis.incr(`${c.key}:inside`);
+      if (inside > c.permits) violations++;
+      const accepted = await redis.eval(
+        "local m = tonumber(redis.call('GET', KEYS[1]) or '0'); " +
+          "if tonumber(ARGV[1]) <= m then return 0 end; redis.call('SET', KEYS[1], ARGV[1]); return 1",
+        1,
+        `${c.key}:fence-resource`,
+        String(lease.fencingToken),
+      );
+      if (c.permits === 1 && accepted !== 1) fencedRejects++;
+      const until = performance.now() + c.holdMs;
+      while (performance.now() < until) {
+        // Busy-hold: the point is to occupy the permit, not to yield.
+      }
+      await redis.decr(`${c.key}:inside`);
+    });
+  }
+  send({ ev: 'loopDone', count: c.count, violations, fencedRejects });
+}
+
+process.on('message', (message: Command) => {
+  void (async () => {
+    switch (message.op) {
+      case 'acquire': {
+        const sem = new Semaphore(redis, message.key, { permits: message.permits, ttl: message.ttl });
+        try {
+          const lease = await currentId.run(message.id, () => sem.acquire({ weight: message.weight ?? 1 }));
+          leases.set(message.id, lease);
+          lease.signal.addEventListener('abort', () => {
+            const reason = lease.signal.reason as Error;
+            if (reason.name === 'LeaseLostError') send({ ev: 'lost', id: message.id, name: reason.name });
+          });
+          send({ ev: 'granted', id: message.id, fence: String(lease.fencingToken) });
+          if (message.releaseAtOnce) {
+            await lease.release();
+            send({ ev: 'released', id: message.id });
+          }
+        } catch (error) {
+          send({ ev: 'error', id: message.id, name: (error as Error).name, message: String(error) });
+        }
+        break;
+      }
+      case 'release': {
+        await leases.get(message.id)?.release();
+        send({ ev: 'released', id: message.id });
+        break;
+      }
+      case 'loop':
+        await loop(message);
+        break;
+      case 'quit':
+        for (const lease of leases.values()) await lease.release();
+        await redis.quit();
+        // No process.exit(): the test checks that nothing of the library keeps us alive.
+        process.disconnect?.();
+        break;
+    }
+  })();
+});
+
+send({ ev: 'ready' });
