@@ -1,0 +1,179 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Bad arguments: reported as one line and exit code 64, before anything touches Redis. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+type Common = {
+  readonly key: string;
+  readonly url: string;
+  readonly prefix: string;
+  readonly permits: number;
+};
+
+export type RunArgs = Common & {
+  readonly kind: 'run';
+  readonly weight: number;
+  readonly ttl: number;
+  readonly timeout: number;
+  readonly grace: number;
+  readonly verbose: boolean;
+  readonly quiet: boolean;
+  readonly command: string;
+  readonly args: readonly string[];
+};
+
+export type StatusArgs = Common & {
+  readonly kind: 'status';
+  readonly json: boolean;
+  readonly limit: number;
+};
+
+export type Parsed = RunArgs | StatusArgs | { readonly kind: 'help' } | { readonly kind: 'version' };
+
+export const defaultUrl = 'redis://127.0.0.1:6379';
+export const defaults = { permits: 1, weight: 1, ttl: 10_000, grace: 5_000, limit: 100, prefix: 'rfs' } as const;
+
+/** setTimeout treats longer delays as 1 ms, and the library rejects them. */
+const maxMs = 2 ** 31 - 1;
+
+const common = {
+  url: { type: 'string' },
+  prefix: { type: 'string' },
+  permits: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const runOptions = {
+  ...common,
+  weight: { type: 'string' },
+  ttl: { type: 'string' },
+  timeout: { type: 'string' },
+  grace: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const satisfies ParseArgsConfig['options'];
+
+const statusOptions = {
+  ...common,
+  json: { type: 'boolean' },
+  limit: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** `env` is where REDIS_URL comes from; passed in so parsing stays a pure function. */
+export function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Parsed {
+  const [subcommand, ...rest] = argv;
+  switch (subcommand) {
+    case undefined:
+      throw new UsageError('missing command: expected run or status');
+    case '-h':
+    case '--help':
+    case 'help':
+      return { kind: 'help' };
+    case '--version':
+      return { kind: 'version' };
+    case 'run':
+      return parseRun(rest, env);
+    case 'status':
+      return parseStatus(rest, env);
+    default:
+      throw new UsageError(`unknown command "${subcommand}": expected run or status`);
+  }
+}
+
+function parseRun(args: string[], env: NodeJS.ProcessEnv): Parsed {
+  const { values, tokens } = tokenize(args, runOptions);
+  if (values.help) return { kind: 'help' };
+  // Everything after the first `--` belongs to the command, options included.
+  const terminator = tokens.find((t) => t.kind === 'option-terminator');
+  const before = tokens.filter((t) => t.kind === 'positional' && (!terminator || t.index < terminator.index));
+  if (!terminator) {
+    throw new UsageError('missing "--" before the command: run <key> [options] -- <command> [args...]');
+  }
+  const key = onlyKey(before.map((t) => (t.kind === 'positional' ? t.value : '')));
+  const [command, ...commandArgs] = args.slice(terminator.index + 1);
+  if (command === undefined || command === '') throw new UsageError('missing command after "--"');
+  const permits = integer('--permits', values.permits, defaults.permits, 1);
+  const weight = integer('--weight', values.weight, defaults.weight, 1, permits);
+  if (values.verbose && values.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
+  return {
+    kind: 'run',
+    key,
+    url: redisUrl(values.url, env),
+    prefix: values.prefix ?? defaults.prefix,
+    permits,
+    weight,
+    ttl: integer('--ttl', values.ttl, defaults.ttl, 3),
+    timeout: integer('--timeout', values.timeout, Number.POSITIVE_INFINITY, 0),
+    grace: integer('--grace', values.grace, defaults.grace, 0),
+    verbose: values.verbose ?? false,
+    quiet: values.quiet ?? false,
+    command,
+    args: commandArgs,
+  };
+}
+
+function parseStatus(args: string[], env: NodeJS.ProcessEnv): Parsed {
+  const { values, positionals } = tokenize(args, statusOptions);
+  if (values.help) return { kind: 'help' };
+  return {
+    kind: 'status',
+    key: onlyKey(positionals),
+    url: redisUrl(values.url, env),
+    prefix: values.prefix ?? defaults.prefix,
+    permits: integer('--permits', values.permits, defaults.permits, 1),
+    json: values.json ?? false,
+    limit: integer('--limit', values.limit, defaults.limit, 1),
+  };
+}
+
+function tokenize<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true });
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    const unknown = /^Unknown option '([^']+)'/.exec(e.message);
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+      throw new UsageError(`unknown option ${unknown[1]}`);
+    }
+    const value = /^Option '(?:-\w, )?(-[^' ]+)(?: <value>)?' (argument missing|argument is ambiguous|does not take)/.exec(e.message);
+    if (value) throw new UsageError(value[2] === 'does not take' ? `${value[1]} takes no value` : `${value[1]} needs a value`);
+    // Node's messages span lines for some cases; the contract is one line.
+    throw new UsageError(e.message.replace(/\s*\n\s*/g, ' '));
+  }
+}
+
+function onlyKey(positionals: readonly string[]): string {
+  const [key, extra] = positionals;
+  if (key === undefined) throw new UsageError('missing <key>');
+  if (key === '') throw new UsageError('<key> must not be empty');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after <key>`);
+  return key;
+}
+
+/** Plain decimal digits only: "1e3", "0x10", " 5" and "1.5" are all refused. */
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max = maxMs): number {
+  if (raw === undefined) return fallback;
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function redisUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  const fromEnv = env['REDIS_URL'];
+  const [url, source] =
+    flag !== undefined ? [flag, '--url'] : fromEnv ? [fromEnv, 'REDIS_URL'] : [defaultUrl, 'the default URL'];
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new UsageError(`${source} is not a URL: "${url}"`);
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new UsageError(`${source} must start with redis:// or rediss://, got "${url}"`);
+  }
+  return url;
+}

@@ -1,0 +1,71 @@
+import { defaults } from './args.js';
+import { ExitCode } from './exit-codes.js';
+import { programName as p } from './format.js';
+
+export const help = `Usage:
+  ${p} run <key> [options] -- <command> [args...]
+  ${p} status <key> [options]
+  ${p} --help | --version
+
+A fair (first come, first served) semaphore shared by every process that uses
+the same Redis and <key>.
+
+run waits its turn, then runs <command> while holding the permit (refreshed in
+the background), releases it when the command ends, and exits with the
+command's exit code (128+N if signal N ended it). The command finds the key and
+its fencing token in REDIS_FAIR_SEMAPHORE_KEY and REDIS_FAIR_SEMAPHORE_FENCING_TOKEN.
+While it waits on a terminal, it shows its place in the queue and the time
+waited on stderr; off a terminal it prints nothing unless --verbose.
+
+status prints who holds the permits (fencing token, weight, held for, expires
+in) and who waits, in queue order. HELD FOR is derived from the fencing token,
+which is at least the Redis server's clock at the grant.
+
+Options of both:
+  --url <url>       Redis, as redis://[user:pass@]host:port[/db] or rediss://...
+                    Default: $REDIS_URL, else redis://127.0.0.1:6379
+  --permits <n>     Permits of the semaphore. Use the same number everywhere
+                    <key> is used, status included (status also hands free
+                    permits to waiters, by this number). Default: ${defaults.permits}
+  --prefix <text>   Prefix of the Redis keys, as the library's \`prefix\`. Default: ${defaults.prefix}
+  -h, --help        Show this help.
+
+Options of run:
+  --weight <n>      Permits to take at once, 1 to --permits. Default: ${defaults.weight}
+  --ttl <ms>        How long the permit outlives a run that stopped refreshing
+                    it (killed, frozen, cut off); refreshed every ttl/3. Default: ${defaults.ttl}
+  --timeout <ms>    Give up after waiting this long; 0 runs the command only if
+                    a permit is free now. Default: wait forever
+  --grace <ms>      If the lease is lost while the command runs, time between
+                    the SIGTERM and the SIGKILL sent to it; 0 sends SIGKILL at
+                    once. Default: ${defaults.grace}
+  -v, --verbose     Log waiting, acquiring and releasing on stderr as lines
+                    (instead of the live line on a terminal).
+  -q, --quiet       Print nothing of our own but errors, even on a terminal.
+
+Options of status:
+  --json            Print exactly what the library's status() returns.
+  --limit <n>       List at most n waiters. Default: ${defaults.limit}
+
+Signals: run catches SIGINT, SIGTERM and SIGHUP. While waiting, one of them
+takes it out of the queue and it exits with 128+N. While the command runs,
+they are forwarded to it (only to it, not to its own children), and run exits
+as the command does.
+
+Lost lease: if Redis no longer holds the permit while the command runs (expired
+after Redis was unreachable for about ttl, restarted, flushed), run says so on
+stderr, sends SIGTERM to the command, then SIGKILL after --grace ms, and exits
+with ${ExitCode.leaseLost}.
+
+Exit codes:
+  (command's)  run: the command's exit code, or 128+N if signal N ended it
+  0            status, --help: success
+  ${ExitCode.usage}           bad arguments (nothing was sent to Redis)
+  ${ExitCode.unavailable}           Redis could not be reached or refused the connection
+  ${ExitCode.internal}           unexpected error, such as an error reply from Redis
+  ${ExitCode.timeout}           run: --timeout ran out; the command did not run
+  ${ExitCode.leaseLost}           run: the lease was lost; the command was stopped (or did not start)
+  ${ExitCode.cannotExecute}          run: the command could not be executed
+  ${ExitCode.notFound}          run: the command was not found
+  128+N        run: signal N while waiting (130 for SIGINT, 143 for SIGTERM)
+`;

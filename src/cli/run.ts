@@ -1,0 +1,79 @@
+import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
+import { AcquireTimeoutError, type Lease, Semaphore } from '../index.js';
+import type { RunArgs } from './args.js';
+import { runCommand } from './command.js';
+import { close, connect, within } from './connection.js';
+import { ExitCode } from './exit-codes.js';
+import { say } from './format.js';
+import { Progress, type ProgressMode } from './progress.js';
+import { exitCodeFor, SignalRelay } from './signals.js';
+
+/** How long the final release may take before we leave it to expire by itself. */
+const releaseWaitMs = 2_000;
+
+/** `run <key> -- <command>`: wait our turn, run the command holding the permit, release. */
+export async function run(a: RunArgs): Promise<number> {
+  const abort = new AbortController();
+  // Installed before connecting, so an early Ctrl-C cancels cleanly instead of killing us mid-queue.
+  const signals = new SignalRelay((signal) => abort.abort(signal));
+  try {
+    const redis = await connect(a.url);
+    try {
+      return await hold(redis, a, signals, abort.signal);
+    } finally {
+      await close(redis);
+    }
+  } finally {
+    signals[Symbol.dispose]();
+  }
+}
+
+async function hold(redis: Redis, a: RunArgs, signals: SignalRelay, cancel: AbortSignal): Promise<number> {
+  const sem = new Semaphore(redis, a.key, { permits: a.permits, ttl: a.ttl, prefix: a.prefix });
+  const progress = new Progress(a.key, progressMode(a), async (token, limit) => {
+    const index = (await sem.status({ limit })).waiters.findIndex((w) => w.token === token);
+    return index < 0 ? undefined : index;
+  });
+  let lease: Lease;
+  try {
+    lease = await sem.acquire({ weight: a.weight, timeout: a.timeout, signal: cancel });
+  } catch (error) {
+    progress.stop();
+    // The library has already taken our ticket out of the queue (on this connection, before our QUIT).
+    if (cancel.aborted && signals.received) return exitCodeFor(signals.received);
+    if (error instanceof AcquireTimeoutError) {
+      say(`timed out after ${a.timeout} ms waiting for "${a.key}"; the command did not run`);
+      return ExitCode.timeout;
+    }
+    throw error;
+  }
+  progress.granted(lease);
+  const grantedAt = performance.now();
+  let code: number;
+  if (signals.received) {
+    // The signal came as the grant did: the user no longer wants the command run.
+    code = exitCodeFor(signals.received);
+  } else if (!lease.held) {
+    say(`${String((lease.signal.reason as Error).message)} The command did not run.`);
+    code = ExitCode.leaseLost;
+  } else {
+    code = await runCommand({ command: a.command, args: a.args, lease, grace: a.grace, signals });
+  }
+  const released = await within(
+    lease.release().then(
+      () => true,
+      () => false,
+    ),
+    releaseWaitMs,
+  );
+  if (released !== true) say(`could not release "${a.key}" in time; it frees itself within ${a.ttl} ms`);
+  progress.released(performance.now() - grantedAt);
+  return code;
+}
+
+function progressMode(a: RunArgs): ProgressMode {
+  if (a.quiet) return 'off';
+  if (a.verbose) return 'lines';
+  return process.stderr.isTTY ? 'live' : 'off';
+}

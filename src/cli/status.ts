@@ -1,0 +1,65 @@
+import type { Redis } from 'ioredis';
+import { Semaphore, type SemaphoreStatus } from '../index.js';
+import type { StatusArgs } from './args.js';
+import { close, connect } from './connection.js';
+import { ExitCode } from './exit-codes.js';
+import { duration, table } from './format.js';
+
+/** `status <key>`: one status() call, printed as JSON (exactly what it returned) or as tables. */
+export async function status(a: StatusArgs): Promise<number> {
+  const redis = await connect(a.url);
+  try {
+    const sem = new Semaphore(redis, a.key, { permits: a.permits, prefix: a.prefix });
+    const s = await sem.status({ limit: a.limit });
+    if (a.json) {
+      process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    } else {
+      process.stdout.write(render(s, await serverMicros(redis)));
+    }
+    return ExitCode.ok;
+  } finally {
+    await close(redis);
+  }
+}
+
+/** The server's clock, which fencing tokens are based on; undefined if TIME is refused. */
+async function serverMicros(redis: Redis): Promise<number | undefined> {
+  try {
+    const [seconds, micros] = await redis.time();
+    return Number(seconds) * 1e6 + Number(micros);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `now` is the server clock in microseconds. A fencing token is at least the server
+ * clock at its grant, so `now - token` is how long it has been held (a lower bound,
+ * exact unless grants came within the same microsecond or the clock stepped back).
+ */
+export function render(s: SemaphoreStatus, now: number | undefined): string {
+  const lines = [
+    `${JSON.stringify(s.key)}: ${s.held} of ${s.permits} permits held, ${s.available} available, ` +
+      `${s.waiting} waiting (last fencing token ${s.lastFencingToken})`,
+    '',
+  ];
+  lines.push('Holders:');
+  if (s.holders.length === 0) {
+    lines.push('  (none)');
+  } else {
+    const rows = s.holders.map((h) => {
+      const held = now === undefined || now < h.fencingToken ? '?' : duration((now - h.fencingToken) / 1000);
+      return [String(h.fencingToken), String(h.weight), held, duration(h.expiresIn), h.token];
+    });
+    lines.push(table([['FENCING TOKEN', 'WEIGHT', 'HELD FOR', 'EXPIRES IN', 'TOKEN'], ...rows]));
+  }
+  lines.push('', 'Waiters (first in line first):');
+  if (s.waiters.length === 0) {
+    lines.push('  (none)');
+  } else {
+    const rows = s.waiters.map((w, i) => [String(i + 1), String(w.weight), duration(w.expiresIn), w.token]);
+    lines.push(table([['#', 'WEIGHT', 'EXPIRES IN', 'TOKEN'], ...rows]));
+    if (s.waiting > s.waiters.length) lines.push(`  ... and ${s.waiting - s.waiters.length} more (see --limit)`);
+  }
+  return `${lines.join('\n')}\n`;
+}
