@@ -1,0 +1,210 @@
+/**
+ * A client process: runs one library against Redis as the orchestrator asks, and
+ * reports raw timestamps; all statistics are computed by the orchestrator.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { subscribe } from 'node:diagnostics_channel';
+import { Redis } from 'ioredis';
+import { busyWait, now, waitUntil } from './clock.js';
+import { type Held, openLock } from './libs.js';
+import type {
+  Command,
+  ContendResult,
+  LockSpec,
+  ManyResult,
+  Reply,
+  Request,
+  Sample,
+  SoloResult,
+  WaitResult,
+} from './protocol.js';
+
+const url = process.env['REDIS_URL'] ?? '';
+
+// Counts every command any connection of this process sends (scripts, retries and
+// the wake-up subscriber included), to compare round trips per acquisition.
+let sent = 0;
+const proto = Redis.prototype as unknown as { sendCommand: (...args: unknown[]) => unknown };
+const sendCommand = proto.sendCommand;
+proto.sendCommand = function (this: Redis, ...args: unknown[]) {
+  sent++;
+  return sendCommand.apply(this, args);
+};
+
+// The library announces "queued" inside the acquire's own async context, which
+// carries the sample of that acquire: that is how enqueue latency is measured.
+const current = new AsyncLocalStorage<Sample>();
+subscribe('redis-fair-semaphore:queued', () => {
+  const sample = current.getStore();
+  if (sample && Number.isNaN(sample.queued)) sample.queued = now();
+});
+
+function connect(): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  // Errors reach the awaiting command; an unhandled 'error' event would only crash us.
+  redis.on('error', () => {});
+  return redis;
+}
+
+function sample(proc: number): Sample {
+  return { proc, req: now(), queued: Number.NaN, grant: Number.NaN, rel: Number.NaN };
+}
+
+async function solo(c: Extract<Command, { op: 'solo' }>): Promise<SoloResult> {
+  const redis = connect();
+  const lock = openLock(redis, c.spec);
+  for (let i = 0; i < c.warmup; i++) {
+    await (await lock.acquire()).release();
+    await redis.ping();
+  }
+  const pairs: number[] = [];
+  const pings: number[] = [];
+  const before = sent;
+  // Interleaved, so that pairs and PINGs see the same machine load.
+  while (now() < c.until) {
+    let t = now();
+    await (await lock.acquire()).release();
+    pairs.push(now() - t);
+    t = now();
+    await redis.ping();
+    pings.push(now() - t);
+  }
+  const result = { pairs, pings, sent: sent - before - pings.length };
+  await redis.quit();
+  return result;
+}
+
+async function contend(c: Extract<Command, { op: 'contend' }>, proc: number): Promise<ContendResult> {
+  const redis = connect();
+  await redis.ping();
+  const lock = openLock(redis, c.spec);
+  const samples: Sample[] = [];
+  await waitUntil(c.startAt);
+  const before = sent;
+  while (now() < c.until) {
+    const s = sample(proc);
+    const held = await current.run(s, () => lock.acquire());
+    s.grant = now();
+    busyWait(c.holdMs);
+    s.rel = now();
+    await held.release();
+    samples.push(s);
+  }
+  const result = { samples, sent: sent - before };
+  await redis.quit();
+  return result;
+}
+
+async function many(c: Extract<Command, { op: 'many' }>): Promise<ManyResult> {
+  const redis = connect();
+  await redis.ping();
+  let pairs = 0;
+  const pairMs: number[] = [];
+  await waitUntil(c.startAt);
+  const before = sent;
+  await Promise.all(
+    Array.from({ length: c.concurrency }, async (_, i) => {
+      const lock = openLock(redis, { ...c.spec, key: `${c.spec.key}:${i}` });
+      while (now() < c.until) {
+        const t = now();
+        await (await lock.acquire()).release();
+        pairMs.push(now() - t);
+        pairs++;
+      }
+    }),
+  );
+  const result = { pairs, sent: sent - before, pairMs, elapsedMs: now() - c.startAt };
+  await redis.quit();
+  return result;
+}
+
+/** W4/W5 state: waiters never stop on their own; the orchestrator kills this process. */
+const waitSamples: Sample[] = [];
+
+function startWaiters(spec: LockSpec, count: number, proc: number): void {
+  const redis = connect();
+  const lock = openLock(redis, spec);
+  for (let i = 0; i < count; i++) {
+    void (async () => {
+      for (;;) {
+        const s = sample(proc);
+        waitSamples.push(s);
+        const held = await current.run(s, () => lock.acquire());
+        s.grant = now();
+        s.rel = now();
+        await held.release();
+      }
+    })().catch((error: unknown) => fail(`waiter: ${String(error)}`));
+  }
+}
+
+let holder: { redis: Redis; held: Held; stop: () => void } | undefined;
+
+async function hold(spec: LockSpec): Promise<void> {
+  const redis = connect();
+  const first = await openLock(redis, spec).acquire();
+  holder = { redis, held: first, stop: () => {} };
+  const h = holder;
+  // redlock's plain acquire never extends itself (the other two refresh their leases):
+  // extend it as its README advises, so the holder outlasts the measuring window.
+  if ('extend' in first) {
+    const timer = setInterval(() => {
+      const lock = h.held as Held & { extend: (ms: number) => Promise<Held> };
+      lock.extend(spec.ttl).then(
+        (next) => (h.held = next),
+        (error: unknown) => fail(`extend: ${String(error)}`),
+      );
+    }, spec.ttl / 3);
+    h.stop = () => clearInterval(timer);
+  }
+}
+
+async function unhold(): Promise<void> {
+  if (!holder) return;
+  holder.stop();
+  await holder.held.release();
+  await holder.redis.quit();
+  holder = undefined;
+}
+
+function fail(message: string): void {
+  // Reported with every later reply: a broken waiter must not pass unnoticed.
+  failures.push(message);
+}
+const failures: string[] = [];
+
+async function handle(r: Request): Promise<unknown> {
+  switch (r.op) {
+    case 'solo':
+      return solo(r);
+    case 'contend':
+      return contend(r, r.proc);
+    case 'many':
+      return many(r);
+    case 'hold':
+      return hold(r.spec);
+    case 'unhold':
+      return unhold();
+    case 'wait':
+      startWaiters(r.spec, r.count, r.proc);
+      return undefined;
+    case 'collect':
+      return { samples: waitSamples } satisfies WaitResult;
+    case 'sent':
+      return sent;
+  }
+}
+
+const reply = (m: Reply) => process.send?.(m);
+
+process.on('message', (r: Request) => {
+  handle(r).then(
+    (result) => {
+      if (failures.length > 0) reply({ ev: 'failed', seq: r.seq, error: failures.join('; ') });
+      else reply({ ev: 'done', seq: r.seq, result });
+    },
+    (error: unknown) => reply({ ev: 'failed', seq: r.seq, error: String((error as Error).stack ?? error) }),
+  );
+});
+process.on('unhandledRejection', (error) => fail(`unhandled: ${String(error)}`));
+reply({ ev: 'ready' });

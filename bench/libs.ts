@@ -1,0 +1,58 @@
+/**
+ * The three libraries behind one tiny interface, each with its default settings
+ * except an unbounded wait, so that a contended run always finishes.
+ */
+import { Redlock } from '@sesamecare-oss/redlock';
+import type { Redis } from 'ioredis';
+import { Mutex as RsMutex, Semaphore as RsSemaphore } from 'redis-semaphore';
+import { Mutex, Semaphore } from '../src/index.js';
+import type { LibId, LockSpec } from './protocol.js';
+
+export type Held = { release(): Promise<unknown> };
+export type Lock = { acquire(): Promise<Held> };
+
+export const libs: readonly { id: LibId; label: string; semaphore: boolean }[] = [
+  { id: 'fair', label: 'redis-fair-semaphore' },
+  { id: 'redis-semaphore', label: 'redis-semaphore' },
+  { id: 'redlock', label: '@sesamecare-oss/redlock' },
+].map((l) => ({ ...l, id: l.id as LibId, semaphore: l.id !== 'redlock' }));
+
+export function label(id: LibId): string {
+  return libs.find((l) => l.id === id)?.label ?? id;
+}
+
+// One Redlock per connection, as an application would keep one.
+const redlocks = new WeakMap<Redis, Redlock>();
+
+export function openLock(redis: Redis, spec: LockSpec): Lock {
+  const { key, permits, ttl } = spec;
+  switch (spec.lib) {
+    case 'fair': {
+      // One instance serves any number of concurrent acquires.
+      const lock = permits === 1 ? new Mutex(redis, key, { ttl }) : new Semaphore(redis, key, { permits, ttl });
+      return { acquire: () => lock.acquire() };
+    }
+    case 'redis-semaphore': {
+      // An instance carries one identifier, so concurrent acquires need one each.
+      const options = { lockTimeout: ttl, acquireTimeout: Number.POSITIVE_INFINITY };
+      return {
+        acquire: async () => {
+          const lock =
+            permits === 1 ? new RsMutex(redis, key, options) : new RsSemaphore(redis, key, permits, options);
+          await lock.acquire();
+          return lock;
+        },
+      };
+    }
+    case 'redlock': {
+      if (permits !== 1) throw new Error('redlock has no counting semaphore');
+      let redlock = redlocks.get(redis);
+      if (!redlock) {
+        redlock = new Redlock([redis], { retryCount: -1 });
+        redlocks.set(redis, redlock);
+      }
+      const r = redlock;
+      return { acquire: () => r.acquire([key], ttl) };
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/** Messages between the orchestrator (run.ts) and its client processes (client.ts). */
+
+export type LibId = 'fair' | 'redis-semaphore' | 'redlock';
+
+/** What every workload needs to open a lock of one library. */
+export type LockSpec = { lib: LibId; key: string; permits: number; ttl: number };
+
+/** One acquisition as a client saw it; times from clock.now(), NaN when it never happened. */
+export type Sample = {
+  /** Index of the client process, for per-process fairness. */
+  proc: number;
+  /** acquire() was called. */
+  req: number;
+  /** This library told us the request is queued (only this library has a queue). */
+  queued: number;
+  /** acquire() resolved. */
+  grant: number;
+  /** release() was called. */
+  rel: number;
+};
+
+export type Command =
+  /** W1: sequential pairs interleaved with PINGs on the same connection. */
+  | { op: 'solo'; spec: LockSpec; warmup: number; until: number }
+  /** W2/W3: acquire, busy-hold, release, repeat until `until`; then report. */
+  | { op: 'contend'; spec: LockSpec; holdMs: number; startAt: number; until: number }
+  /** W4/W5: a holder in this process takes the lock and keeps it until `unhold`. */
+  | { op: 'hold'; spec: LockSpec }
+  | { op: 'unhold' }
+  /** W4/W5: `count` waiters that acquire and release at once, in a loop, until the process is killed. */
+  | { op: 'wait'; spec: LockSpec; count: number }
+  /** W4: the samples the waiters have produced so far (complete or not). */
+  | { op: 'collect' }
+  /** W6: `concurrency` workers, each on a key of its own, doing pairs until `until`. */
+  | { op: 'many'; spec: LockSpec; concurrency: number; startAt: number; until: number }
+  /** Commands this process has sent to Redis so far (all connections). */
+  | { op: 'sent' };
+
+export type SoloResult = { pairs: number[]; pings: number[]; sent: number };
+export type ContendResult = { samples: Sample[]; sent: number };
+export type ManyResult = { pairs: number; sent: number; pairMs: number[]; elapsedMs: number };
+export type WaitResult = { samples: Sample[] };
+
+export type Request = Command & { seq: number; proc: number };
+
+export type Reply =
+  | { ev: 'ready' }
+  | { ev: 'done'; seq: number; result: unknown }
+  | { ev: 'failed'; seq: number; error: string };

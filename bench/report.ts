@@ -1,0 +1,164 @@
+/** Renders results as one markdown table (libraries side by side), the target checks, and RESULTS.md. */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Config } from './config.js';
+import { label, libs } from './libs.js';
+import type { LibId } from './protocol.js';
+import type { Outcome, PerLib, Results } from './results.js';
+import type { Check } from './targets.js';
+
+/** Three significant digits, fixed notation: enough for noisy timings. */
+export function num(n: number): string {
+  if (!Number.isFinite(n)) return '–';
+  const a = Math.abs(n);
+  if (a >= 100) return n.toFixed(0);
+  if (a >= 10) return n.toFixed(1);
+  if (a >= 1) return n.toFixed(2);
+  return n.toFixed(3);
+}
+
+type Row = { workload: string; figure: string; cell: (r: Results, lib: LibId) => string };
+
+/** A figure of one workload: "n/a" where it does not apply, "FAILED" where the run failed. */
+function cell<T>(pick: (r: Results) => PerLib<T>, show: (v: T) => string) {
+  return (r: Results, lib: LibId): string => {
+    const o: Outcome<T> | undefined = pick(r)[lib];
+    if (!o) return 'n/a';
+    return o.ok ? show(o.value) : 'FAILED';
+  };
+}
+
+function rows(cfg: Config): Row[] {
+  const out: Row[] = [];
+  const add = <T>(workload: string, pick: (r: Results) => PerLib<T>, figures: [string, (v: T) => string][]) => {
+    for (const [figure, show] of figures) out.push({ workload, figure, cell: cell(pick, show) });
+  };
+  add('W1 solo', (r) => r.solo, [
+    ['pairs/s', (v) => num(v.pairsPerSec)],
+    ['pair p50 / p99 (ms)', (v) => `${num(v.pairP50)} / ${num(v.pairP99)}`],
+    ['PING p50 (ms)', (v) => num(v.pingP50)],
+    ['pair p50 ÷ PING p50', (v) => `${num(v.pairP50 / v.pingP50)}×`],
+    ['commands sent per pair', (v) => num(v.commandsPerPair)],
+    ['Redis µs per script call', (v) => num(v.scriptUsec)],
+  ]);
+  const m = cfg.mutex;
+  const s = cfg.semaphore;
+  for (const [workload, pick] of [
+    [`W2 mutex (${m.processes} proc, hold ${m.holdMs} ms)`, (r: Results) => r.mutex],
+    [`W3 semaphore (${s.permits} permits, ${s.processes} proc, hold ${s.holdMs} ms)`, (r: Results) => r.semaphore],
+  ] as const) {
+    add(workload, pick, [
+      ['acquisitions/s', (v) => num(v.perSec)],
+      ['wait p50 / p99 / max (ms)', (v) => `${num(v.waitP50)} / ${num(v.waitP99)} / ${num(v.waitMax)}`],
+      ['handoff p50 / p99 (ms)', (v) => `${num(v.handoffP50)} / ${num(v.handoffP99)}`],
+      ['overtaken by a later request', (v) => `${num(v.overtakenShare * 100)} % (worst ${v.worstOvertakes})`],
+      ["Jain's index (per process)", (v) => v.jain.toFixed(3)],
+      ['max concurrent holders', (v) => String(v.maxConcurrent)],
+      ['commands sent per acquisition', (v) => num(v.commandsPerAcquisition)],
+      ['Redis µs per script call', (v) => num(v.scriptUsec)],
+    ]);
+  }
+  const [d0, d1] = cfg.deep.depths;
+  for (const [i, depth] of [
+    [0, d0],
+    [1, d1],
+  ] as const) {
+    add(`W4 deep queue, depth ${depth.toLocaleString('en-US')}`, (r) => r.deep, [
+      ['enqueue p50 / p99 (ms)', (v) => (v[i] ? `${num(v[i].enqueueP50)} / ${num(v[i].enqueueP99)}` : '–')],
+      ['release→grant p50 / p99 (ms)', (v) => (v[i] ? `${num(v[i].handoffP50)} / ${num(v[i].handoffP99)}` : '–')],
+      ['grants/s', (v) => (v[i] ? num(v[i].handoffsPerSec) : '–')],
+      ['bytes per waiter: keys / used_memory', (v) => (v[i] ? `${num(v[i].keyBytesPerWaiter)} / ${num(v[i].usedBytesPerWaiter)}` : '–')],
+    ]);
+  }
+  add(`W5 idle (${cfg.idle.waiters.toLocaleString('en-US')} waiters, ${cfg.idle.seconds} s)`, (r) => r.idle, [
+    ['commands sent /s per waiter', (v) => num(v.clientCommandsPerWaiterSec)],
+    ['commandstats calls /s per waiter (incl. in-script)', (v) => num(v.redisCallsPerWaiterSec)],
+  ]);
+  add(`W6 many keys (${cfg.many.concurrency} keys, 1 proc)`, (r) => r.many, [
+    ['pairs/s', (v) => num(v.pairsPerSec)],
+    ['pair p50 (ms)', (v) => num(v.pairP50)],
+    ['commands sent per pair', (v) => num(v.commandsPerPair)],
+  ]);
+  return out;
+}
+
+function table(header: string[], body: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+export function resultsTable(cfg: Config, r: Results): string {
+  let last = '';
+  const body = rows(cfg).map((row) => {
+    const workload = row.workload === last ? '' : row.workload;
+    last = row.workload;
+    return [workload, row.figure, ...libs.map((l) => row.cell(r, l.id))];
+  });
+  return table(['Workload', 'Figure', ...libs.map((l) => l.label)], body);
+}
+
+export function targetsTable(checks: readonly Check[]): string {
+  return table(
+    ['Target', 'Measured', 'Result'],
+    checks.map((c) => [c.target, c.figure, c.pass ? 'PASS' : '**MISS**']),
+  );
+}
+
+/** Failed or timed-out runs, with their errors: never dropped silently. */
+export function failures(r: Results): string[] {
+  const out: string[] = [];
+  for (const [workload, perLib] of Object.entries(r) as [string, PerLib<unknown>][]) {
+    for (const [lib, o] of Object.entries(perLib) as [LibId, Outcome<unknown>][]) {
+      if (!o.ok) out.push(`${workload} / ${label(lib)}: ${o.error.split('\n')[0]}`);
+    }
+  }
+  return out;
+}
+
+function version(pkg: string): string {
+  const url = new URL(`../node_modules/${pkg}/package.json`, import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
+
+export type Environment = { date: string; redis: string; seconds: number };
+
+export function resultsMarkdown(cfg: Config, r: Results, checks: readonly Check[], env: Environment): string {
+  const cpus = os.cpus();
+  const failed = failures(r);
+  const passed = checks.filter((c) => c.pass).length;
+  return `# Benchmark results
+
+Generated by \`npm run bench\`${cfg.quick ? ' -- --quick (short runs: indicative only)' : ''} on ${env.date}, in ${Math.round(env.seconds)} s.
+
+- Machine: ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; shared, so expect noise: compare ratios from the same run.
+- Node ${process.version}, Redis ${env.redis} (private \`redis-server\` on loopback, no persistence).
+- redis-fair-semaphore (this repository), redis-semaphore ${version('redis-semaphore')}, @sesamecare-oss/redlock ${version('@sesamecare-oss/redlock')}, ioredis ${version('ioredis')}.
+- Settings: every library at its defaults except an unbounded wait (redis-semaphore \`acquireTimeout: Infinity\`, retry every 10 ms; redlock \`retryCount: -1\`, retry 200 ± 100 ms); lock TTL ${cfg.ttl / 1000} s for all.
+
+## Results
+
+${resultsTable(cfg, r)}
+
+Failed or timed-out runs: ${failed.length === 0 ? 'none.' : `\n\n${failed.map((f) => `- ${f}`).join('\n')}`}
+
+![Wait-time distribution per library](wait-times.svg)
+
+## Targets: ${passed} of ${checks.length} met
+
+${targetsTable(checks)}
+
+## How the figures are measured
+
+- Every client runs in its own process (\`child_process.fork\`); timestamps are \`performance.timeOrigin + performance.now()\`, one clock for all processes. Holds are busy-waits.
+- **wait**: \`acquire()\` call → it resolves, for requests made inside the window (after a warm-up); a request still waiting at the end is waited for, never dropped.
+- **handoff** (release→grant): a holder's \`release()\` call → the next holder's \`acquire()\` resolving; for a semaphore, the latest release call made while that acquisition waited.
+- **overtaken**: an acquisition granted after a request made ≥ 1 ms later; "worst" is the most such requests ahead of one acquisition.
+- **Jain's index** over per-process acquisition counts (1 = perfectly even). **max concurrent holders**: from the clients' own grant/release timestamps.
+- **commands sent**: every command a client process wrote to Redis (scripts, retries, polls, subscriptions), counted by wrapping ioredis's \`sendCommand\`; the round trips an operation costs.
+- **Redis µs per script call**: \`INFO commandstats\` CPU time of EVALSHA/EVAL over the run.
+- **W4** runs a closed loop (acquire, release at once, acquire again) over ${cfg.deep.processes} processes at each depth; bytes per waiter are the \`MEMORY USAGE\` (SAMPLES 0) delta of the key's data and the \`INFO memory\` delta, divided by the depth. The peers keep no queue, so they have no enqueue step (–) and no per-waiter state.
+- **W5** counts commands over ${cfg.idle.seconds} s while ${cfg.idle.waiters} waiters in ${cfg.idle.processes} processes wait behind one holder; the \`commandstats\` figure also counts every command a script runs.
+- W4/W5 waiters are stopped by killing their processes (redlock's acquire cannot be cancelled), the same way for every library.
+`;
+}
