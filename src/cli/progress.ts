@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Lease, QueuedEvent } from '../index.js';
-import { duration, programName, say } from './format.js';
+import { duration, programName } from './format.js';
 
 /** live: one line on the terminal, redrawn in place; lines: a log line per event; off: silence. */
 export type ProgressMode = 'live' | 'lines' | 'off';
@@ -14,11 +14,15 @@ const redrawMs = 200;
 /** The queued event gives the position once; status() is asked this often for the current one. */
 const pollMs = 1_000;
 
+/** What progress is written to: stderr in the CLI (a test may pass its own). */
+export type ProgressStream = { write(text: string): unknown; readonly columns?: number };
+
 /** Reports a `run` waiting for its turn, from the library's own telemetry. */
 export class Progress {
   readonly #key: string;
   readonly #mode: ProgressMode;
   readonly #lookup: PositionLookup;
+  readonly #out: ProgressStream;
   readonly #startedAt = performance.now();
   #token: string | undefined;
   #position: number | undefined;
@@ -26,10 +30,11 @@ export class Progress {
   #poll: NodeJS.Timeout | undefined;
   #drawn = false;
 
-  constructor(key: string, mode: ProgressMode, lookup: PositionLookup) {
+  constructor(key: string, mode: ProgressMode, lookup: PositionLookup, out: ProgressStream = process.stderr) {
     this.#key = key;
     this.#mode = mode;
     this.#lookup = lookup;
+    this.#out = out;
     if (mode === 'off') return;
     subscribe(queuedChannel, this.#onQueued);
     if (mode === 'live') {
@@ -45,19 +50,23 @@ export class Progress {
     clearInterval(this.#redraw);
     clearTimeout(this.#poll);
     this.#redraw = this.#poll = undefined;
-    if (this.#drawn) process.stderr.write('\r\x1b[2K');
+    if (this.#drawn) this.#out.write('\r\x1b[2K');
     this.#drawn = false;
   }
 
   granted(lease: Lease): void {
     this.stop();
     if (this.#mode === 'lines') {
-      say(`acquired "${this.#key}" after ${duration(this.#elapsed())} (fencing token ${lease.fencingToken})`);
+      this.#line(`acquired "${this.#key}" after ${duration(this.#elapsed())} (fencing token ${lease.fencingToken})`);
     }
   }
 
   released(heldMs: number): void {
-    if (this.#mode === 'lines') say(`released "${this.#key}" after holding it ${duration(heldMs)}`);
+    if (this.#mode === 'lines') this.#line(`released "${this.#key}" after holding it ${duration(heldMs)}`);
+  }
+
+  #line(message: string): void {
+    this.#out.write(`${programName}: ${message}\n`);
   }
 
   #elapsed(): number {
@@ -70,7 +79,7 @@ export class Progress {
     if (event.key !== this.#key || this.#token !== undefined) return;
     this.#token = event.token;
     this.#position = event.position;
-    if (this.#mode === 'lines') say(`waiting for "${this.#key}": ${ahead(event.position)}`);
+    if (this.#mode === 'lines') this.#line(`waiting for "${this.#key}": ${ahead(event.position)}`);
     else this.#schedulePoll();
   };
 
@@ -96,8 +105,8 @@ export class Progress {
     const where = this.#position === undefined ? 'joining the queue' : ahead(this.#position);
     const text = `${programName}: waiting for "${this.#key}": ${where}, ${seconds(this.#elapsed())}`;
     // A wider line would wrap, and \r would then redraw only its last part (columns is 0 when unknown).
-    const width = process.stderr.columns || 80;
-    process.stderr.write(`\r\x1b[2K${text.slice(0, Math.max(1, width - 1))}`);
+    const width = this.#out.columns || 80;
+    this.#out.write(`\r\x1b[2K${text.slice(0, Math.max(1, width - 1))}`);
     this.#drawn = true;
   }
 }

@@ -1,0 +1,337 @@
+/**
+ * The command-line tool, driven as a child process against a real Redis. Waits are on
+ * events (output lines, Redis lists, process exits), never on sleeps.
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { Progress } from '../src/cli/progress.js';
+import { type QueuedEvent, Semaphore, type SemaphoreStatus } from '../src/index.js';
+import { Cli, cli, type Outcome } from './helpers/cli.js';
+import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+const node = process.execPath;
+const oneLine = /^redis-fair-semaphore: [^\n]+\n$/;
+
+/** Resolves with the next `queued` event for `key` published in this process. */
+function queued(key: string): Promise<QueuedEvent> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      const event = message as QueuedEvent;
+      if (event.key !== key) return;
+      unsubscribe('redis-fair-semaphore:queued', onMessage);
+      resolve(event);
+    };
+    subscribe('redis-fair-semaphore:queued', onMessage);
+  });
+}
+
+/** A loopback port with nothing listening on it. */
+async function deadPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+test('run: two invocations never overlap and go in the order they queued', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('order');
+  const redis = await connect();
+  const blocking = await connect();
+  const start = (name: string) => new Cli(['run', key, '--url', url, '--verbose', '--', node, fixture('holder.mjs'), url, key, name]);
+  const nextStarted = async () => (await blocking.blpop(`${key}:started`, 0))?.[1];
+
+  const a = start('A');
+  t.is(await nextStarted(), 'A');
+  const b = start('B');
+  await b.waitFor('stderr', /waiting for ".*": next in line/);
+  const c = start('C');
+  await c.waitFor('stderr', /waiting for ".*": 1 ahead in the queue/);
+  // Both are queued behind A, so neither may have started.
+  t.deepEqual(await redis.lrange(`${key}:log`, 0, -1), ['start:A']);
+
+  await redis.rpush(`${key}:go:A`, 'go');
+  t.is(await nextStarted(), 'B');
+  await redis.rpush(`${key}:go:B`, 'go');
+  t.is(await nextStarted(), 'C');
+  await redis.rpush(`${key}:go:C`, 'go');
+
+  for (const run of [a, b, c]) t.is((await run.done).code, 0, run.stderr);
+  t.deepEqual(await redis.lrange(`${key}:log`, 0, -1), ['start:A', 'end:A', 'start:B', 'end:B', 'start:C', 'end:C']);
+  t.is(await redis.get(`${key}:overlaps`), null);
+  const fences = (await redis.lrange(`${key}:fences`, 0, -1)).map(BigInt);
+  t.is(fences.length, 3);
+  t.true(fences[0]! < fences[1]! && fences[1]! < fences[2]!, `fencing tokens rise: ${fences.join(', ')}`);
+  t.regex(b.stderr, /acquired ".*" after .* \(fencing token \d+\)\n.*released ".*" after holding it/);
+});
+
+test('run: passes the exit code through (128+N for a signal), reads REDIS_URL, and prints nothing of its own', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('codes');
+  const env = { REDIS_URL: url };
+  const [seven, killed, zero] = await Promise.all([
+    cli(['run', key, '--', node, '-e', 'process.exit(7)'], env),
+    cli(['run', key, '--', node, '-e', 'process.kill(process.pid, "SIGKILL")'], env),
+    cli(['run', key, '--', node, '-e', 'console.log("out")'], env),
+  ]);
+  t.deepEqual([seven.code, seven.stdout, seven.stderr], [7, '', '']);
+  t.deepEqual([killed.code, killed.stderr], [128 + 9, '']);
+  t.deepEqual([zero.code, zero.stdout, zero.stderr], [0, 'out\n', '']);
+
+  const missing = await cli(['run', key, '--url', url, '--', 'no-such-command-rfs']);
+  t.is(missing.code, 127);
+  t.regex(missing.stderr, oneLine);
+  // A file without the execute bit.
+  const notExecutable = await cli(['run', key, '--url', url, '--', fixture('holder.mjs')]);
+  t.is(notExecutable.code, 126);
+  t.regex(notExecutable.stderr, oneLine);
+
+  const s = await new Semaphore(await connect(), key, { permits: 1 }).status();
+  t.deepEqual([s.held, s.waiting], [0, 0], 'every run released its permit');
+});
+
+test('run: forwards SIGTERM and SIGINT to the command and exits as it does', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('forward');
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const run = new Cli(['run', key, '--url', url, '--', node, fixture('polite.mjs')]);
+    await run.waitFor('stdout', /ready/);
+    run.process.kill(signal);
+    const outcome = await run.done;
+    t.is(outcome.code, 5, outcome.stderr);
+    t.is(outcome.stdout, `ready\ngot ${signal}\n`);
+  }
+  const s = await new Semaphore(await connect(), key, { permits: 1 }).status();
+  t.is(s.held, 0);
+});
+
+test('run: a signal while waiting leaves the queue, exits 128+N and never runs the command', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('cancel');
+  const sem = new Semaphore(await connect(), key, { permits: 1 });
+  const lease = await sem.acquire();
+  const run = new Cli(['run', key, '--url', url, '-v', '--', node, '-e', 'console.log("ran")']);
+  await run.waitFor('stderr', /waiting for/);
+  run.process.kill('SIGINT');
+  const outcome = await run.done;
+  t.is(outcome.code, 130);
+  t.is(outcome.stdout, '');
+  t.is((await sem.status()).waiting, 0);
+  await lease.release();
+});
+
+test('run: --timeout gives up with exit 75, leaves the queue, and never runs the command', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('timeout');
+  const sem = new Semaphore(await connect(), key, { permits: 1 });
+  const lease = await sem.acquire();
+  for (const timeout of ['0', '200']) {
+    const outcome = await cli(['run', key, '--url', url, '--timeout', timeout, '--', node, '-e', 'console.log("ran")']);
+    t.is(outcome.code, 75);
+    t.is(outcome.stdout, '');
+    t.regex(outcome.stderr, oneLine);
+    t.regex(outcome.stderr, /timed out/);
+  }
+  t.is((await sem.status()).waiting, 0);
+  await lease.release();
+});
+
+test('run: a SIGKILLed run frees the permit once its ttl runs out', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('killed');
+  const redis = await connect();
+  const blocking = await connect();
+  const a = new Cli(['run', key, '--url', url, '--ttl', '1000', '--', node, fixture('holder.mjs'), url, key, 'A']);
+  t.is((await blocking.blpop(`${key}:started`, 0))?.[1], 'A');
+  // The job outlives its killed CLI; let it finish, whatever happens here.
+  t.teardown(() => redis.rpush(`${key}:go:A`, 'go'));
+  a.process.kill('SIGKILL');
+  // Not a.done: the orphaned job keeps the output pipes open.
+  await a.exited();
+  // Nobody refreshes A's lease now; B gets in once it expires.
+  const b = await cli(['run', key, '--url', url, '--ttl', '1000', '--', node, '-e', 'process.exit(0)']);
+  t.is(b.code, 0, b.stderr);
+});
+
+test('run: a lost lease stops the command with SIGTERM, then SIGKILL after --grace, and exits 79', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('lost');
+  const redis = await connect();
+  const run = new Cli(['run', key, '--url', url, '--ttl', '1000', '--grace', '300', '--', node, fixture('stubborn.mjs')]);
+  const [, pid] = await run.waitFor('stdout', /ready (\d+)/);
+  // What a Redis restart or FLUSHALL does to the semaphore; the next refresh finds the lease gone.
+  await redis.del(`rfs:{${key}}:holders`, `rfs:{${key}}:tickets`);
+  const outcome = await run.done;
+  t.is(outcome.code, 79);
+  t.regex(outcome.stdout, /got SIGTERM/);
+  t.regex(outcome.stderr, oneLine);
+  t.regex(outcome.stderr, /Lost the lease.*SIGTERM now, SIGKILL in 300 ms/);
+  t.throws(() => process.kill(Number(pid), 0), { code: 'ESRCH' }, 'the command is gone');
+});
+
+test('status --json equals the library status(), and the table shows the same holders and waiters', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('status');
+  const sem = new Semaphore(await connect(), key, { permits: 3, ttl: 5000 });
+  const heavy = await sem.acquire({ weight: 2 });
+  const light = await sem.acquire();
+  const stop = new AbortController();
+  const waiters: Promise<unknown>[] = [];
+  for (const weight of [2, 1]) {
+    const event = queued(key);
+    waiters.push(sem.acquire({ weight, signal: stop.signal }).catch(() => {}));
+    await event;
+  }
+
+  const json = await cli(['status', key, '--url', url, '--permits', '3', '--json']);
+  t.is(json.code, 0, json.stderr);
+  const fromCli = JSON.parse(json.stdout) as SemaphoreStatus;
+  const fromLibrary = await sem.status();
+  // expiresIn counts down between the two calls; everything else must match exactly.
+  const steady = (s: SemaphoreStatus) => ({
+    ...s,
+    holders: s.holders.map(({ expiresIn: _, ...h }) => h),
+    waiters: s.waiters.map(({ expiresIn: _, ...w }) => w),
+  });
+  t.deepEqual(steady(fromCli), steady(fromLibrary));
+  t.deepEqual(Object.keys(fromCli), Object.keys(fromLibrary));
+  for (const entry of [...fromCli.holders, ...fromCli.waiters]) t.true(entry.expiresIn > 0 && entry.expiresIn <= 5000);
+  t.is(fromCli.holders.length, 2);
+  t.deepEqual(
+    fromCli.waiters.map((w) => w.weight),
+    [2, 1],
+  );
+
+  const table = await cli(['status', key, '--permits', '3'], { REDIS_URL: url });
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /3 of 3 permits held, 0 available, 2 waiting/);
+  for (const lease of [heavy, light]) t.regex(table.stdout, new RegExp(`${lease.fencingToken}\\s+${lease.weight}\\s`));
+  const [first, second] = fromLibrary.waiters;
+  t.regex(table.stdout, new RegExp(`\\n\\s+1\\s+2\\s+\\S+\\s+${first!.token}\\n\\s+2\\s+1\\s+\\S+\\s+${second!.token}\\n`));
+
+  stop.abort();
+  await Promise.all(waiters);
+  await Promise.all([heavy.release(), light.release()]);
+});
+
+test('an unreachable Redis gives one line and exit 69', async (t) => {
+  const url = `redis://127.0.0.1:${await deadPort()}`;
+  for (const args of [['status', 'k', '--url', url], ['run', 'k', '--url', url, '--', node, '-e', 'console.log("ran")']]) {
+    const outcome = await cli(args);
+    t.is(outcome.code, 69, args[0]);
+    t.is(outcome.stdout, '');
+    t.regex(outcome.stderr, oneLine);
+    t.regex(outcome.stderr, /cannot reach Redis/);
+  }
+});
+
+const badArguments: readonly (readonly [args: readonly string[], says: RegExp, env?: Record<string, string>])[] = [
+  [[], /missing command/],
+  [['frobnicate'], /unknown command "frobnicate"/],
+  [['run'], /missing "--"/],
+  [['run', '--', 'true'], /missing <key>/],
+  [['run', 'k', 'true'], /missing "--"/],
+  [['run', 'k', '--'], /missing command after "--"/],
+  [['run', '', '--', 'true'], /<key> must not be empty/],
+  [['run', 'k', 'extra', '--', 'true'], /unexpected argument "extra"/],
+  [['run', 'k', '--permits', '0', '--', 'true'], /--permits must be an integer/],
+  [['run', 'k', '--permits', '1.5', '--', 'true'], /--permits must be an integer/],
+  [['run', 'k', '--permits', 'two', '--', 'true'], /--permits must be an integer/],
+  [['run', 'k', '--permits', '2', '--weight', '3', '--', 'true'], /--weight must be an integer from 1 to 2/],
+  [['run', 'k', '--ttl', '2', '--', 'true'], /--ttl must be an integer from 3/],
+  [['run', 'k', '--timeout', '-1', '--', 'true'], /--timeout needs a value/],
+  [['run', 'k', '--timeout=-1', '--', 'true'], /--timeout must be an integer from 0/],
+  [['run', 'k', '--grace', 'soon', '--', 'true'], /--grace must be an integer from 0/],
+  [['run', 'k', '--json', '--', 'true'], /unknown option --json/],
+  [['run', 'k', '--verbose', '--quiet', '--', 'true'], /--verbose and --quiet/],
+  [['run', 'k', '--verbose=yes', '--', 'true'], /--verbose takes no value/],
+  [['run', 'k', '--url', 'http://localhost', '--', 'true'], /--url must start with redis:\/\//],
+  [['run', 'k', '--url', 'not a url', '--', 'true'], /--url is not a URL/],
+  [['status'], /missing <key>/],
+  [['status', 'k', 'extra'], /unexpected argument "extra"/],
+  [['status', 'k', '--limit', '0'], /--limit must be an integer from 1/],
+  [['status', 'k', '--permits'], /--permits needs a value/],
+  [['status', 'k', '--timeout', '5'], /unknown option --timeout/],
+  [['status', 'k', '--json=yes'], /--json takes no value/],
+  [['status', 'k'], /REDIS_URL must start with redis:\/\//, { REDIS_URL: 'ftp://example.com' }],
+];
+
+test('every bad argument gives a one-line error and exit 64, before touching Redis', async (t) => {
+  // Were anything to connect, it would fail with 69 instead of 64.
+  const unreachable = `redis://127.0.0.1:${await deadPort()}`;
+  const outcomes: Outcome[] = [];
+  // A few at a time: each is a Node process, and the machine is shared.
+  for (let i = 0; i < badArguments.length; i += 4) {
+    const batch = badArguments.slice(i, i + 4);
+    outcomes.push(...(await Promise.all(batch.map(([args, , env]) => cli(args, { REDIS_URL: unreachable, ...env })))));
+  }
+  badArguments.forEach(([args, says], i) => {
+    const outcome = outcomes[i]!;
+    const label = JSON.stringify(args);
+    t.is(outcome.code, 64, `${label}: ${outcome.stderr}`);
+    t.is(outcome.stdout, '', label);
+    t.regex(outcome.stderr, oneLine, label);
+    t.regex(outcome.stderr, says, label);
+  });
+});
+
+test('--help documents the commands, options, signals and every exit code', async (t) => {
+  for (const args of [['--help'], ['run', '--help'], ['status', '-h']]) {
+    const outcome = await cli(args);
+    t.is(outcome.code, 0);
+    t.is(outcome.stderr, '');
+    for (const word of ['--permits', '--weight', '--ttl', '--timeout', '--grace', '--json', 'REDIS_URL', 'SIGKILL']) {
+      t.true(outcome.stdout.includes(word), word);
+    }
+    for (const code of ['64', '69', '70', '75', '79', '126', '127', '128+N']) t.regex(outcome.stdout, new RegExp(`\\n  ${code.replace('+', '\\+')}\\s`));
+  }
+});
+
+test('run on a terminal: the live line shows the queue position (telemetry, then status()) and clears itself', async (t) => {
+  const key = uniqueKey('live');
+  const sem = new Semaphore(await connect(), key, { permits: 1, ttl: 5000 });
+  const holder = await sem.acquire();
+  const ahead = queued(key);
+  const first = sem.acquire();
+  await ahead;
+
+  let text = '';
+  let onWrite = () => {};
+  const terminal = {
+    columns: 200,
+    write(chunk: string) {
+      text += chunk;
+      onWrite();
+    },
+  };
+  const shows = (pattern: RegExp) =>
+    new Promise<void>((resolve) => {
+      onWrite = () => pattern.test(text) && resolve();
+      onWrite();
+    });
+  const progress = new Progress(key, 'live', async (token, limit) => {
+    const index = (await sem.status({ limit })).waiters.findIndex((w) => w.token === token);
+    return index < 0 ? undefined : index;
+  }, terminal);
+  const mine = sem.acquire();
+  await shows(/\r\x1b\[2Kredis-fair-semaphore: waiting for ".*": 1 ahead in the queue, \d+\.\ds$/);
+  await holder.release();
+  const before = await first;
+  // Only a status() poll can tell it moved up: the queued event came once.
+  await shows(/next in line, \d+\.\ds$/);
+  await before.release();
+  const lease = await mine;
+  progress.granted(lease);
+  t.true(text.endsWith('\r\x1b[2K'), JSON.stringify(text.slice(-40)));
+  const length = text.length;
+  progress.stop();
+  t.is(text.length, length, 'nothing drawn after the wait');
+  await lease.release();
+});
