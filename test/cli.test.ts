@@ -232,6 +232,20 @@ test('an unreachable Redis gives one line and exit 69', async (t) => {
   }
 });
 
+test('an error reply from Redis gives one line and exit 70', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('wrongtype');
+  // Something else wrote to the semaphore's key: every script on it fails with WRONGTYPE.
+  await (await connect()).set(`rfs:{${key}}:holders`, 'not a sorted set');
+  for (const args of [['status', key, '--url', url], ['run', key, '--url', url, '--', node, '-e', 'console.log("ran")']]) {
+    const outcome = await cli(args);
+    t.is(outcome.code, 70, args[0]);
+    t.is(outcome.stdout, '');
+    t.regex(outcome.stderr, oneLine);
+    t.regex(outcome.stderr, /WRONGTYPE/);
+  }
+});
+
 const badArguments: readonly (readonly [args: readonly string[], says: RegExp, env?: Record<string, string>])[] = [
   [[], /missing command/],
   [['frobnicate'], /unknown command "frobnicate"/],

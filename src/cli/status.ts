@@ -41,9 +41,11 @@ export function render(s: SemaphoreStatus, now: number | undefined): string {
   const lines = [
     `${JSON.stringify(s.key)}: ${s.held} of ${s.permits} permits held, ${s.available} available, ` +
       `${s.waiting} waiting (last fencing token ${s.lastFencingToken})`,
-    '',
   ];
-  lines.push('Holders:');
+  if (s.held > s.permits) {
+    lines.push(`Note: more permits are held than --permits ${s.permits}; pass the number the semaphore's users pass.`);
+  }
+  lines.push('', 'Holders:');
   if (s.holders.length === 0) {
     lines.push('  (none)');
   } else {
