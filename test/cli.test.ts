@@ -45,7 +45,8 @@ test('run: two invocations never overlap and go in the order they queued', async
   const key = uniqueKey('order');
   const redis = await connect();
   const blocking = await connect();
-  const start = (name: string) => new Cli(['run', key, '--url', url, '--verbose', '--', node, fixture('holder.mjs'), url, key, name]);
+  const start = (name: string) =>
+    new Cli(['run', key, '--url', url, '--verbose', '--', node, fixture('holder.mjs'), url, key, name]);
   const nextStarted = async () => (await blocking.blpop(`${key}:started`, 0))?.[1];
 
   const a = start('A');
@@ -72,7 +73,7 @@ test('run: two invocations never overlap and go in the order they queued', async
   t.regex(b.stderr, /acquired ".*" after .* \(fencing token \d+\)\n.*released ".*" after holding it/);
 });
 
-test('run: passes the exit code through (128+N for a signal), reads REDIS_URL, and prints nothing of its own', async (t) => {
+test('run: passes the exit code through (128+N for a signal), reads REDIS_URL, prints nothing of its own', async (t) => {
   const url = await redisUrl();
   const key = uniqueKey('codes');
   const env = { REDIS_URL: url };
@@ -164,7 +165,8 @@ test('run: a lost lease stops the command with SIGTERM, then SIGKILL after --gra
   const url = await redisUrl();
   const key = uniqueKey('lost');
   const redis = await connect();
-  const run = new Cli(['run', key, '--url', url, '--ttl', '1000', '--grace', '300', '--', node, fixture('stubborn.mjs')]);
+  const options = ['--url', url, '--ttl', '1000', '--grace', '300'];
+  const run = new Cli(['run', key, ...options, '--', node, fixture('stubborn.mjs')]);
   const [, pid] = await run.waitFor('stdout', /ready (\d+)/);
   // What a Redis restart or FLUSHALL does to the semaphore; the next refresh finds the lease gone.
   await redis.del(`rfs:{${key}}:holders`, `rfs:{${key}}:tickets`);
@@ -214,7 +216,9 @@ test('status --json equals the library status(), and the table shows the same ho
   t.regex(table.stdout, /3 of 3 permits held, 0 available, 2 waiting/);
   for (const lease of [heavy, light]) t.regex(table.stdout, new RegExp(`${lease.fencingToken}\\s+${lease.weight}\\s`));
   const [first, second] = fromLibrary.waiters;
-  t.regex(table.stdout, new RegExp(`\\n\\s+1\\s+2\\s+\\S+\\s+${first!.token}\\n\\s+2\\s+1\\s+\\S+\\s+${second!.token}\\n`));
+  // Position, weight, expires in, token: head first.
+  const row = (position: number, weight: number, token: string) => `\\n\\s+${position}\\s+${weight}\\s+\\S+\\s+${token}`;
+  t.regex(table.stdout, new RegExp(`${row(1, 2, first!.token)}${row(2, 1, second!.token)}\\n`));
 
   stop.abort();
   await Promise.all(waiters);
@@ -223,7 +227,8 @@ test('status --json equals the library status(), and the table shows the same ho
 
 test('an unreachable Redis gives one line and exit 69', async (t) => {
   const url = `redis://127.0.0.1:${await deadPort()}`;
-  for (const args of [['status', 'k', '--url', url], ['run', 'k', '--url', url, '--', node, '-e', 'console.log("ran")']]) {
+  const runArgs = ['run', 'k', '--url', url, '--', node, '-e', 'console.log("ran")'];
+  for (const args of [['status', 'k', '--url', url], runArgs]) {
     const outcome = await cli(args);
     t.is(outcome.code, 69, args[0]);
     t.is(outcome.stdout, '');
@@ -237,7 +242,8 @@ test('an error reply from Redis gives one line and exit 70', async (t) => {
   const key = uniqueKey('wrongtype');
   // Something else wrote to the semaphore's key: every script on it fails with WRONGTYPE.
   await (await connect()).set(`rfs:{${key}}:holders`, 'not a sorted set');
-  for (const args of [['status', key, '--url', url], ['run', key, '--url', url, '--', node, '-e', 'console.log("ran")']]) {
+  const runArgs = ['run', key, '--url', url, '--', node, '-e', 'console.log("ran")'];
+  for (const args of [['status', key, '--url', url], runArgs]) {
     const outcome = await cli(args);
     t.is(outcome.code, 70, args[0]);
     t.is(outcome.stdout, '');
@@ -304,11 +310,13 @@ test('--help documents the commands, options, signals and every exit code', asyn
     for (const word of ['--permits', '--weight', '--ttl', '--timeout', '--grace', '--json', 'REDIS_URL', 'SIGKILL']) {
       t.true(outcome.stdout.includes(word), word);
     }
-    for (const code of ['64', '69', '70', '75', '79', '126', '127', '128+N']) t.regex(outcome.stdout, new RegExp(`\\n  ${code.replace('+', '\\+')}\\s`));
+    for (const code of ['64', '69', '70', '75', '79', '126', '127', '128\\+N']) {
+      t.regex(outcome.stdout, new RegExp(`\\n  ${code}\\s`), code);
+    }
   }
 });
 
-test('run on a terminal: the live line shows the queue position (telemetry, then status()) and clears itself', async (t) => {
+test('run on a terminal: the live line shows the queue position (telemetry, then status()), then clears', async (t) => {
   const key = uniqueKey('live');
   const sem = new Semaphore(await connect(), key, { permits: 1, ttl: 5000 });
   const holder = await sem.acquire();

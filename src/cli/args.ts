@@ -137,8 +137,9 @@ function tokenize<O extends NonNullable<ParseArgsConfig['options']>>(args: strin
     if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
       throw new UsageError(`unknown option ${unknown[1]}`);
     }
-    const value = /^Option '(?:-\w, )?(-[^' ]+)(?: <value>)?' (argument missing|argument is ambiguous|does not take)/.exec(e.message);
-    if (value) throw new UsageError(value[2] === 'does not take' ? `${value[1]} takes no value` : `${value[1]} needs a value`);
+    const value = /^Option '(?:-\w, )?(-[^' ]+)(?: <value>)?' (argument missing|argument is ambiguous|does not take)/;
+    const [, name, problem] = value.exec(e.message) ?? [];
+    if (name) throw new UsageError(problem === 'does not take' ? `${name} takes no value` : `${name} needs a value`);
     // Node's messages span lines for some cases; the contract is one line.
     throw new UsageError(e.message.replace(/\s*\n\s*/g, ' '));
   }
