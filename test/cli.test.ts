@@ -77,10 +77,12 @@ test('run: passes the exit code through (128+N for a signal), reads REDIS_URL, p
   const url = await redisUrl();
   const key = uniqueKey('codes');
   const env = { REDIS_URL: url };
+  // A ttl far beyond these runs: only a release, not an expiry, can free the permit in time.
+  const run = (...command: string[]) => cli(['run', key, '--ttl', '600000', '--', ...command], env);
   const [seven, killed, zero] = await Promise.all([
-    cli(['run', key, '--', node, '-e', 'process.exit(7)'], env),
-    cli(['run', key, '--', node, '-e', 'process.kill(process.pid, "SIGKILL")'], env),
-    cli(['run', key, '--', node, '-e', 'console.log("out")'], env),
+    run(node, '-e', 'process.exit(7)'),
+    run(node, '-e', 'process.kill(process.pid, "SIGKILL")'),
+    run(node, '-e', 'console.log("out")'),
   ]);
   t.deepEqual([seven.code, seven.stdout, seven.stderr], [7, '', '']);
   t.deepEqual([killed.code, killed.stderr], [128 + 9, '']);
