@@ -1,0 +1,136 @@
+import test from 'ava';
+import { AcquireTimeoutError, Mutex, Semaphore } from '../src/index.js';
+import { keyspace } from '../src/keys.js';
+import { Scripts } from '../src/scripts.js';
+import { queued } from './helpers/events.js';
+import { Contender } from './helpers/processes.js';
+import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+
+test('a SIGKILLed holder gives its permit back within its ttl and the waiter is granted', async (t) => {
+  const url = await redisUrl();
+  const redis = await connect();
+  const key = uniqueKey('dead-holder');
+  const child = await Contender.start(url);
+  child.send({ op: 'acquire', id: 'h', key, permits: 1, ttl: 600 });
+  const granted = await child.event('granted', 'h');
+  const mutex = new Mutex(redis, key, { ttl: 5_000 });
+  const isQueued = queued(key);
+  const waiting = mutex.acquire();
+  await isQueued;
+  await child.kill();
+  const lease = await waiting;
+  t.true(lease.fencingToken > Number(granted.fence));
+  const status = await mutex.status();
+  t.deepEqual(
+    status.holders.map((h) => h.token),
+    [lease.token],
+  );
+  await lease.release();
+});
+
+test('a SIGKILLed waiter is dropped from the queue and never blocks the ones behind it', async (t) => {
+  const url = await redisUrl();
+  const redis = await connect();
+  const key = uniqueKey('dead-waiter');
+  const mutex = new Mutex(redis, key, { ttl: 5_000 });
+  const holder = await mutex.acquire();
+  const child = await Contender.start(url);
+  child.send({ op: 'acquire', id: 'w', key, permits: 1, ttl: 600 });
+  t.is((await child.event('queued', 'w')).position, 0);
+  const isQueued = queued(key);
+  const behind = mutex.acquire();
+  t.is((await isQueued)[0]!.position, 1);
+  await child.kill();
+  // Our own heartbeat (every ttl / 3) evicts the dead ticket once its 600 ms run out.
+  let status = await mutex.status();
+  while (status.waiting > 1) {
+    // No event exists for another process's death; re-read Redis's state at a gentle pace.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    status = await mutex.status();
+  }
+  t.is(status.waiters.length, 1);
+  await holder.release();
+  const lease = await behind;
+  t.true(lease.held);
+  await lease.release();
+});
+
+test('a timed-out acquire rejects with AcquireTimeoutError and leaves the queue', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('timeout');
+  const mutex = new Mutex(redis, key);
+  const holder = await mutex.acquire();
+  const error = await t.throwsAsync(mutex.acquire({ timeout: 150 }), { instanceOf: AcquireTimeoutError });
+  t.is(error?.timeout, 150);
+  t.is(error?.key, key);
+  t.is((await mutex.status()).waiting, 0);
+  await holder.release();
+  t.is((await mutex.status()).held, 0);
+});
+
+test('an aborted acquire rejects with signal.reason and leaves the queue', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('abort');
+  const mutex = new Mutex(redis, key);
+  const holder = await mutex.acquire();
+  const controller = new AbortController();
+  const isQueued = queued(key);
+  const pending = mutex.acquire({ signal: controller.signal });
+  await isQueued;
+  const reason = new Error('no longer needed');
+  controller.abort(reason);
+  t.is(await t.throwsAsync(pending), reason);
+  t.is((await mutex.status()).waiting, 0);
+  // Already aborted: rejected before anything is sent.
+  t.is(await t.throwsAsync(mutex.acquire({ signal: controller.signal })), reason);
+  await holder.release();
+});
+
+test('a grant that races the cancel goes back: never leaked, never held by nobody', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('race');
+  const scripts = new Scripts(redis, keyspace('rfs', key));
+  const base = { weight: 1, permits: 1, ttl: 5_000, wait: true, inbox: 'x' };
+  t.is((await scripts.acquire({ ...base, token: 'holder' })).kind, 'granted');
+  t.is((await scripts.acquire({ ...base, token: 'gives-up' })).kind, 'queued');
+  t.is((await scripts.acquire({ ...base, token: 'behind' })).kind, 'queued');
+  // The holder leaves: 'gives-up' is granted in Redis, but its client has already timed out.
+  t.is(await scripts.release('holder', 1), 'released');
+  t.is(await scripts.release('gives-up', 1), 'released');
+  const status = await scripts.status(1, 10);
+  t.deepEqual(
+    status.holders.map((h) => h.token),
+    ['behind'],
+  );
+  t.is(status.waiting, 0);
+  t.is(await scripts.release('behind', 1), 'released');
+});
+
+test('timeouts under contention never leak a permit', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('timeout-storm');
+  const sem = new Semaphore(redis, key, { permits: 2 });
+  let granted = 0;
+  let timedOut = 0;
+  await Promise.all(
+    Array.from({ length: 40 }, async (_, i) => {
+      try {
+        await sem.use(
+          async () => {
+            granted++;
+            await new Promise((resolve) => setImmediate(resolve));
+          },
+          { timeout: 1 + (i % 7) },
+        );
+      } catch (error) {
+        if (!(error instanceof AcquireTimeoutError)) throw error;
+        timedOut++;
+      }
+    }),
+  );
+  t.is(granted + timedOut, 40);
+  // Cancels were sent behind the acquires on the same connection; status comes after them.
+  const status = await sem.status();
+  t.is(status.held, 0);
+  t.is(status.waiting, 0);
+});
