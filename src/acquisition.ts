@@ -31,8 +31,11 @@ export class Acquisition {
   #timeout: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #checking = false;
+  #watching = false;
   /** performance.now() when the newest acquire/heartbeat call was sent. */
   #lastSent = 0;
+  /** Whether our inbox subscription was live when the first acquire was sent. */
+  #heardFromStart = false;
 
   constructor(ctx: SemaphoreContext, options: ResolvedAcquire) {
     this.#ctx = ctx;
@@ -55,8 +58,15 @@ export class Acquisition {
     if (timeout !== Number.POSITIVE_INFINITY && timeout > 0) {
       this.#timeout = setTimeout(() => this.#giveUp(new AcquireTimeoutError(this.#ctx.key, timeout)), timeout);
     }
+    const wait = timeout !== 0;
+    if (wait) {
+      // Registered before sending: a grant message may overtake the acquire's own reply.
+      this.#listener = this.#ctx.listener();
+      this.#listener.register(this.#token, this);
+      this.#heardFromStart = this.#listener.isLive(this.#channel());
+    }
     // timeout 0: a single try that never queues, so there is nothing to take back.
-    void this.#call(timeout !== 0).then(
+    void this.#call(wait).then(
       (reply) => this.#onFirstReply(reply),
       (error: unknown) => this.#fail(error),
     );
@@ -89,20 +99,20 @@ export class Acquisition {
       weight: this.#options.weight,
       position: reply.position,
     }));
-    const listener = this.#ctx.listener();
-    this.#listener = listener;
-    listener.register(this.#token, this);
-    let fresh: boolean;
+    this.#watching = true;
     try {
-      fresh = await listener.watch(this.#ctx.space.channelPrefix + listener.inbox);
+      await this.#listener?.watch(this.#channel());
     } catch {
-      // No subscription: the heartbeat below still finds the grant, only later.
-      fresh = false;
+      // No subscription: the heartbeat still finds the grant, only later.
     }
     if (this.#settled) return;
     // A grant published before our subscription went live was not heard: ask once.
-    if (fresh) this.recheck();
-    else this.#scheduleHeartbeat(reply.nextExpiryIn);
+    if (this.#heardFromStart) this.#scheduleHeartbeat(reply.nextExpiryIn);
+    else this.recheck();
+  }
+
+  #channel(): string {
+    return this.#ctx.space.channelPrefix + this.#ctx.listener().inbox;
   }
 
   /** Called by the listener with the fencing token published for our grant. */
@@ -189,10 +199,8 @@ export class Acquisition {
     clearTimeout(this.#timeout);
     clearTimeout(this.#heartbeat);
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
-    if (this.#listener) {
-      this.#listener.unregister(this.#token);
-      this.#listener.unwatch(this.#ctx.space.channelPrefix + this.#listener.inbox);
-    }
+    this.#listener?.unregister(this.#token);
+    if (this.#watching) this.#listener?.unwatch(this.#channel());
   }
 
   readonly #onAbort = (): void => {

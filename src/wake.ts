@@ -13,7 +13,13 @@ export type WakeTarget = {
  */
 const lingerMs = 30_000;
 
-type Watch = { refs: number; ready: Promise<void>; linger?: NodeJS.Timeout };
+type Watch = {
+  refs: number;
+  /** The SUBSCRIBE is confirmed and the connection has not dropped since. */
+  live: boolean;
+  ready: Promise<void>;
+  linger?: NodeJS.Timeout;
+};
 
 /**
  * One pub/sub connection per user client, duplicated from it and owned here. Grants
@@ -43,29 +49,36 @@ export class WakeListener {
   }
 
   /**
-   * Subscribes to `channel` unless already subscribed. Resolves with true when this
-   * call made the subscription: grants published before it went live were missed,
-   * so the caller must re-check once.
+   * True when a grant published on `channel` from now on is sure to be heard: the
+   * subscription is confirmed and its connection is up. A waiter asks this before
+   * sending its acquire; if false, it re-checks once its subscription is live.
    */
-  async watch(channel: string): Promise<boolean> {
+  isLive(channel: string): boolean {
+    return this.#watches.get(channel)?.live === true && this.#sub?.status === 'ready';
+  }
+
+  /** Subscribes to `channel` unless already subscribed; resolves once the subscription is confirmed. */
+  async watch(channel: string): Promise<void> {
     const existing = this.#watches.get(channel);
     if (existing) {
       existing.refs++;
       clearTimeout(existing.linger);
       existing.linger = undefined;
-      await existing.ready;
-      return false;
+      return existing.ready;
     }
     const sub = this.#subscriber();
-    const watch: Watch = { refs: 1, ready: sub.subscribe(channel).then(() => undefined) };
+    const watch: Watch = { refs: 1, live: false, ready: Promise.resolve() };
+    watch.ready = sub.subscribe(channel).then(
+      () => {
+        watch.live = true;
+      },
+      (error: unknown) => {
+        if (this.#watches.get(channel) === watch) this.#watches.delete(channel);
+        throw error;
+      },
+    );
     this.#watches.set(channel, watch);
-    try {
-      await watch.ready;
-    } catch (error) {
-      this.#watches.delete(channel);
-      throw error;
-    }
-    return true;
+    return watch.ready;
   }
 
   unwatch(channel: string): void {
@@ -99,6 +112,9 @@ export class WakeListener {
       : (this.#client.duplicate({ autoResubscribe: false, lazyConnect: false } as never) as Client);
     let connectedBefore = false;
     sub.on('connect', () => unrefSocket(sub));
+    sub.on('close', () => {
+      for (const watch of this.#watches.values()) watch.live = false;
+    });
     sub.on('ready', () => {
       if (!connectedBefore) {
         connectedBefore = true;
@@ -108,7 +124,13 @@ export class WakeListener {
       const resubscribed = !cluster && channels.length > 0 ? sub.subscribe(...channels) : Promise.resolve();
       // Messages sent while we were away are lost: every waiter asks Redis directly.
       resubscribed.then(
-        () => this.#recheckAll(),
+        () => {
+          for (const channel of channels) {
+            const watch = this.#watches.get(channel);
+            if (watch) watch.live = true;
+          }
+          this.#recheckAll();
+        },
         () => this.#recheckAll(),
       );
     });

@@ -1,0 +1,70 @@
+import test from 'ava';
+import { Mutex } from '../src/index.js';
+import { recordCommands, scriptCalls } from './helpers/commands.js';
+import { queued } from './helpers/events.js';
+import { Contender } from './helpers/processes.js';
+import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+
+test('an uncontended acquire is one script call and no subscription; a release is one', async (t) => {
+  const redis = await connect();
+  const mutex = new Mutex(redis, uniqueKey('one-trip'));
+  // The first acquire on a client also checks maxmemory-policy, beside it; count from the second.
+  await (await mutex.acquire()).release();
+  const recorder = recordCommands(redis);
+  const lease = await mutex.acquire();
+  t.deepEqual(recorder.names, ['evalsha']);
+  await lease.release();
+  t.deepEqual(recorder.names, ['evalsha', 'evalsha']);
+  recorder.stop();
+  t.deepEqual(await redis.pubsub('NUMSUB', `rfs:{${mutex.key}}:wake:x`), [`rfs:{${mutex.key}}:wake:x`, 0]);
+  t.is(((await redis.pubsub('CHANNELS', `rfs:{${mutex.key}}:*`)) as string[]).length, 0);
+});
+
+test('a waiter is woken by the grant message itself: no polling, no confirm round trip', async (t) => {
+  const url = await redisUrl();
+  const redis = await connect();
+  const key = uniqueKey('push');
+  // A ttl far beyond the test means no heartbeat can be what finds the grant.
+  const mutex = new Mutex(redis, key, { ttl: 600_000 });
+  const holder = await mutex.acquire();
+  const first = queued(key);
+  // The first wait in a process subscribes, then re-checks once to close the subscribe race.
+  const warmup = mutex.acquire();
+  await first;
+  const child = await Contender.start(url);
+  await holder.release();
+  await (await warmup).release();
+
+  const holder2 = await mutex.acquire();
+  const recorder = recordCommands(redis);
+  const second = queued(key);
+  const waiting = mutex.acquire();
+  await second;
+  // Release from another process, so that nothing on our connection is involved.
+  child.send({ op: 'acquire', id: 'c', key, permits: 1, ttl: 600_000 });
+  await child.event('queued', 'c');
+  await holder2.release();
+  const lease = await waiting;
+  // The enqueue and the release: no heartbeat, no re-check, no confirm.
+  t.is(scriptCalls(recorder.names), 2);
+  recorder.stop();
+  await lease.release();
+  await child.event('granted', 'c');
+  await child.kill();
+});
+
+test('a process that acquired, waited, released and closed its client exits by itself', async (t) => {
+  const url = await redisUrl();
+  const redis = await connect();
+  const key = uniqueKey('exit');
+  const mutex = new Mutex(redis, key, { ttl: 600_000 });
+  const holder = await mutex.acquire();
+  const child = await Contender.start(url);
+  child.send({ op: 'acquire', id: 'w', key, permits: 1, ttl: 600_000 });
+  await child.event('queued', 'w');
+  await holder.release();
+  await child.event('granted', 'w');
+  // The child's wake-up subscription lingers, but must not keep the process alive.
+  child.send({ op: 'quit' });
+  t.is(await child.exited(), 0);
+});
