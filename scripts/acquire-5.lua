@@ -8,7 +8,7 @@
     KEYS[1..5] holders, queue, deadlines, tickets, fence (see includes/queue.lua)
     ARGV[1] token          unique per acquisition
     ARGV[2] weight         permits this acquisition needs (1..permits)
-    ARGV[3] permits        permits of the semaphore
+    ARGV[3] permits        permits of the semaphore (stored; other scripts grant by it)
     ARGV[4] ttl            ms a holder or waiter stays without refreshing
     ARGV[5] mode           0 = try (never queue), 1 = queue if it must wait
     ARGV[6] inbox          id of the caller's wake-up channel
@@ -33,6 +33,7 @@ local channelPrefix = ARGV[7]
 
 local nowMs, nowUs = serverNow()
 purge(nowMs)
+redis.call('HSET', KEYS[4], '#permits', permits)
 
 if redis.call('ZSCORE', KEYS[1], token) then
   local _, _, _, fence = parseTicket(redis.call('HGET', KEYS[4], token))
@@ -52,7 +53,7 @@ else
   local seq = redis.call('HINCRBY', KEYS[4], '#seq', 1)
   redis.call('ZADD', KEYS[2], seq, token)
   redis.call('ZADD', KEYS[3], fmt(nowMs + ttl), token)
-  redis.call('HSET', KEYS[4], token, weight .. ':' .. ttl .. ':' .. inbox .. ':0')
+  redis.call('HSET', KEYS[4], token, ticket(weight, ttl, inbox, 0, 0))
 end
 
 -- Purging may have freed permits, or this call may have made its ticket the head.

@@ -5,7 +5,7 @@
     KEYS[1..5] holders, queue, deadlines, tickets, fence (see includes/queue.lua)
     ARGV[1] token
     ARGV[2] ttl            ms from now until the lease expires
-    ARGV[3] permits        permits of the semaphore
+    ARGV[3] permits        permits of the semaphore, if no acquire has stored them
     ARGV[4] channelPrefix  inbox channels are channelPrefix .. inbox
 
   Output:
@@ -16,7 +16,7 @@
 
 local token = ARGV[1]
 local ttl = tonumber(ARGV[2])
-local permits = tonumber(ARGV[3])
+local permits = storedPermits(ARGV[3])
 local channelPrefix = ARGV[4]
 
 local nowMs, nowUs = serverNow()

@@ -8,7 +8,7 @@
   Input:
     KEYS[1..5] holders, queue, deadlines, tickets, fence (see includes/queue.lua)
     ARGV[1] token
-    ARGV[2] permits        permits of the semaphore
+    ARGV[2] permits        permits of the semaphore, if no acquire has stored them
     ARGV[3] channelPrefix  inbox channels are channelPrefix .. inbox
 
   Output:
@@ -19,7 +19,7 @@
 --@include queue
 
 local token = ARGV[1]
-local permits = tonumber(ARGV[2])
+local permits = storedPermits(ARGV[2])
 local channelPrefix = ARGV[3]
 
 local nowMs, nowUs = serverNow()

@@ -4,19 +4,19 @@
 
   Input:
     KEYS[1..5] holders, queue, deadlines, tickets, fence (see includes/queue.lua)
-    ARGV[1] permits        permits of the semaphore
+    ARGV[1] permits        permits of the semaphore, if no acquire has stored them
     ARGV[2] channelPrefix  inbox channels are channelPrefix .. inbox
     ARGV[3] limit          at most this many waiters are listed (from the head)
 
   Output:
     { held, waiting, lastFence, holderCount, waiterCount,
       holder fields..., waiter fields... }
-    where each holder is: token, weight, fence, expiresIn (ms)
+    where each holder is: token, weight, fence, expiresIn (ms), heldFor (ms)
     and each waiter is:   token, weight, expiresIn (ms)
 ]]
 --@include queue
 
-local permits = tonumber(ARGV[1])
+local permits = storedPermits(ARGV[1])
 local channelPrefix = ARGV[2]
 local limit = tonumber(ARGV[3])
 
@@ -34,11 +34,12 @@ end
 out[4] = #holders / 2
 out[5] = #waiters
 for i = 1, #holders, 2 do
-  local weight, _, _, fence = parseTicket(redis.call('HGET', KEYS[4], holders[i]))
+  local weight, _, _, fence, grantedAt = parseTicket(redis.call('HGET', KEYS[4], holders[i]))
   out[#out + 1] = holders[i]
   out[#out + 1] = weight
   out[#out + 1] = fence
   out[#out + 1] = tonumber(holders[i + 1]) - nowMs
+  out[#out + 1] = nowMs - grantedAt
 end
 for _, token in ipairs(waiters) do
   local weight = parseTicket(redis.call('HGET', KEYS[4], token))

@@ -9,7 +9,7 @@ export type Client = Redis | Cluster;
  * Bumped whenever a script's behaviour changes, so two versions of this library on
  * one Redis (mid-deploy) never run each other's scripts under one command name.
  */
-const version = 1;
+const version = 2;
 const scriptsDir = new URL('../scripts/', import.meta.url);
 
 /** Reads `scripts/<file>` and inlines each `--@include name` from scripts/includes/. */
@@ -96,6 +96,8 @@ export type HolderInfo = {
   readonly fencingToken: number;
   /** Milliseconds until the lease expires unless refreshed (server clock). */
   readonly expiresIn: number;
+  /** Milliseconds since the grant (server clock). */
+  readonly heldFor: number;
 };
 
 export type WaiterInfo = {
@@ -177,8 +179,14 @@ export class Scripts {
     const waiterCount = n(4);
     const holders: HolderInfo[] = [];
     let i = 5;
-    for (let h = 0; h < holderCount; h++, i += 4) {
-      holders.push({ token: str(r[i], 'status'), weight: n(i + 1), fencingToken: n(i + 2), expiresIn: n(i + 3) });
+    for (let h = 0; h < holderCount; h++, i += 5) {
+      holders.push({
+        token: str(r[i], 'status'),
+        weight: n(i + 1),
+        fencingToken: n(i + 2),
+        expiresIn: n(i + 3),
+        heldFor: n(i + 4),
+      });
     }
     const waiters: WaiterInfo[] = [];
     for (let w = 0; w < waiterCount; w++, i += 3) {

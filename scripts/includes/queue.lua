@@ -6,8 +6,10 @@
     KEYS[1] holders    sorted set: token -> lease expiry (ms, server clock)
     KEYS[2] queue      sorted set: token -> arrival number (FIFO order)
     KEYS[3] deadlines  sorted set: token -> waiter expiry (ms, server clock)
-    KEYS[4] tickets    hash: token -> "weight:ttl:inbox:fence",
-                       plus "#held" (total weight held) and "#seq" (arrival counter)
+    KEYS[4] tickets    hash: token -> "weight:ttl:inbox:fence:grantedAt" (fence and
+                       grantedAt are 0 while waiting), plus "#held" (total weight
+                       held), "#seq" (arrival counter) and "#permits" (the permits
+                       the latest acquire passed)
     KEYS[5] fence      string: the last fencing token granted (never expires)
 ]]
 
@@ -27,8 +29,19 @@ local function serverNow()
 end
 
 local function parseTicket(raw)
-  local weight, ttl, inbox, fence = string.match(raw, '^(%d+):(%d+):([^:]*):(%d+)$')
-  return tonumber(weight), tonumber(ttl), inbox, tonumber(fence)
+  local weight, ttl, inbox, fence, grantedAt = string.match(raw, '^(%d+):(%d+):([^:]*):(%d+):(%d+)$')
+  return tonumber(weight), tonumber(ttl), inbox, tonumber(fence), tonumber(grantedAt)
+end
+
+local function ticket(weight, ttl, inbox, fence, grantedAt)
+  return weight .. ':' .. ttl .. ':' .. inbox .. ':' .. fmt(fence) .. ':' .. fmt(grantedAt)
+end
+
+-- Only acquires set the permit count; every other caller (release, refresh, status,
+-- perhaps an operator's tool) grants by it, so a caller that passes a wrong count
+-- cannot hand out permits that do not exist.
+local function storedPermits(fallback)
+  return tonumber(redis.call('HGET', KEYS[4], '#permits') or fallback)
 end
 
 local function heldWeight()
@@ -83,7 +96,7 @@ local function grant(token, weight, ttl, inbox, nowMs, nowUs)
   redis.call('ZREM', KEYS[3], token)
   redis.call('ZADD', KEYS[1], fmt(nowMs + ttl), token)
   redis.call('HINCRBY', KEYS[4], '#held', weight)
-  redis.call('HSET', KEYS[4], token, weight .. ':' .. ttl .. ':' .. inbox .. ':' .. fmt(fence))
+  redis.call('HSET', KEYS[4], token, ticket(weight, ttl, inbox, fence, nowMs))
   return fence
 end
 

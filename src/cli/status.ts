@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { Semaphore, type SemaphoreStatus } from '../index.js';
 import type { StatusArgs } from './args.js';
 import { close, connect } from './connection.js';
@@ -14,7 +13,7 @@ export async function status(a: StatusArgs): Promise<number> {
     if (a.json) {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     } else {
-      process.stdout.write(render(s, await serverMicros(redis)));
+      process.stdout.write(render(s));
     }
     return ExitCode.ok;
   } finally {
@@ -22,22 +21,8 @@ export async function status(a: StatusArgs): Promise<number> {
   }
 }
 
-/** The server's clock, which fencing tokens are based on; undefined if TIME is refused. */
-async function serverMicros(redis: Redis): Promise<number | undefined> {
-  try {
-    const [seconds, micros] = await redis.time();
-    return Number(seconds) * 1e6 + Number(micros);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * `now` is the server clock in microseconds. A fencing token is at least the server
- * clock at its grant, so `now - token` is how long it has been held (a lower bound,
- * exact unless grants came within the same microsecond or the clock stepped back).
- */
-export function render(s: SemaphoreStatus, now: number | undefined): string {
+/** The status as a headline and two tables; every duration is from the server's clock. */
+export function render(s: SemaphoreStatus): string {
   const lines = [
     `${JSON.stringify(s.key)}: ${s.held} of ${s.permits} permits held, ${s.available} available, ` +
       `${s.waiting} waiting (last fencing token ${s.lastFencingToken})`,
@@ -49,10 +34,13 @@ export function render(s: SemaphoreStatus, now: number | undefined): string {
   if (s.holders.length === 0) {
     lines.push('  (none)');
   } else {
-    const rows = s.holders.map((h) => {
-      const held = now === undefined || now < h.fencingToken ? '?' : duration((now - h.fencingToken) / 1000);
-      return [String(h.fencingToken), String(h.weight), held, duration(h.expiresIn), h.token];
-    });
+    const rows = s.holders.map((h) => [
+      String(h.fencingToken),
+      String(h.weight),
+      duration(h.heldFor),
+      duration(h.expiresIn),
+      h.token,
+    ]);
     lines.push(table([['FENCING TOKEN', 'WEIGHT', 'HELD FOR', 'EXPIRES IN', 'TOKEN'], ...rows]));
   }
   lines.push('', 'Waiters (first in line first):');
