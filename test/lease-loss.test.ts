@@ -1,0 +1,69 @@
+import test from 'ava';
+import { LeaseLostError, Mutex } from '../src/index.js';
+import { connect, uniqueKey } from './helpers/redis.js';
+
+function aborted(signal: AbortSignal): Promise<unknown> {
+  if (signal.aborted) return Promise.resolve(signal.reason);
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+}
+
+test('a lease whose keys vanish aborts its signal with LeaseLostError on the next refresh', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('lost');
+  const mutex = new Mutex(redis, key, { ttl: 300 });
+  const lease = await mutex.acquire();
+  await redis.del(`rfs:{${key}}:holders`, `rfs:{${key}}:tickets`);
+  const reason = await aborted(lease.signal);
+  t.true(reason instanceof LeaseLostError);
+  t.is((reason as LeaseLostError).code, 'ERR_SEMAPHORE_LEASE_LOST');
+  t.is((reason as LeaseLostError).fencingToken, lease.fencingToken);
+  t.false(lease.held);
+  // Releasing a lost lease is quiet: there is nothing left to give back.
+  await t.notThrowsAsync(lease.release());
+});
+
+test('a lease refreshes itself: it outlives its ttl many times over while held', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('refresh');
+  const mutex = new Mutex(redis, key, { ttl: 150 });
+  const lease = await mutex.acquire();
+  // Count refreshes through Redis: each pushes the expiry forward again.
+  let lastExpiry = 0;
+  let pushes = 0;
+  while (pushes < 6) {
+    const score = Number(await redis.zscore(`rfs:{${key}}:holders`, lease.token));
+    if (score > lastExpiry) {
+      if (lastExpiry !== 0) pushes++;
+      lastExpiry = score;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  t.true(lease.held);
+  t.is(await mutex.tryAcquire(), null);
+  await lease.release();
+});
+
+test('dropped connections during refresh are retried; the lease survives', async (t) => {
+  const redis = await connect();
+  const admin = await connect();
+  const key = uniqueKey('flaky');
+  const mutex = new Mutex(redis, key, { ttl: 1_500 });
+  const lease = await mutex.acquire();
+  const id = await redis.client('ID');
+  let lastExpiry = Number(await redis.zscore(`rfs:{${key}}:holders`, lease.token));
+  for (let i = 0; i < 3; i++) {
+    await admin.client('KILL', 'ID', String(id)).catch(() => 0);
+    // Wait for a refresh that got through after the kill (a new expiry).
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const expiry = Number(await admin.zscore(`rfs:{${key}}:holders`, lease.token));
+      if (expiry > lastExpiry) {
+        lastExpiry = expiry;
+        break;
+      }
+    }
+  }
+  t.true(lease.held);
+  await lease.release();
+  t.is(await admin.exists(`rfs:{${key}}:holders`), 0);
+});

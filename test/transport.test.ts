@@ -1,0 +1,94 @@
+import test from 'ava';
+import { LeaseLostError, Mutex, Semaphore } from '../src/index.js';
+import { keyspace } from '../src/keys.js';
+import { Scripts } from '../src/scripts.js';
+import { queued } from './helpers/events.js';
+import { connect, startRedisServer, uniqueKey } from './helpers/redis.js';
+
+test('SCRIPT FLUSH mid-run: the next calls reload the scripts and the queue goes on', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('flush');
+  const mutex = new Mutex(redis, key);
+  const holder = await mutex.acquire();
+  const isQueued = queued(key);
+  const waiting = mutex.acquire();
+  await isQueued;
+  await redis.script('FLUSH');
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.held);
+  await redis.script('FLUSH');
+  await lease.release();
+  t.is((await mutex.status()).held, 0);
+});
+
+test('a killed pub/sub connection: the waiter resubscribes, re-checks, and is granted', async (t) => {
+  const redis = await connect();
+  const admin = await connect();
+  const key = uniqueKey('pubsub-kill');
+  // A long ttl: only the re-check after resubscribing can find the grant in time.
+  const mutex = new Mutex(redis, key, { ttl: 600_000 });
+  const holder = await mutex.acquire();
+  const isQueued = queued(key);
+  const waiting = mutex.acquire();
+  await isQueued;
+  await admin.client('KILL', 'TYPE', 'pubsub');
+  // Released while the subscriber may still be reconnecting: its message can be lost.
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.held);
+  await lease.release();
+});
+
+test('Redis restarts empty: holders learn they lost the lease, waiters queue again and are granted', async (t) => {
+  const server = await startRedisServer();
+  const redis = await connect(server.url);
+  const other = await connect(server.url);
+  const key = uniqueKey('restart');
+  const mutex = new Mutex(redis, key, { ttl: 900 });
+  const holder = await mutex.acquire();
+  const lost = new Promise((resolve) => holder.signal.addEventListener('abort', () => resolve(holder.signal.reason)));
+  const isQueued = queued(key);
+  const waiting = new Mutex(other, key, { ttl: 900 }).acquire();
+  await isQueued;
+  await server.restart();
+  t.true((await lost) instanceof LeaseLostError);
+  const lease = await waiting;
+  t.true(lease.held);
+  t.true(lease.fencingToken > holder.fencingToken);
+  await lease.release();
+});
+
+test('a resent enqueue does not create a second ticket; a resent release frees nobody else', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('resend');
+  const scripts = new Scripts(redis, keyspace('rfs', key));
+  const call = (token: string) =>
+    scripts.acquire({ token, weight: 1, permits: 1, ttl: 5_000, wait: true, inbox: 'x' });
+  const a = await call('a');
+  t.is(a.kind, 'granted');
+  t.deepEqual(await call('a'), a);
+  t.like(await call('b'), { kind: 'queued', position: 0 });
+  t.like(await call('b'), { kind: 'queued', position: 0 });
+  t.is((await scripts.status(1, 10)).waiting, 1);
+  t.is(await scripts.release('a', 1), 'released');
+  // 'b' now holds; 'a' releasing again (a resend) must not free b's permit.
+  t.is(await scripts.release('a', 1), 'unknown');
+  const status = await scripts.status(1, 10);
+  t.deepEqual(
+    status.holders.map((h) => h.token),
+    ['b'],
+  );
+  t.is(status.held, 1);
+});
+
+test('a weighted semaphore keeps its count through releases of unknown tokens', async (t) => {
+  const redis = await connect();
+  const sem = new Semaphore(redis, uniqueKey('count'), { permits: 3 });
+  const lease = await sem.acquire({ weight: 3 });
+  const scripts = new Scripts(redis, keyspace('rfs', sem.key));
+  t.is(await scripts.release('never-queued', 3), 'unknown');
+  t.is((await sem.status()).held, 3);
+  await lease.release();
+  t.is((await sem.status()).held, 0);
+});
