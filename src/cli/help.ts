@@ -25,8 +25,8 @@ Options of both:
   --url <url>       Redis, as redis://[user:pass@]host:port[/db] or rediss://...
                     Default: $REDIS_URL, else redis://127.0.0.1:6379
   --permits <n>     Permits of the semaphore. Use the same number everywhere
-                    <key> is used, status included (status also hands free
-                    permits to waiters, by this number). Default: ${defaults.permits}
+                    <key> is used. (status only reports it: grants follow the
+                    number the latest acquire passed.) Default: ${defaults.permits}
   --prefix <text>   Prefix of the Redis keys, as the library's \`prefix\`. Default: ${defaults.prefix}
   -h, --help        Show this help.
 
