@@ -108,10 +108,14 @@ export type WaiterInfo = {
 };
 
 export type StatusReply = {
+  /** Total weight held now. */
   readonly held: number;
+  /** How many tickets wait in the queue. */
   readonly waiting: number;
+  /** The last fencing token granted on this key, 0 if none yet. */
   readonly lastFencingToken: number;
   readonly holders: readonly HolderInfo[];
+  /** The first `limit` waiters, head first. */
   readonly waiters: readonly WaiterInfo[];
 };
 

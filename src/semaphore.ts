@@ -18,25 +18,16 @@ import {
   type UseCallback,
   type UseOptions,
 } from './options.js';
-import { type HolderInfo, type Client, Scripts, type WaiterInfo } from './scripts.js';
+import { type Client, Scripts, type StatusReply } from './scripts.js';
 import { listenerFor } from './wake.js';
 
 /** What `status()` reports, read from Redis in one round trip. */
 export type SemaphoreStatus = {
   readonly key: string;
   readonly permits: number;
-  /** Total weight held now. */
-  readonly held: number;
   /** Permits free now (`permits - held`, never below 0). */
   readonly available: number;
-  /** How many tickets wait in the queue. */
-  readonly waiting: number;
-  /** The last fencing token granted on this key, 0 if none yet. */
-  readonly lastFencingToken: number;
-  readonly holders: readonly HolderInfo[];
-  /** The first `limit` waiters, head first. */
-  readonly waiters: readonly WaiterInfo[];
-};
+} & StatusReply;
 
 /**
  * A counting semaphore over Redis whose permits are granted strictly in the order
