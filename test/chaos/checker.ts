@@ -1,0 +1,41 @@
+/** Prints the figures of one run and says which of them fail it. */
+import type { FaultKind } from './faults.js';
+import type { PoolStats } from './pool.js';
+import type { ResourceSummary } from './protocol.js';
+
+export type RunResult = {
+  name: string;
+  seconds: number;
+  pool: PoolStats;
+  faults: ReadonlyMap<FaultKind, number>;
+  resource: ResourceSummary;
+  leakedKeys: string[];
+  stuckClients: number;
+};
+
+/** Prints the run's figures; returns the names of the checks it failed. */
+export function check(r: RunResult, print: (line: string) => void): string[] {
+  const faults = [...r.faults].map(([k, n]) => `${k} ${n}`).join(', ');
+  const errors = [...r.pool.acquireErrors].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  print(`[${r.name}] ${r.seconds.toFixed(1)} s`);
+  print(`  acquisitions:                ${r.pool.acquisitions} (entries accepted ${r.resource.entries}, max inside ${r.resource.maxInside})`);
+  print(`  acquire timeouts:            ${r.pool.acquireTimeouts}; other acquire errors: ${errors}`);
+  print(`  faults injected:             ${faults}`);
+  print(`  leases reported lost:        ${r.resource.lostReported} (lost to Redis restarts: ${r.resource.lostToRestart})`);
+  print(`  fenced writes refused:       ${r.resource.refused} (expected: stale holders caught)`);
+  const checks: [string, number][] = [
+    ['violations', r.resource.violations],
+    ['out-of-order fenced writes accepted', r.resource.outOfOrderAccepted],
+    ['hung acquires', r.pool.hungAcquires],
+    ['clients that did not finish', r.stuckClients],
+    ['unhandled rejections', r.pool.unhandled.length],
+    ['clients crashed', r.pool.crashed],
+    ['restart losses never reported', r.resource.unreportedLosses],
+    ['leaked keys', r.leakedKeys.length],
+  ];
+  for (const [label, n] of checks) print(`  ${`${label}:`.padEnd(38)}${n}${n > 0 ? '   <-- FAIL' : ''}`);
+  for (const e of r.resource.examples) print(`    e.g. ${e}`);
+  for (const u of r.pool.unhandled.slice(0, 5)) print(`    unhandled: ${u}`);
+  if (r.leakedKeys.length > 0) print(`    leaked: ${r.leakedKeys.slice(0, 10).join(', ')}`);
+  return checks.filter(([, n]) => n > 0).map(([label, n]) => `${r.name}: ${n} ${label}`);
+}

@@ -1,0 +1,92 @@
+/**
+ * A contender process: acquire → enter (fenced) → hold → write (fenced) → hold → leave
+ * → release, until the orchestrator says stop. It reports every step over IPC and
+ * never trusts itself: the resource process decides what counts.
+ */
+import { Redis } from 'ioredis';
+import { Mutex, Semaphore, type Lease } from '../../src/index.js';
+import type { ClientMessage, ToClient } from './protocol.js';
+import { rng } from './prng.js';
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined) throw new Error(`client needs ${name}`);
+  return value;
+};
+const permits = Number(env('CHAOS_PERMITS'));
+const ttl = Number(env('CHAOS_TTL'));
+const timeout = Number(env('CHAOS_TIMEOUT'));
+const random = rng(Number(env('CHAOS_SEED')));
+
+const send = (message: ClientMessage) => process.send?.(message);
+
+process.on('unhandledRejection', (error) => send({ t: 'unhandled', message: String(error) }));
+
+// maxRetriesPerRequest: null, so a killed connection delays commands instead of failing them.
+const redis = new Redis(env('REDIS_URL'), { maxRetriesPerRequest: null });
+redis.on('error', () => {});
+const lock =
+  permits === 1
+    ? new Mutex(redis, env('CHAOS_KEY'), { ttl })
+    : new Semaphore(redis, env('CHAOS_KEY'), { permits, ttl });
+
+let stopping = false;
+let seq = 0;
+const replies = new Map<number, (ok: boolean) => void>();
+
+process.on('message', (m: ToClient) => {
+  if (m.t === 'stop') stopping = true;
+  else replies.get(m.seq)?.(m.ok);
+});
+
+/** A fenced request to the resource; resolves with whether it accepted the token. */
+function ask(message: { t: 'enter' | 'write'; lease: string; token: string }): Promise<boolean> {
+  const id = ++seq;
+  return new Promise((resolve) => {
+    replies.set(id, (ok) => {
+      replies.delete(id);
+      resolve(ok);
+    });
+    send({ ...message, seq: id });
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function once(n: number): Promise<void> {
+  const id = ++seq;
+  send({ t: 'acquiring', seq: id, timeout });
+  let lease: Lease;
+  try {
+    lease = await lock.acquire({ timeout });
+  } catch (error) {
+    const e = error as Error;
+    send({ t: 'acquireFailed', seq: id, name: e.name, message: e.message });
+    // Back off a little so a Redis outage is not a busy loop.
+    await sleep(random.int(5, 50));
+    return;
+  }
+  send({ t: 'acquired', seq: id });
+  const name = `${process.pid}-${n}`;
+  lease.signal.addEventListener('abort', () => {
+    if ((lease.signal.reason as Error).name === 'LeaseLostError') send({ t: 'lost', lease: name });
+  });
+  try {
+    const token = String(lease.fencingToken);
+    if (await ask({ t: 'enter', lease: name, token })) {
+      await sleep(random.int(2, 25));
+      // A real user stops once the lease is lost; skipping here is that check.
+      if (lease.held) await ask({ t: 'write', lease: name, token });
+      await sleep(random.int(0, 10));
+      send({ t: 'leave', lease: name });
+    }
+  } finally {
+    await lease.release().catch(() => {});
+  }
+}
+
+send({ t: 'ready' });
+for (let n = 0; !stopping; n++) await once(n);
+await redis.quit().catch(() => {});
+send({ t: 'done' });
+process.disconnect?.();

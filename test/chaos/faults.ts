@@ -1,0 +1,108 @@
+/**
+ * The fault injector: at seeded random moments it does one seeded random fault to
+ * the clients or to Redis. Faults on Redis go through an admin connection of our own.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisServer } from '../helpers/redis-server.js';
+import type { Pool } from './pool.js';
+import type { Rng } from './prng.js';
+import type { ToResource } from './protocol.js';
+
+export const faultKinds = [
+  'sigkill',
+  'sigstop',
+  'clientKillNormal',
+  'clientKillPubsub',
+  'scriptFlush',
+  'debugSleep',
+  'restart',
+] as const;
+export type FaultKind = (typeof faultKinds)[number];
+
+export type FaultContext = {
+  pool: Pool;
+  server: RedisServer;
+  admin: Redis;
+  rng: Rng;
+  ttl: number;
+  toResource: (message: ToResource) => void;
+  log: (line: string) => void;
+};
+
+export class Injector {
+  readonly counts = new Map<FaultKind, number>(faultKinds.map((k) => [k, 0]));
+  readonly #c: FaultContext;
+  #running = true;
+  #loop: Promise<void> | undefined;
+  readonly #paused = new Set<Promise<void>>();
+
+  constructor(context: FaultContext) {
+    this.#c = context;
+  }
+
+  /** Injects faults every `minGap`..`maxGap` ms until stopped. */
+  start(minGap: number, maxGap: number): void {
+    this.#loop = (async () => {
+      while (this.#running) {
+        await new Promise((r) => setTimeout(r, this.#c.rng.int(minGap, maxGap)));
+        if (!this.#running) break;
+        const kind = this.#c.rng.pick(faultKinds);
+        try {
+          if (await this.#inject(kind)) this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+        } catch (error) {
+          this.#c.log(`fault ${kind} failed to inject: ${String(error)}`);
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+    await Promise.all(this.#paused);
+  }
+
+  async #inject(kind: FaultKind): Promise<boolean> {
+    const { pool, admin, rng } = this.#c;
+    const targets = [...pool.members.values()].filter((m) => m.stoppedAt === undefined && !m.done);
+    switch (kind) {
+      case 'sigkill': {
+        if (targets.length === 0) return false;
+        await pool.kill(rng.pick(targets));
+        // The replacement starts in the background so faults keep their pace.
+        void pool.start().catch((error: unknown) => this.#c.log(`replacement failed: ${String(error)}`));
+        return true;
+      }
+      case 'sigstop': {
+        if (targets.length === 0) return false;
+        const member = rng.pick(targets);
+        pool.pause(member);
+        // Longer than the ttl, so its lease expires while it cannot notice.
+        const resumed = new Promise<void>((r) => setTimeout(r, this.#c.ttl * rng.int(15, 25) / 10)).then(() =>
+          pool.resume(member),
+        );
+        this.#paused.add(resumed);
+        void resumed.then(() => this.#paused.delete(resumed));
+        return true;
+      }
+      case 'clientKillNormal':
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'normal');
+        return true;
+      case 'clientKillPubsub':
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        return true;
+      case 'scriptFlush':
+        await admin.call('SCRIPT', 'FLUSH');
+        return true;
+      case 'debugSleep':
+        await admin.call('DEBUG', 'SLEEP', '0.3');
+        return true;
+      case 'restart': {
+        await this.#c.server.restart();
+        // Every lease granted until now died with the old server.
+        this.#c.toResource({ t: 'redisRestarted', at: Date.now() });
+        return true;
+      }
+    }
+  }
+}
