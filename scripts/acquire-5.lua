@@ -43,7 +43,7 @@ end
 if redis.call('ZSCORE', KEYS[2], token) then
   redis.call('ZADD', KEYS[3], fmt(nowMs + ttl), token)
 elseif redis.call('ZCARD', KEYS[2]) == 0 and heldWeight() + weight <= permits then
-  local fence = grant(token, weight, ttl, inbox, nowMs, nowUs)
+  local fence = grant(token, weight, ttl, inbox, nowMs, nowUs, false)
   touch(nowMs)
   return { 1, fence }
 elseif mode == '0' then

@@ -90,10 +90,13 @@ local function nextFence(nowUs)
   return fence
 end
 
-local function grant(token, weight, ttl, inbox, nowMs, nowUs)
+-- `queued` is false on the fast path, where the token never entered the queue.
+local function grant(token, weight, ttl, inbox, nowMs, nowUs, queued)
   local fence = nextFence(nowUs)
-  redis.call('ZREM', KEYS[2], token)
-  redis.call('ZREM', KEYS[3], token)
+  if queued then
+    redis.call('ZREM', KEYS[2], token)
+    redis.call('ZREM', KEYS[3], token)
+  end
   redis.call('ZADD', KEYS[1], fmt(nowMs + ttl), token)
   redis.call('HINCRBY', KEYS[4], '#held', weight)
   redis.call('HSET', KEYS[4], token, ticket(weight, ttl, inbox, fence, nowMs))
@@ -121,7 +124,7 @@ local function drain(permits, channelPrefix, nowMs, nowUs, quiet)
       if held + weight > permits then
         return
       end
-      local fence = grant(head, weight, ttl, inbox, nowMs, nowUs)
+      local fence = grant(head, weight, ttl, inbox, nowMs, nowUs, true)
       held = held + weight
       if head ~= quiet then
         redis.call('PUBLISH', channelPrefix .. inbox, head .. ':' .. fmt(fence))
