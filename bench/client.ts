@@ -21,6 +21,10 @@ import type {
 
 const url = process.env['REDIS_URL'] ?? '';
 
+// The library announces "queued" inside the acquire's own async context, which
+// carries the sample of that acquire: that is how enqueue latency is measured.
+const current = new AsyncLocalStorage<Sample>();
+
 // Counts every command any connection of this process sends (scripts, retries and
 // the wake-up subscriber included), to compare round trips per acquisition.
 let sent = 0;
@@ -28,12 +32,12 @@ const proto = Redis.prototype as unknown as { sendCommand: (...args: unknown[]) 
 const sendCommand = proto.sendCommand;
 proto.sendCommand = function (this: Redis, ...args: unknown[]) {
   sent++;
+  // The first command inside an acquire's async context is its request leaving this process.
+  const s = current.getStore();
+  if (s && Number.isNaN(s.sent)) s.sent = now();
   return sendCommand.apply(this, args);
 };
 
-// The library announces "queued" inside the acquire's own async context, which
-// carries the sample of that acquire: that is how enqueue latency is measured.
-const current = new AsyncLocalStorage<Sample>();
 subscribe('redis-fair-semaphore:queued', () => {
   const sample = current.getStore();
   if (sample && Number.isNaN(sample.queued)) sample.queued = now();
@@ -46,8 +50,13 @@ function connect(): Redis {
   return redis;
 }
 
+function fenceOf(held: Held): number {
+  const fence = (held as { fencingToken?: unknown }).fencingToken;
+  return typeof fence === 'number' ? fence : Number.NaN;
+}
+
 function sample(proc: number): Sample {
-  return { proc, req: now(), queued: Number.NaN, grant: Number.NaN, rel: Number.NaN };
+  return { proc, req: now(), sent: Number.NaN, queued: Number.NaN, grant: Number.NaN, rel: Number.NaN, fence: Number.NaN };
 }
 
 async function solo(c: Extract<Command, { op: 'solo' }>): Promise<SoloResult> {
@@ -85,6 +94,7 @@ async function contend(c: Extract<Command, { op: 'contend' }>, proc: number): Pr
     const s = sample(proc);
     const held = await current.run(s, () => lock.acquire());
     s.grant = now();
+    s.fence = fenceOf(held);
     busyWait(c.holdMs);
     s.rel = now();
     await held.release();

@@ -11,12 +11,16 @@ export type Sample = {
   proc: number;
   /** acquire() was called. */
   req: number;
+  /** The first command of this acquire was written to the socket. */
+  sent: number;
   /** This library told us the request is queued (only this library has a queue). */
   queued: number;
   /** acquire() resolved. */
   grant: number;
   /** release() was called. */
   rel: number;
+  /** Fencing token (this library only): the order in which Redis granted. */
+  fence: number;
 };
 
 export type Command =

@@ -45,7 +45,7 @@ export function totalCalls(stats: CommandStats): number {
 }
 
 /** Script entry points (EVALSHA/EVAL): their CPU time per call is what a script costs. */
-export function scriptCost(stats: CommandStats): { calls: number; usecPerCall: number } {
+export function scriptCost(stats: CommandStats): { calls: number; usec: number } {
   let calls = 0;
   let usec = 0;
   for (const [name, s] of stats) {
@@ -54,7 +54,7 @@ export function scriptCost(stats: CommandStats): { calls: number; usecPerCall: n
       usec += s.usec;
     }
   }
-  return { calls, usecPerCall: calls === 0 ? Number.NaN : usec / calls };
+  return { calls, usec };
 }
 
 /** Bytes Redis holds for the keys whose name contains `fragment` (exact, SAMPLES 0). */

@@ -17,6 +17,10 @@ export function num(n: number): string {
   return n.toFixed(3);
 }
 
+function pct(share: number): string {
+  return Number.isNaN(share) ? '–' : `${num(share * 100)} %`;
+}
+
 type Row = { workload: string; figure: string; cell: (r: Results, lib: LibId) => string };
 
 /** A figure of one workload: "n/a" where it does not apply, "FAILED" where the run failed. */
@@ -44,14 +48,17 @@ function rows(cfg: Config): Row[] {
   const m = cfg.mutex;
   const s = cfg.semaphore;
   for (const [workload, pick] of [
-    [`W2 mutex (${m.processes} proc, hold ${m.holdMs} ms)`, (r: Results) => r.mutex],
-    [`W3 semaphore (${s.permits} permits, ${s.processes} proc, hold ${s.holdMs} ms)`, (r: Results) => r.semaphore],
+    [`W2 mutex (${m.processes} proc, hold ${m.holdMs} ms, ${m.rounds * m.seconds} s)`, (r: Results) => r.mutex],
+    [`W3 semaphore (${s.permits} permits, ${s.processes} proc, hold ${s.holdMs} ms, ${s.rounds * s.seconds} s)`, (r: Results) => r.semaphore],
   ] as const) {
     add(workload, pick, [
       ['acquisitions/s', (v) => num(v.perSec)],
       ['wait p50 / p99 / max (ms)', (v) => `${num(v.waitP50)} / ${num(v.waitP99)} / ${num(v.waitMax)}`],
       ['handoff p50 / p99 (ms)', (v) => `${num(v.handoffP50)} / ${num(v.handoffP99)}`],
+      ['acquire() call → request sent p99 / max (ms)', (v) => `${num(v.sendDelayP99)} / ${num(v.sendDelayMax)}`],
       ['overtaken by a later request', (v) => `${num(v.overtakenShare * 100)} % (worst ${v.worstOvertakes})`],
+      ['…in Redis grant order (fencing tokens)', (v) => pct(v.redisOrderOvertakenShare)],
+      ['…in Redis grant order, by send time', (v) => pct(v.redisOrderBySendOvertakenShare)],
       ["Jain's index (per process)", (v) => v.jain.toFixed(3)],
       ['max concurrent holders', (v) => String(v.maxConcurrent)],
       ['commands sent per acquisition', (v) => num(v.commandsPerAcquisition)],
@@ -100,8 +107,8 @@ export function resultsTable(cfg: Config, r: Results): string {
 
 export function targetsTable(checks: readonly Check[]): string {
   return table(
-    ['Target', 'Measured', 'Result'],
-    checks.map((c) => [c.target, c.figure, c.pass ? 'PASS' : '**MISS**']),
+    ['Target', 'Measured', 'Result', 'Evidence (same run)'],
+    checks.map((c) => [c.target, c.figure, c.pass ? 'PASS' : '**MISS**', c.evidence]),
   );
 }
 
@@ -153,7 +160,7 @@ ${targetsTable(checks)}
 - Every client runs in its own process (\`child_process.fork\`); timestamps are \`performance.timeOrigin + performance.now()\`, one clock for all processes. Holds are busy-waits.
 - **wait**: \`acquire()\` call → it resolves, for requests made inside the window (after a warm-up); a request still waiting at the end is waited for, never dropped.
 - **handoff** (release→grant): a holder's \`release()\` call → the next holder's \`acquire()\` resolving; for a semaphore, the latest release call made while that acquisition waited.
-- **overtaken**: an acquisition granted after a request made ≥ 1 ms later; "worst" is the most such requests ahead of one acquisition.
+- **overtaken**: an acquisition granted after a request made ≥ 1 ms later; "worst" is the most such requests ahead of one acquisition. This is what clients observe, so a client process that the OS runs late (more processes than cores) shows up too. Two diagnostic rows, for this library only, rank grants in the order Redis made them (fencing tokens): against the \`acquire()\` call time, and against the moment the request's first command was written to the socket. Overtakes left in the last row would be the queue's own fault.
 - **Jain's index** over per-process acquisition counts (1 = perfectly even). **max concurrent holders**: from the clients' own grant/release timestamps.
 - **commands sent**: every command a client process wrote to Redis (scripts, retries, polls, subscriptions), counted by wrapping ioredis's \`sendCommand\`; the round trips an operation costs.
 - **Redis µs per script call**: \`INFO commandstats\` CPU time of EVALSHA/EVAL over the run.

@@ -17,13 +17,21 @@ import { redisVersion } from './redis-info.js';
 import { failures, resultsMarkdown, resultsTable, targetsTable } from './report.js';
 import type { Outcome, PerLib, Results } from './results.js';
 import { checkTargets } from './targets.js';
-import { type ContendFigures, contended } from './workloads/contended.js';
+import { type ContendFigures, contendFigures, contendRound } from './workloads/contended.js';
 import { deepQueue } from './workloads/deep-queue.js';
 import { idle } from './workloads/idle.js';
-import { manyKeys } from './workloads/many-keys.js';
-import { solo } from './workloads/solo.js';
+import { manyFigures, manyRound } from './workloads/many-keys.js';
+import { soloFigures, soloRound } from './workloads/solo.js';
 
 const quick = process.argv.includes('--quick');
+// `--only=w2,w3` runs some workloads (while working on them); like --quick, it never touches the committed report.
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .toLowerCase()
+  .split(',');
+const wanted = (workload: string) => !only || only.includes(workload);
+const scratch = quick || only !== undefined;
 const cfg = config(quick);
 const started = performance.now();
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -51,33 +59,79 @@ async function measure<T>(name: string, lib: LibId, run: () => Promise<T>): Prom
   }
 }
 
-async function each<T>(name: string, run: (lib: LibId) => Promise<T>, only?: (lib: LibId) => boolean): Promise<PerLib<T>> {
+async function each<T>(name: string, run: (lib: LibId) => Promise<T>): Promise<PerLib<T>> {
   const out: PerLib<T> = {};
-  for (const l of libs) {
-    if (!only || only(l.id)) out[l.id] = await measure(name, l.id, () => run(l.id));
+  for (const l of libs) out[l.id] = await measure(name, l.id, () => run(l.id));
+  return out;
+}
+
+/**
+ * Rounds that alternate the libraries, each round in a rotated order; a library's
+ * figures come from all its rounds. One failed round fails that library's result.
+ */
+async function interleaved<R, T>(
+  name: string,
+  rounds: number,
+  round: (lib: LibId) => Promise<R>,
+  figures: (rounds: R[]) => T,
+  applies: (lib: LibId) => boolean = () => true,
+): Promise<PerLib<T>> {
+  const ids = libs.map((l) => l.id).filter(applies);
+  const data = new Map<LibId, R[]>(ids.map((id) => [id, []]));
+  const failed = new Map<LibId, Outcome<T>>();
+  const seconds = new Map<LibId, number>(ids.map((id) => [id, 0]));
+  for (let r = 0; r < rounds; r++) {
+    const order = [...ids.slice(r % ids.length), ...ids.slice(0, r % ids.length)];
+    for (const id of order) {
+      if (failed.has(id)) continue;
+      const o = await measure(rounds > 1 ? `${name} (round ${r + 1}/${rounds})` : name, id, () => round(id));
+      seconds.set(id, (seconds.get(id) ?? 0) + o.seconds);
+      if (o.ok) data.get(id)?.push(o.value);
+      else failed.set(id, o);
+    }
+  }
+  const out: PerLib<T> = {};
+  for (const id of ids) {
+    out[id] = failed.get(id) ?? { ok: true, value: figures(data.get(id) ?? []), seconds: seconds.get(id) ?? 0 };
   }
   return out;
 }
 
 log(`redis-fair-semaphore benchmark (${quick ? 'quick' : 'full'}) on Redis ${server.url}`);
+const semaphoreLib = (lib: LibId) => libs.find((l) => l.id === lib)?.semaphore === true;
 const results: Results = {
-  solo: await each('W1 solo', (lib) => solo(ctx, lib)),
-  mutex: await each('W2 mutex', (lib) => contended(ctx, lib, { permits: 1, ...cfg.mutex }, 'w2')),
-  semaphore: await each(
-    'W3 semaphore',
-    (lib) => contended(ctx, lib, cfg.semaphore, 'w3'),
-    (lib) => libs.find((l) => l.id === lib)?.semaphore === true,
-  ),
-  deep: await each('W4 deep queue', (lib) => deepQueue(ctx, lib)),
-  idle: await each('W5 idle', (lib) => idle(ctx, lib)),
-  many: await each('W6 many keys', (lib) => manyKeys(ctx, lib)),
+  solo: wanted('w1')
+    ? await interleaved('W1 solo', cfg.solo.rounds, (lib) => soloRound(ctx, lib, cfg.solo.seconds), soloFigures)
+    : {},
+  mutex: wanted('w2')
+    ? await interleaved(
+        'W2 mutex',
+        cfg.mutex.rounds,
+        (lib) => contendRound(ctx, lib, { permits: 1, ...cfg.mutex }, cfg.mutex.seconds, 'w2'),
+        contendFigures,
+      )
+    : {},
+  semaphore: wanted('w3')
+    ? await interleaved(
+        'W3 semaphore',
+        cfg.semaphore.rounds,
+        (lib) => contendRound(ctx, lib, cfg.semaphore, cfg.semaphore.seconds, 'w3'),
+        contendFigures,
+        semaphoreLib,
+      )
+    : {},
+  deep: wanted('w4') ? await each('W4 deep queue', (lib) => deepQueue(ctx, lib)) : {},
+  idle: wanted('w5') ? await each('W5 idle', (lib) => idle(ctx, lib)) : {},
+  many: wanted('w6')
+    ? await interleaved('W6 many keys', cfg.many.rounds, (lib) => manyRound(ctx, lib, cfg.many.seconds), manyFigures)
+    : {},
 };
 const redis = await redisVersion(admin);
 await pool.stop();
 admin.disconnect();
 await server.stop();
 
-const checks = checkTargets(results);
+const checks = checkTargets(cfg, results);
 const seconds = (performance.now() - started) / 1000;
 log('');
 log(resultsTable(cfg, results));
@@ -100,10 +154,13 @@ const svg = waitChart(
       series: waits(results.semaphore),
     },
   ],
-  `Share of acquisitions that waited at most x ms (CDF); up and to the left is better. ${date}`,
+  `Share of acquisitions that waited longer than x (log–log): a curve that drops early and steeply has a short tail. ${date}`,
 );
-const dir = new URL(quick ? './.tmp/' : './', import.meta.url);
+const dir = new URL(scratch ? './.tmp/' : './', import.meta.url);
 mkdirSync(dir, { recursive: true });
 writeFileSync(new URL('RESULTS.md', dir), resultsMarkdown(cfg, results, checks, { date, redis, seconds }));
 writeFileSync(new URL('wait-times.svg', dir), svg);
+// Raw figures (waits included) for re-drawing or digging in; never committed.
+mkdirSync(new URL('./.tmp/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./.tmp/last-run.json', import.meta.url), JSON.stringify({ cfg, results, checks }));
 log(`wrote ${new URL('RESULTS.md', dir).pathname} and wait-times.svg`);

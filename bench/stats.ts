@@ -51,23 +51,12 @@ export function handoffs(samples: readonly Sample[], from: number, to: number): 
   const out: number[] = [];
   for (const s of samples) {
     if (!Number.isFinite(s.grant) || s.grant < from || s.grant > to) continue;
-    const i = upperBound(releases, s.grant) - 1;
+    // Strictly before: a sample's own release can carry the same timestamp as its grant.
+    const i = lowerBound(releases, s.grant) - 1;
     const r = releases[i];
     if (r !== undefined && r >= s.req) out.push(s.grant - r);
   }
   return out;
-}
-
-/** Index of the first element > x in sorted `a`. */
-function upperBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((a[mid] as number) <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Index of the first element >= x in sorted `a`. */
@@ -85,15 +74,19 @@ function lowerBound(a: readonly number[], x: number): number {
 /**
  * For each acquisition requested in [from, to]: how many requests made at least
  * `slackMs` later were granted before it (never-granted ones count as granted last).
+ * `order` ranks grants (the client's grant time by default, or Redis's own order);
+ * `requested` dates requests (the acquire() call by default, or when it left the process).
  * O(n log n) with a Fenwick tree over grant ranks.
  */
 export function overtakes(
   samples: readonly Sample[],
   from: number,
   to: number,
+  order: (s: Sample) => number = (s) => s.grant,
+  requested: (s: Sample) => number = (s) => s.req,
   slackMs = 1,
-): { share: number; worst: number } {
-  const grantOf = (s: Sample) => (Number.isFinite(s.grant) ? s.grant : Number.POSITIVE_INFINITY);
+): { overtaken: number; considered: number; worst: number } {
+  const grantOf = (s: Sample) => (Number.isFinite(order(s)) ? order(s) : Number.POSITIVE_INFINITY);
   const grants = samples.map(grantOf).sort((a, b) => a - b);
   const tree = new Int32Array(grants.length + 1);
   const add = (i: number) => {
@@ -104,14 +97,14 @@ export function overtakes(
     for (; i > 0; i -= i & -i) n += tree[i] as number;
     return n;
   };
-  const byReqDesc = [...samples].sort((a, b) => b.req - a.req);
+  const byReqDesc = samples.filter((s) => Number.isFinite(requested(s))).sort((a, b) => requested(b) - requested(a));
   let next = 0;
   let overtaken = 0;
   let considered = 0;
   let worst = 0;
   for (const a of byReqDesc) {
     // Insert every request made at least slackMs after a's.
-    while (next < byReqDesc.length && (byReqDesc[next] as Sample).req >= a.req + slackMs) {
+    while (next < byReqDesc.length && requested(byReqDesc[next] as Sample) >= requested(a) + slackMs) {
       add(lowerBound(grants, grantOf(byReqDesc[next] as Sample)));
       next++;
     }
@@ -121,5 +114,5 @@ export function overtakes(
     if (n > 0) overtaken++;
     if (n > worst) worst = n;
   }
-  return { share: considered === 0 ? Number.NaN : overtaken / considered, worst };
+  return { overtaken, considered, worst };
 }

@@ -14,11 +14,11 @@ export type IdleFigures = {
 };
 
 export async function idle(ctx: Ctx, lib: LibId): Promise<IdleFigures> {
-  const { processes, waiters: n, seconds } = ctx.cfg.idle;
+  const { processes, waiters: n, seconds, settleSeconds } = ctx.cfg.idle;
   const w = await holdAndQueue(ctx, spec(ctx, 'w5', lib), n, processes);
   try {
     // Let the start-up burst (connects, subscriptions, first polls) pass.
-    await sleep(1000);
+    await sleep(settleSeconds * 1000);
     const sentCount = () => Promise.all(w.fillers.map((f) => f.call<number>({ op: 'sent' }, 30_000)));
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     const sentBefore = sum(await sentCount());

@@ -6,20 +6,27 @@ import { percentile } from '../stats.js';
 
 export type ManyFigures = { pairs: number; pairsPerSec: number; pairP50: number; commandsPerPair: number };
 
-export async function manyKeys(ctx: Ctx, lib: LibId): Promise<ManyFigures> {
-  const { concurrency, seconds } = ctx.cfg.many;
+export async function manyRound(ctx: Ctx, lib: LibId, seconds: number): Promise<ManyResult> {
   const [client] = ctx.pool.take(1);
   const startAt = now() + 300;
   const until = startAt + seconds * 1000;
-  const r = await client!.call<ManyResult>(
-    { op: 'many', spec: spec(ctx, 'w6', lib), concurrency, startAt, until },
+  return client!.call<ManyResult>(
+    { op: 'many', spec: spec(ctx, 'w6', lib), concurrency: ctx.cfg.many.concurrency, startAt, until },
     until - now() + 60_000,
   );
+}
+
+export function manyFigures(rounds: readonly ManyResult[]): ManyFigures {
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const pairs = sum(rounds.map((r) => r.pairs));
   return {
-    pairs: r.pairs,
+    pairs,
     // Pairs still running at `until` finish after it: divide by the time actually taken.
-    pairsPerSec: (r.pairs / r.elapsedMs) * 1000,
-    pairP50: percentile(r.pairMs, 0.5),
-    commandsPerPair: r.sent / r.pairs,
+    pairsPerSec: (pairs / sum(rounds.map((r) => r.elapsedMs))) * 1000,
+    pairP50: percentile(
+      rounds.flatMap((r) => r.pairMs),
+      0.5,
+    ),
+    commandsPerPair: sum(rounds.map((r) => r.sent)) / pairs,
   };
 }

@@ -5,6 +5,8 @@ import type { LibId, SoloResult } from '../protocol.js';
 import { commandStats, scriptCost, statsDelta } from '../redis-info.js';
 import { percentile } from '../stats.js';
 
+export type SoloRound = SoloResult & { scriptCalls: number; scriptUsec: number };
+
 export type SoloFigures = {
   pairs: number;
   pairsPerSec: number;
@@ -17,24 +19,29 @@ export type SoloFigures = {
   scriptUsec: number;
 };
 
-export async function solo(ctx: Ctx, lib: LibId): Promise<SoloFigures> {
-  const { warmup, seconds } = ctx.cfg.solo;
+export async function soloRound(ctx: Ctx, lib: LibId, seconds: number): Promise<SoloRound> {
   const [client] = ctx.pool.take(1);
   const before = await commandStats(ctx.admin);
   const r = await client!.call<SoloResult>(
-    { op: 'solo', spec: spec(ctx, 'w1', lib), warmup, until: now() + seconds * 1000 },
+    { op: 'solo', spec: spec(ctx, 'w1', lib), warmup: ctx.cfg.solo.warmup, until: now() + seconds * 1000 },
     seconds * 1000 + 60_000,
   );
   const cost = scriptCost(statsDelta(before, await commandStats(ctx.admin)));
-  const busy = r.pairs.reduce((a, b) => a + b, 0);
+  return { ...r, scriptCalls: cost.calls, scriptUsec: cost.usec };
+}
+
+export function soloFigures(rounds: readonly SoloRound[]): SoloFigures {
+  const pairs = rounds.flatMap((r) => r.pairs);
+  const pings = rounds.flatMap((r) => r.pings);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return {
-    pairs: r.pairs.length,
+    pairs: pairs.length,
     // Time spent in pairs only: the interleaved PINGs are not the library's cost.
-    pairsPerSec: (r.pairs.length / busy) * 1000,
-    pairP50: percentile(r.pairs, 0.5),
-    pairP99: percentile(r.pairs, 0.99),
-    pingP50: percentile(r.pings, 0.5),
-    commandsPerPair: r.sent / r.pairs.length,
-    scriptUsec: cost.usecPerCall,
+    pairsPerSec: (pairs.length / sum(pairs)) * 1000,
+    pairP50: percentile(pairs, 0.5),
+    pairP99: percentile(pairs, 0.99),
+    pingP50: percentile(pings, 0.5),
+    commandsPerPair: sum(rounds.map((r) => r.sent)) / pairs.length,
+    scriptUsec: sum(rounds.map((r) => r.scriptUsec)) / sum(rounds.map((r) => r.scriptCalls)),
   };
 }
