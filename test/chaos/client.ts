@@ -19,6 +19,9 @@ const timeout = Number(env('CHAOS_TIMEOUT'));
 const random = rng(Number(env('CHAOS_SEED')));
 
 const send = (message: ClientMessage) => process.send?.(message);
+const me = env('CHAOS_ID');
+/** With --verbose, each step goes to stderr with the wall time, to line up with faults. */
+const trace = process.env['CHAOS_VERBOSE'] ? (what: string) => console.error(`${Date.now()} c${me} ${what}`) : () => {};
 
 process.on('unhandledRejection', (error) => send({ t: 'unhandled', message: String(error) }));
 
@@ -34,6 +37,11 @@ let stopping = false;
 let seq = 0;
 const replies = new Map<number, (ok: boolean) => void>();
 
+// An orchestrator that is gone cannot count anything: stop rather than run on alone.
+let finished = false;
+process.once('disconnect', () => {
+  if (!finished) process.exit(1);
+});
 process.on('message', (m: ToClient) => {
   if (m.t === 'stop') stopping = true;
   else replies.get(m.seq)?.(m.ok);
@@ -67,21 +75,29 @@ async function once(n: number): Promise<void> {
     return;
   }
   send({ t: 'acquired', seq: id });
-  const name = `${process.pid}-${n}`;
+  const name = `${me}-${n}`;
+  trace(`granted ${name} token ${lease.fencingToken}`);
   lease.signal.addEventListener('abort', () => {
+    trace(`${name} aborted: ${(lease.signal.reason as Error).name}`);
     if ((lease.signal.reason as Error).name === 'LeaseLostError') send({ t: 'lost', lease: name });
   });
   try {
     const token = String(lease.fencingToken);
     if (await ask({ t: 'enter', lease: name, token })) {
-      await sleep(random.int(2, 25));
+      // Mostly short holds; one in ten outlasts a refresh (ttl / 3) or the ttl itself,
+      // so refreshes, and losses found by them, happen inside critical sections.
+      const hold = random.next() < 0.1 ? random.int(150, 2 * ttl) : random.int(2, 30);
+      trace(`${name} entered, holding ${hold} ms`);
+      await sleep(hold / 2);
       // A real user stops once the lease is lost; skipping here is that check.
       if (lease.held) await ask({ t: 'write', lease: name, token });
-      await sleep(random.int(0, 10));
+      await sleep(hold / 2);
       send({ t: 'leave', lease: name });
+      trace(`${name} left`);
     }
   } finally {
     await lease.release().catch(() => {});
+    trace(`${name} released`);
   }
 }
 
@@ -89,4 +105,5 @@ send({ t: 'ready' });
 for (let n = 0; !stopping; n++) await once(n);
 await redis.quit().catch(() => {});
 send({ t: 'done' });
+finished = true;
 process.disconnect?.();

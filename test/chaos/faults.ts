@@ -25,8 +25,12 @@ export type FaultContext = {
   admin: Redis;
   rng: Rng;
   ttl: number;
+  /** Redis keeps an AOF (appendfsync always): a restart must lose nothing. */
+  persistent: boolean;
   toResource: (message: ToResource) => void;
   log: (line: string) => void;
+  /** Log each fault as it happens, with the time, to line it up with a violation. */
+  verbose: boolean;
 };
 
 export class Injector {
@@ -48,7 +52,10 @@ export class Injector {
         if (!this.#running) break;
         const kind = this.#c.rng.pick(faultKinds);
         try {
-          if (await this.#inject(kind)) this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+          const at = Date.now();
+          const done = await this.#inject(kind);
+          if (done) this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+          if (done && this.#c.verbose) this.#c.log(`  ${at} fault ${kind} ${done === true ? '' : done}(${Date.now() - at} ms)`);
         } catch (error) {
           this.#c.log(`fault ${kind} failed to inject: ${String(error)}`);
         }
@@ -62,13 +69,15 @@ export class Injector {
     await Promise.all(this.#paused);
   }
 
-  async #inject(kind: FaultKind): Promise<boolean> {
+  /** False when there was nobody to do it to; a string names the client it hit. */
+  async #inject(kind: FaultKind): Promise<boolean | string> {
     const { pool, admin, rng } = this.#c;
     const targets = [...pool.members.values()].filter((m) => m.stoppedAt === undefined && !m.done);
     switch (kind) {
       case 'sigkill': {
         if (targets.length === 0) return false;
-        await pool.kill(rng.pick(targets));
+        const member = rng.pick(targets);
+        await pool.kill(member);
         // The replacement starts in the background so faults keep their pace.
         void pool.start().catch((error: unknown) => this.#c.log(`replacement failed: ${String(error)}`));
         return true;
@@ -83,7 +92,7 @@ export class Injector {
         );
         this.#paused.add(resumed);
         void resumed.then(() => this.#paused.delete(resumed));
-        return true;
+        return `c${member.id} `;
       }
       case 'clientKillNormal':
         await admin.call('CLIENT', 'KILL', 'TYPE', 'normal');
@@ -99,8 +108,9 @@ export class Injector {
         return true;
       case 'restart': {
         await this.#c.server.restart();
-        // Every lease granted until now died with the old server.
-        this.#c.toResource({ t: 'redisRestarted', at: Date.now() });
+        // Without persistence every lease granted until now died with the old server;
+        // with an AOF they all survive, so the resource keeps counting them.
+        if (!this.#c.persistent) this.#c.toResource({ t: 'redisRestarted', at: Date.now() });
         return true;
       }
     }

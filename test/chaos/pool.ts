@@ -9,15 +9,24 @@ import type { ClientMessage, ToClient, ToResource } from './protocol.js';
 
 const clientPath = new URL('./client.ts', import.meta.url);
 
+/** Every client still running, so an orchestrator that dies takes (even stopped) clients along. */
+const everyone = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of everyone) child.kill('SIGKILL');
+});
+
 export type PoolOptions = {
   redisUrl: string;
   key: string;
   permits: number;
+  /** Permits the clients' semaphore has: `permits`, or one more when planting a bug. */
+  clientPermits: number;
   ttl: number;
   timeout: number;
   /** Extra time an acquire may take beyond its timeout before it counts as hung. */
   margin: number;
   seed: number;
+  verbose: boolean;
   toResource: (message: ToResource) => void;
   log: (line: string) => void;
 };
@@ -73,15 +82,18 @@ export class Pool {
         ...process.env,
         REDIS_URL: this.#o.redisUrl,
         CHAOS_KEY: this.#o.key,
-        CHAOS_PERMITS: String(this.#o.permits),
+        CHAOS_PERMITS: String(this.#o.clientPermits),
         CHAOS_TTL: String(this.#o.ttl),
         CHAOS_TIMEOUT: String(this.#o.timeout),
         CHAOS_SEED: String(this.#o.seed * 1000 + id),
+        CHAOS_ID: String(id),
+        CHAOS_VERBOSE: this.#o.verbose ? '1' : '',
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const member: Member = { id, child, stoppedAt: undefined, killedByUs: false, done: false, pending: new Map() };
     this.members.set(id, member);
+    everyone.add(child);
     const ready = new Promise<void>((resolve) => {
       child.on('message', (m: ClientMessage) => {
         if (m.t === 'ready') resolve();
@@ -89,6 +101,7 @@ export class Pool {
       });
     });
     child.once('exit', (code, signal) => {
+      everyone.delete(child);
       this.members.delete(id);
       if (!member.killedByUs && !(code === 0 && member.done)) {
         this.stats.crashed++;

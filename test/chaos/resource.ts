@@ -97,7 +97,8 @@ function enter(m: Extract<Relayed, { t: 'enter' }>): void {
   summary.maxInside = Math.max(summary.maxInside, inside.length);
   if (holding.excluded === undefined && inside.length > permits) {
     summary.violations++;
-    example(`${inside.length} inside with ${permits} permits: ${inside.map((h) => `c${h.client}/${h.token}`).join(', ')}`);
+    const who = inside.map((h) => `c${h.client}/${h.lease}/${h.token}`).join(', ');
+    example(`at ${Date.now()}: ${inside.length} inside with ${permits} permits: ${who}`);
   }
 }
 

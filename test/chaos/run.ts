@@ -3,9 +3,15 @@
  * while a seeded fault injector kills, stalls and disconnects them and stalls, flushes
  * and restarts Redis. A resource process checks overlap and fencing; see checker.ts.
  *
- *   node --import tsx test/chaos/run.ts [--short] [--seed N] [--clients N]
+ *   node --import tsx test/chaos/run.ts [--short] [--seed N] [--clients N] [--only NAME] [--verbose] [--plant-overlap]
+ *
+ * --plant-overlap gives the clients one permit more than the resource allows: a planted
+ * bug the run must report as FAILED, which shows the checker can see overlap at all.
  */
 import { fork } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedisProcess } from '../helpers/redis-server.js';
 import { check, type RunResult } from './checker.js';
@@ -22,23 +28,32 @@ const flag = (name: string): string | undefined => {
 const short = args.includes('--short');
 const seed = Number(flag('--seed') ?? Math.floor(Math.random() * 2 ** 31));
 const clients = Number(flag('--clients') ?? 12);
+const plant = args.includes('--plant-overlap');
+const verbose = args.includes('--verbose');
+/** `--only aof` runs just the runs whose name contains it, to replay one quickly. */
+const only = flag('--only');
+if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(clients) || clients < 1) {
+  console.error('usage: run.ts [--short] [--seed N] [--clients N] [--plant-overlap] (N: non-negative integers)');
+  process.exit(2);
+}
 const ttl = 600;
 const timeout = 3000;
 const margin = 2000;
 const log = (line: string) => console.log(line);
 
 const runs = [
-  { name: 'semaphore(3)', key: 'chaos-semaphore', permits: 3, target: short ? 250 : 1500 },
-  { name: 'mutex', key: 'chaos-mutex', permits: 1, target: short ? 120 : 700 },
+  { name: 'semaphore(3)', key: 'chaos-semaphore', permits: 3, aof: false, target: short ? 220 : 1500 },
+  { name: 'mutex', key: 'chaos-mutex', permits: 1, aof: false, target: short ? 100 : 700 },
+  // Restarts of a Redis with an AOF fsynced on every write: leases must survive them.
+  { name: 'mutex, AOF', key: 'chaos-mutex-aof', permits: 1, aof: true, target: short ? 60 : 400 },
 ];
 /** Each run stops at its target or at this many ms, whichever comes first. */
-const runCap = short ? 18_000 : 90_000;
+const runCap = short ? 14_000 : 80_000;
 
-log(`chaos: seed ${seed} (replay with --seed ${seed})${short ? ', short mode' : ''}, ${clients} clients, ttl ${ttl} ms`);
-const random = rng(seed);
-const server = await startRedisProcess(['--enable-debug-command', 'yes']);
-const admin = new Redis(server.url, { maxRetriesPerRequest: null });
-admin.on('error', () => {});
+// Exit through process.exit so the helpers' exit hooks kill Redis and the clients.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+log(`chaos: seed ${seed} (replay with --seed ${seed}${short ? ' --short' : ''})${plant ? ', PLANTED BUG' : ''}, ${clients} clients, ttl ${ttl} ms`);
 
 const resource = fork(new URL('./resource.ts', import.meta.url), [], {
   execArgv: ['--import', 'tsx'],
@@ -56,13 +71,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const failures: string[] = [];
 const started = Date.now();
 
-for (const run of runs) {
+for (const [index, run] of runs.entries()) {
+  if (only !== undefined && !run.name.toLowerCase().includes(only.toLowerCase())) continue;
   const began = Date.now();
+  // One stream per run, so `--only` replays a run's faults as the full suite drew them.
+  const random = rng(seed + index * 0x9e3779b9);
+  // A fresh server per run; the AOF run's files live in a temporary directory.
+  const dir = run.aof ? await mkdtemp(join(tmpdir(), 'chaos-aof-')) : undefined;
+  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : [];
+  const server = await startRedisProcess(['--enable-debug-command', 'yes', ...persistence]);
+  const admin = new Redis(server.url, { maxRetriesPerRequest: null });
+  admin.on('error', () => {});
   toResource({ t: 'run', permits: run.permits, fenced: run.permits === 1, ttl });
-  const p = new Pool({ redisUrl: server.url, key: run.key, permits: run.permits, ttl, timeout, margin, seed, toResource, log });
+  const p = new Pool({
+    redisUrl: server.url,
+    key: run.key,
+    permits: run.permits,
+    clientPermits: run.permits + (plant ? 1 : 0),
+    ttl,
+    timeout,
+    margin,
+    seed,
+    verbose,
+    toResource,
+    log,
+  });
   pool = p;
   await Promise.all(Array.from({ length: clients }, () => p.start()));
-  const injector = new Injector({ pool: p, server, admin, rng: random, ttl, toResource, log });
+  const injector = new Injector({ pool: p, server, admin, rng: random, ttl, persistent: run.aof, toResource, log, verbose });
   injector.start(150, 450);
   const cap = Date.now() + runCap;
   while (p.stats.acquisitions < run.target && Date.now() < cap) await sleep(50);
@@ -85,11 +121,12 @@ for (const run of runs) {
     stuckClients,
   };
   failures.push(...check(result, log));
+  admin.disconnect();
+  await server.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
 }
 
-admin.disconnect();
 resource.disconnect();
-await server.stop();
 log(`chaos: seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
 log(failures.length === 0 ? 'chaos: OK' : `chaos: FAILED (${failures.join('; ')})`);
 process.exit(failures.length === 0 ? 0 : 1);
