@@ -25,43 +25,46 @@
 
 local token = ARGV[1]
 local weight = tonumber(ARGV[2])
-local permits = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 local mode = ARGV[5]
 local inbox = ARGV[6]
 local channelPrefix = ARGV[7]
 
-local nowMs, nowUs = serverNow()
-purge(nowMs)
-redis.call('HSET', KEYS[4], '#permits', permits)
+local s = load(ARGV[3], ttl, true)
+purge(s)
 
-if redis.call('ZSCORE', KEYS[1], token) then
-  local _, _, _, fence = parseTicket(redis.call('HGET', KEYS[4], token))
-  return { 1, fence }
-end
-
-if redis.call('ZSCORE', KEYS[2], token) then
-  redis.call('ZADD', KEYS[3], fmt(nowMs + ttl), token)
-elseif redis.call('ZCARD', KEYS[2]) == 0 and heldWeight() + weight <= permits then
-  local fence = grant(token, weight, ttl, inbox, nowMs, nowUs, false)
-  touch(nowMs)
-  return { 1, fence }
+local existing = redis.call('HGET', KEYS[4], token)
+local result
+if existing then
+  local _, _, _, fence = parseTicket(existing)
+  if fence > 0 then
+    result = { 1, fence }
+  else
+    -- A waiter's heartbeat: its place is kept for another ttl.
+    redis.call('ZADD', KEYS[3], 'XX', fmt(s.nowMs + ttl), token)
+  end
+elseif s.queued == 0 and s.held + weight <= s.permits then
+  result = { 1, grant(s, token, weight, ttl, inbox, false) }
 elseif mode == '0' then
-  touch(nowMs)
-  return { -1 }
+  result = { -1 }
 else
   local seq = redis.call('HINCRBY', KEYS[4], '#seq', 1)
   redis.call('ZADD', KEYS[2], seq, token)
-  redis.call('ZADD', KEYS[3], fmt(nowMs + ttl), token)
+  redis.call('ZADD', KEYS[3], fmt(s.nowMs + ttl), token)
   redis.call('HSET', KEYS[4], token, ticket(weight, ttl, inbox, 0, 0))
+  s.queued = s.queued + 1
 end
 
--- Purging may have freed permits, or this call may have made its ticket the head.
-drain(permits, channelPrefix, nowMs, nowUs, token)
-touch(nowMs)
-
-if redis.call('ZSCORE', KEYS[1], token) then
-  local _, _, _, fence = parseTicket(redis.call('HGET', KEYS[4], token))
-  return { 1, fence }
+if not result then
+  -- Purging may have freed permits, or this call may have made its ticket the head.
+  drain(s, channelPrefix, token)
+  local raw = redis.call('HGET', KEYS[4], token)
+  local _, _, _, fence = parseTicket(raw)
+  if fence > 0 then
+    result = { 1, fence }
+  else
+    result = { 0, redis.call('ZRANK', KEYS[2], token), nextExpiryIn(s) }
+  end
 end
-return { 0, redis.call('ZRANK', KEYS[2], token), nextExpiryIn(nowMs) }
+finish(s)
+return result

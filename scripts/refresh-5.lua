@@ -16,19 +16,18 @@
 
 local token = ARGV[1]
 local ttl = tonumber(ARGV[2])
-local permits = storedPermits(ARGV[3])
 local channelPrefix = ARGV[4]
 
-local nowMs, nowUs = serverNow()
-purge(nowMs)
+local s = load(ARGV[3], ttl, false)
+purge(s)
 
 local result = 0
 if redis.call('ZSCORE', KEYS[1], token) then
-  redis.call('ZADD', KEYS[1], 'XX', fmt(nowMs + ttl), token)
+  redis.call('ZADD', KEYS[1], fmt(s.nowMs + ttl), token)
   result = 1
 end
 
 -- Purging may have evicted a dead holder: hand its permits on now.
-drain(permits, channelPrefix, nowMs, nowUs, nil)
-touch(nowMs)
+drain(s, channelPrefix, nil)
+finish(s)
 return result

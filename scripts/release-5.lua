@@ -19,21 +19,24 @@
 --@include queue
 
 local token = ARGV[1]
-local permits = storedPermits(ARGV[2])
 local channelPrefix = ARGV[3]
 
-local nowMs, nowUs = serverNow()
-purge(nowMs)
+local s = load(ARGV[2], nil, false)
+purge(s)
 
 local result = -1
-if redis.call('ZSCORE', KEYS[1], token) then
-  dropHolder(token)
-  result = 1
-elseif redis.call('ZSCORE', KEYS[2], token) then
-  dropWaiter(token)
-  result = 0
+local raw = redis.call('HGET', KEYS[4], token)
+if raw then
+  local _, _, _, fence = parseTicket(raw)
+  if fence > 0 then
+    dropHolder(s, token)
+    result = 1
+  else
+    dropWaiter(s, token)
+    result = 0
+  end
 end
 
-drain(permits, channelPrefix, nowMs, nowUs, nil)
-touch(nowMs)
+drain(s, channelPrefix, nil)
+finish(s)
 return result

@@ -16,19 +16,18 @@
 ]]
 --@include queue
 
-local permits = storedPermits(ARGV[1])
 local channelPrefix = ARGV[2]
 local limit = tonumber(ARGV[3])
 
-local nowMs, nowUs = serverNow()
-purge(nowMs)
-drain(permits, channelPrefix, nowMs, nowUs, nil)
-touch(nowMs)
+local s = load(ARGV[1], nil, false)
+purge(s)
+drain(s, channelPrefix, nil)
+finish(s)
 
-local out = { heldWeight(), redis.call('ZCARD', KEYS[2]), tonumber(redis.call('GET', KEYS[5]) or '0') }
+local out = { s.held, s.queued, tonumber(redis.call('GET', KEYS[5]) or '0') }
 local holders = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local waiters = {}
-if limit > 0 then
+if limit > 0 and s.queued > 0 then
   waiters = redis.call('ZRANGE', KEYS[2], 0, limit - 1)
 end
 out[4] = #holders / 2
@@ -38,13 +37,13 @@ for i = 1, #holders, 2 do
   out[#out + 1] = holders[i]
   out[#out + 1] = weight
   out[#out + 1] = fence
-  out[#out + 1] = tonumber(holders[i + 1]) - nowMs
-  out[#out + 1] = nowMs - grantedAt
+  out[#out + 1] = tonumber(holders[i + 1]) - s.nowMs
+  out[#out + 1] = s.nowMs - grantedAt
 end
 for _, token in ipairs(waiters) do
   local weight = parseTicket(redis.call('HGET', KEYS[4], token))
   out[#out + 1] = token
   out[#out + 1] = weight
-  out[#out + 1] = tonumber(redis.call('ZSCORE', KEYS[3], token)) - nowMs
+  out[#out + 1] = tonumber(redis.call('ZSCORE', KEYS[3], token)) - s.nowMs
 end
 return out

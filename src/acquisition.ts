@@ -21,7 +21,9 @@ const expiryMargin = 5;
 export class Acquisition {
   readonly #ctx: SemaphoreContext;
   readonly #options: ResolvedAcquire;
-  readonly #token = nanoid();
+  // 96 random bits: unique per key for any realistic number of tickets, and short,
+  // since each waiter stores its token three times in Redis.
+  readonly #token = nanoid(16);
   readonly #startedAt = performance.now();
   readonly #promise: Promise<Lease | null>;
   #resolve!: (lease: Lease | null) => void;

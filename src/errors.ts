@@ -59,6 +59,20 @@ export class LeaseLostError extends SemaphoreError {
 
 /** The reason `lease.signal` carries once the lease was released on purpose. */
 export class LeaseReleasedError extends SemaphoreError {
+  /**
+   * Every release makes one, and its stack would only point into this library:
+   * skipping the capture keeps it off the release path's cost.
+   */
+  static forLease(key: string, fencingToken: number): LeaseReleasedError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new LeaseReleasedError(key, fencingToken);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+
   override readonly name = 'LeaseReleasedError';
   readonly fencingToken: number;
 

@@ -63,7 +63,7 @@ export class Lease implements AsyncDisposable {
       this.#released = Promise.resolve();
       return this.#released;
     }
-    this.#controller.abort(new LeaseReleasedError(this.key, this.fencingToken));
+    this.#controller.abort(LeaseReleasedError.forLease(this.key, this.fencingToken));
     publish('released', () => ({
       key: this.key,
       token: this.token,

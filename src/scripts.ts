@@ -9,7 +9,7 @@ export type Client = Redis | Cluster;
  * Bumped whenever a script's behaviour changes, so two versions of this library on
  * one Redis (mid-deploy) never run each other's scripts under one command name.
  */
-const version = 2;
+const version = 3;
 const scriptsDir = new URL('../scripts/', import.meta.url);
 
 /** Reads `scripts/<file>` and inlines each `--@include name` from scripts/includes/. */

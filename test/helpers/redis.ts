@@ -43,6 +43,8 @@ export async function connect(url?: string, options: RedisOptions = {}): Promise
   const client = new Redis(url ?? (await redisUrl()), { maxRetriesPerRequest: null, ...options });
   clients.add(client);
   client.once('end', () => clients.delete(client));
+  // Tests that restart Redis see refused connections; they observe them through commands.
+  client.on('error', () => {});
   return client;
 }
 
