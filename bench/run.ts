@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { startRedisProcess } from '../test/helpers/redis-server.js';
 import { waitChart } from './chart.js';
 import { config } from './config.js';
+import { libraryFingerprint } from './fingerprint.js';
 import type { Ctx } from './context.js';
 import { label, libs } from './libs.js';
 import { Pool } from './pool.js';
@@ -34,6 +35,7 @@ const wanted = (workload: string) => !only || only.includes(workload);
 const scratch = quick || only !== undefined;
 const cfg = config(quick);
 const started = performance.now();
+const libraryAtStart = libraryFingerprint();
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const server = await startRedisProcess();
@@ -131,6 +133,8 @@ await pool.stop();
 admin.disconnect();
 await server.stop();
 
+const library = libraryAtStart === libraryFingerprint() ? libraryAtStart : undefined;
+if (!library) log('WARNING: src/ or scripts/ changed during the run; the figures may mix two versions of the library.');
 const checks = checkTargets(cfg, results);
 const seconds = (performance.now() - started) / 1000;
 log('');
@@ -158,7 +162,7 @@ const svg = waitChart(
 );
 const dir = new URL(scratch ? './.tmp/' : './', import.meta.url);
 mkdirSync(dir, { recursive: true });
-writeFileSync(new URL('RESULTS.md', dir), resultsMarkdown(cfg, results, checks, { date, redis, seconds }));
+writeFileSync(new URL('RESULTS.md', dir), resultsMarkdown(cfg, results, checks, { date, redis, seconds, library }));
 writeFileSync(new URL('wait-times.svg', dir), svg);
 // Raw figures (waits included) for re-drawing or digging in; never committed.
 mkdirSync(new URL('./.tmp/', import.meta.url), { recursive: true });
