@@ -13,6 +13,7 @@
     ARGV[5] mode           0 = try (never queue), 1 = queue if it must wait
     ARGV[6] inbox          id of the caller's wake-up channel
     ARGV[7] channelPrefix  inbox channels are channelPrefix .. inbox
+    ARGV[8] publish        PUBLISH, or SPUBLISH in a cluster
 
   Output:
     { 1, fence }                      granted (or already held by this token)
@@ -28,9 +29,8 @@ local weight = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[4])
 local mode = ARGV[5]
 local inbox = ARGV[6]
-local channelPrefix = ARGV[7]
 
-local s = load(ARGV[3], ttl, true)
+local s = load(ARGV[3], ttl, true, ARGV[7], ARGV[8])
 purge(s)
 
 local existing = redis.call('HGET', KEYS[4], token)
@@ -57,7 +57,7 @@ end
 
 if not result then
   -- Purging may have freed permits, or this call may have made its ticket the head.
-  drain(s, channelPrefix, token)
+  drain(s, token)
   local raw = redis.call('HGET', KEYS[4], token)
   local _, _, _, fence = parseTicket(raw)
   if fence > 0 then

@@ -7,6 +7,7 @@
     ARGV[2] ttl            ms from now until the lease expires
     ARGV[3] permits        permits of the semaphore, if no acquire has stored them
     ARGV[4] channelPrefix  inbox channels are channelPrefix .. inbox
+    ARGV[5] publish        PUBLISH, or SPUBLISH in a cluster
 
   Output:
     1    refreshed
@@ -16,9 +17,8 @@
 
 local token = ARGV[1]
 local ttl = tonumber(ARGV[2])
-local channelPrefix = ARGV[4]
 
-local s = load(ARGV[3], ttl, false)
+local s = load(ARGV[3], ttl, false, ARGV[4], ARGV[5])
 purge(s)
 
 local result = 0
@@ -28,6 +28,6 @@ if redis.call('ZSCORE', KEYS[1], token) then
 end
 
 -- Purging may have evicted a dead holder: hand its permits on now.
-drain(s, channelPrefix, nil)
+drain(s, nil)
 finish(s)
 return result

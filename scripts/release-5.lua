@@ -10,6 +10,7 @@
     ARGV[1] token
     ARGV[2] permits        permits of the semaphore, if no acquire has stored them
     ARGV[3] channelPrefix  inbox channels are channelPrefix .. inbox
+    ARGV[4] publish        PUBLISH, or SPUBLISH in a cluster
 
   Output:
     1    the token held a permit; it is free again
@@ -19,9 +20,8 @@
 --@include queue
 
 local token = ARGV[1]
-local channelPrefix = ARGV[3]
 
-local s = load(ARGV[2], nil, false)
+local s = load(ARGV[2], nil, false, ARGV[3], ARGV[4])
 purge(s)
 
 local result = -1
@@ -37,6 +37,6 @@ if raw then
   end
 end
 
-drain(s, channelPrefix, nil)
+drain(s, nil)
 finish(s)
 return result

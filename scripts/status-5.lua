@@ -7,6 +7,7 @@
     ARGV[1] permits        permits of the semaphore, if no acquire has stored them
     ARGV[2] channelPrefix  inbox channels are channelPrefix .. inbox
     ARGV[3] limit          at most this many waiters are listed (from the head)
+    ARGV[4] publish        PUBLISH, or SPUBLISH in a cluster
 
   Output:
     { held, waiting, lastFence, holderCount, waiterCount,
@@ -16,12 +17,11 @@
 ]]
 --@include queue
 
-local channelPrefix = ARGV[2]
 local limit = tonumber(ARGV[3])
 
-local s = load(ARGV[1], nil, false)
+local s = load(ARGV[1], nil, false, ARGV[2], ARGV[4])
 purge(s)
-drain(s, channelPrefix, nil)
+drain(s, nil)
 finish(s)
 
 local out = { s.held, s.queued, tonumber(redis.call('GET', KEYS[5]) or '0') }

@@ -5,11 +5,15 @@ import type { Keyspace } from './keys.js';
 /** Either ioredis client: every script call goes through the user's connection. */
 export type Client = Redis | Cluster;
 
+export function isCluster(client: Client): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
+
 /**
  * Bumped whenever a script's behaviour changes, so two versions of this library on
  * one Redis (mid-deploy) never run each other's scripts under one command name.
  */
-const version = 3;
+const version = 4;
 const scriptsDir = new URL('../scripts/', import.meta.url);
 
 /** Reads `scripts/<file>` and inlines each `--@include name` from scripts/includes/. */
@@ -123,10 +127,13 @@ export type StatusReply = {
 export class Scripts {
   readonly #raw: Record<ScriptName, Raw>;
   readonly #space: Keyspace;
+  /** Sharded pub/sub in a cluster keeps each wake-up inside the key's shard. */
+  readonly #publish: 'PUBLISH' | 'SPUBLISH';
 
   constructor(client: Client, space: Keyspace) {
     this.#raw = bind(client);
     this.#space = space;
+    this.#publish = isCluster(client) ? 'SPUBLISH' : 'PUBLISH';
   }
 
   async acquire(a: {
@@ -147,6 +154,7 @@ export class Scripts {
         a.wait ? 1 : 0,
         a.inbox,
         this.#space.channelPrefix,
+        this.#publish,
       ),
       'acquire',
     );
@@ -160,7 +168,10 @@ export class Scripts {
   }
 
   async release(token: string, permits: number): Promise<ReleaseReply> {
-    const code = int(await this.#raw.release(...this.#space.keys, token, permits, this.#space.channelPrefix), 'release');
+    const code = int(
+      await this.#raw.release(...this.#space.keys, token, permits, this.#space.channelPrefix, this.#publish),
+      'release',
+    );
     if (code === 1) return 'released';
     if (code === 0) return 'dequeued';
     if (code === -1) return 'unknown';
@@ -170,14 +181,17 @@ export class Scripts {
   /** True while the lease is held; false once it is gone. */
   async refresh(token: string, ttl: number, permits: number): Promise<boolean> {
     const code = int(
-      await this.#raw.refresh(...this.#space.keys, token, ttl, permits, this.#space.channelPrefix),
+      await this.#raw.refresh(...this.#space.keys, token, ttl, permits, this.#space.channelPrefix, this.#publish),
       'refresh',
     );
     return code === 1;
   }
 
   async status(permits: number, limit: number): Promise<StatusReply> {
-    const r = array(await this.#raw.status(...this.#space.keys, permits, this.#space.channelPrefix, limit), 'status');
+    const r = array(
+      await this.#raw.status(...this.#space.keys, permits, this.#space.channelPrefix, limit, this.#publish),
+      'status',
+    );
     const n = (i: number) => int(r[i], 'status');
     const holderCount = n(3);
     const waiterCount = n(4);

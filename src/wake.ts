@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid';
-import type { Client } from './scripts.js';
+import { type Client, isCluster } from './scripts.js';
 
 /** A waiter as the listener sees it: told of its grant, or asked to re-check after a gap. */
 export type WakeTarget = {
@@ -30,12 +30,14 @@ export class WakeListener {
   /** This process's inbox id: the grant script publishes to the channel it names. */
   readonly inbox = nanoid(12);
   readonly #client: Client;
+  readonly #cluster: boolean;
   #sub: Client | undefined;
   readonly #watches = new Map<string, Watch>();
   readonly #targets = new Map<string, WakeTarget>();
 
   constructor(client: Client) {
     this.#client = client;
+    this.#cluster = isCluster(client);
     // The user's client ending is our cue to let go of the connection we own.
     client.once('end', () => this.close());
   }
@@ -68,7 +70,7 @@ export class WakeListener {
     }
     const sub = this.#subscriber();
     const watch: Watch = { refs: 1, live: false, ready: Promise.resolve() };
-    watch.ready = sub.subscribe(channel).then(
+    watch.ready = (this.#cluster ? sub.ssubscribe(channel) : sub.subscribe(channel)).then(
       () => {
         watch.live = true;
       },
@@ -87,7 +89,8 @@ export class WakeListener {
     watch.linger = setTimeout(() => {
       if (watch.refs > 0 || this.#watches.get(channel) !== watch) return;
       this.#watches.delete(channel);
-      this.#sub?.unsubscribe(channel).catch(() => {});
+      const sub = this.#sub;
+      (this.#cluster ? sub?.sunsubscribe(channel) : sub?.unsubscribe(channel))?.catch(() => {});
     }, lingerMs);
     // Lingering is an optimisation; it must not keep the process alive.
     watch.linger.unref();
@@ -105,11 +108,11 @@ export class WakeListener {
     if (this.#sub) return this.#sub;
     // Resubscribing is done by hand (below) so that waiters re-check only once the
     // subscriptions are live again; ioredis's own resubscribe gives no such moment.
-    const cluster = (this.#client as { isCluster?: boolean }).isCluster === true;
-    // A Cluster restores its own subscriptions (its duplicate() takes other arguments).
-    const sub = cluster
-      ? this.#client.duplicate()
-      : (this.#client.duplicate({ autoResubscribe: false, lazyConnect: false } as never) as Client);
+    const cluster = this.#cluster;
+    // A Cluster restores its own (sharded) subscriptions, one connection per master.
+    const sub = isCluster(this.#client)
+      ? this.#client.duplicate([], { shardedSubscribers: true, lazyConnect: false })
+      : this.#client.duplicate({ autoResubscribe: false, lazyConnect: false });
     let connectedBefore = false;
     sub.on('connect', () => unrefSocket(sub));
     sub.on('close', () => {
@@ -134,7 +137,7 @@ export class WakeListener {
         () => this.#recheckAll(),
       );
     });
-    sub.on('message', (_channel: string, message: string) => {
+    sub.on(cluster ? 'smessage' : 'message', (_channel: string, message: string) => {
       const cut = message.lastIndexOf(':');
       const target = this.#targets.get(message.slice(0, cut));
       target?.granted(Number(message.slice(cut + 1)));

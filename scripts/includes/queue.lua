@@ -38,8 +38,10 @@ end
 
 -- Reads the clock and the counters. `permits` and `ttl` are the caller's; only an
 -- acquire stores its permits (storePermits), so a release, refresh or status that
--- passes a wrong count cannot hand out permits that do not exist.
-local function load(permits, ttl, storePermits)
+-- passes a wrong count cannot hand out permits that do not exist. Grants are
+-- announced with `publish` (PUBLISH, or SPUBLISH in a cluster, so the message stays
+-- in the key's shard) on `channelPrefix .. inbox`.
+local function load(permits, ttl, storePermits, channelPrefix, publish)
   local t = redis.call('TIME')
   local sec, usec = tonumber(t[1]), tonumber(t[2])
   local c = redis.call('HMGET', KEYS[4], '#held', '#permits', '#maxttl')
@@ -51,6 +53,8 @@ local function load(permits, ttl, storePermits)
     maxTtl = tonumber(c[3] or '0'),
     queued = redis.call('ZCARD', KEYS[2]),
     fence = nil,
+    channelPrefix = channelPrefix,
+    publish = publish,
   }
   if storePermits then
     s.permits = tonumber(permits)
@@ -127,7 +131,7 @@ end
 -- Serving only the head is what makes it fair: a heavy head blocks lighter waiters
 -- behind it. Each grant takes at least one permit, so the loop runs at most `permits` times.
 -- `quiet` names a token whose caller learns of its grant from the reply instead.
-local function drain(s, channelPrefix, quiet)
+local function drain(s, quiet)
   while s.queued > 0 do
     local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
     if not head then
@@ -145,7 +149,7 @@ local function drain(s, channelPrefix, quiet)
       end
       local fence = grant(s, head, weight, ttl, inbox, true)
       if head ~= quiet then
-        redis.call('PUBLISH', channelPrefix .. inbox, head .. ':' .. fmt(fence))
+        redis.call(s.publish, s.channelPrefix .. inbox, head .. ':' .. fmt(fence))
       end
     end
   end

@@ -17,7 +17,7 @@ export type RedisServer = {
 
 const hasLocalServer = spawnSync('redis-server', ['--version']).status === 0;
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

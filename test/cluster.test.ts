@@ -1,0 +1,125 @@
+import test from 'ava';
+import { Redis } from 'ioredis';
+import { Mutex, Semaphore } from '../src/index.js';
+import { startCluster, type LocalCluster } from './helpers/cluster.js';
+import { queued } from './helpers/events.js';
+import { uniqueKey } from './helpers/redis.js';
+
+let cluster: Promise<LocalCluster> | undefined;
+const getCluster = () => (cluster ??= startCluster());
+
+/** The master that serves `key`'s slot, as a plain connection. */
+async function ownerOf(c: LocalCluster, key: string): Promise<{ redis: Redis; id: string; port: number }> {
+  const probe = new Redis(c.nodes[0]!.port);
+  const slot = Number(await probe.cluster('KEYSLOT', key));
+  const slots = await probe.cluster('SLOTS');
+  probe.disconnect();
+  const range = slots.find(([from, to]) => slot >= from && slot <= to);
+  const [, port, id] = range![2]!;
+  return { redis: new Redis(port), id, port };
+}
+
+test('in a cluster, waiters are granted in FIFO order through sharded pub/sub', async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const key = uniqueKey('cluster-fifo');
+  const mutex = new Mutex(client, key, { ttl: 600_000 });
+  const holder = await mutex.acquire();
+  const order: number[] = [];
+  const waits: Promise<void>[] = [];
+  for (let i = 0; i < 4; i++) {
+    const isQueued = queued(key);
+    waits.push(mutex.acquire().then(async (lease) => (order.push(i), lease.release())));
+    await isQueued;
+  }
+  const owner = await ownerOf(c, `rfs:{${key}}:holders`);
+  const channels = (await owner.redis.call('PUBSUB', 'SHARDCHANNELS', `rfs:{${key}}:*`)) as string[];
+  owner.redis.disconnect();
+  t.is(channels.length, 1, 'one sharded inbox channel on the key’s own shard');
+  await holder.release();
+  await Promise.all(waits);
+  t.deepEqual(order, [0, 1, 2, 3]);
+});
+
+test('in a cluster, several clients never hold more than the permits', async (t) => {
+  const c = await getCluster();
+  const key = uniqueKey('cluster-safety');
+  const clients = [c.connect(), c.connect(), c.connect()];
+  const check = c.connect();
+  let inside = 0;
+  let maxInside = 0;
+  await Promise.all(
+    clients.map(async (client) => {
+      const sem = new Semaphore(client, key, { permits: 2, ttl: 5_000 });
+      for (let i = 0; i < 15; i++) {
+        await sem.use(async () => {
+          inside++;
+          maxInside = Math.max(maxInside, inside);
+          await check.ping();
+          inside--;
+        });
+      }
+    }),
+  );
+  t.is(maxInside, 2);
+  const status = await new Semaphore(check, key, { permits: 2 }).status();
+  t.is(status.held, 0);
+});
+
+test('many semaphores spread over every shard of the cluster', async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const leases = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => new Mutex(client, uniqueKey(`spread-${i}`)).acquire()),
+  );
+  const perNode = await Promise.all(
+    c.nodes.map(async (node) => {
+      const r = new Redis(node.port);
+      const n = (await r.keys('rfs:{spread-*}:holders')).length;
+      r.disconnect();
+      return n;
+    }),
+  );
+  t.is(
+    perNode.reduce((a, b) => a + b, 0),
+    30,
+  );
+  t.true(perNode.every((n) => n > 0), `holders per node: ${perNode.join(', ')}`);
+  await Promise.all(leases.map((l) => l.release()));
+});
+
+test('a semaphore keeps working while its slot migrates to another master', async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const key = uniqueKey('migrate');
+  const mutex = new Mutex(client, key, { ttl: 1_500 });
+  const holder = await mutex.acquire();
+  const isQueued = queued(key);
+  const waiting = mutex.acquire();
+  await isQueued;
+
+  const from = await ownerOf(c, `rfs:{${key}}:holders`);
+  const toNode = c.nodes.find((n) => n.port !== from.port)!;
+  const to = new Redis(toNode.port);
+  const toId = (await to.cluster('MYID')) as string;
+  const slot = Number(await from.redis.cluster('KEYSLOT', `rfs:{${key}}:holders`));
+  await to.cluster('SETSLOT', slot, 'IMPORTING', from.id);
+  await from.redis.cluster('SETSLOT', slot, 'MIGRATING', toId);
+  const keys = (await from.redis.cluster('GETKEYSINSLOT', slot, 100)) as string[];
+  await from.redis.migrate('127.0.0.1', toNode.port, '', 0, 5_000, 'KEYS', ...keys);
+  for (const node of c.nodes) {
+    const r = new Redis(node.port);
+    await r.cluster('SETSLOT', slot, 'NODE', toId);
+    r.disconnect();
+  }
+  from.redis.disconnect();
+
+  // The release follows MOVED to the new master; the waiter hears of it or re-checks.
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.fencingToken > holder.fencingToken);
+  t.deepEqual((await mutex.status()).holders.map((h) => h.token), [lease.token]);
+  t.is(await to.exists(`rfs:{${key}}:holders`), 1);
+  to.disconnect();
+  await lease.release();
+});

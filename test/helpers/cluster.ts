@@ -1,0 +1,68 @@
+/**
+ * A real Redis Cluster on loopback for the tests: three masters started from PATH and
+ * joined with `redis-cli --cluster create`. Stopped when the test file ends.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { Cluster } from 'ioredis';
+import { freePort, type RedisServer, startRedisProcess } from './redis-server.js';
+
+const run = promisify(execFile);
+
+export type LocalCluster = {
+  readonly nodes: readonly RedisServer[];
+  readonly startupNodes: readonly { host: string; port: number }[];
+  connect(options?: import('ioredis').ClusterOptions): Cluster;
+};
+
+const started: RedisServer[] = [];
+const clients: Cluster[] = [];
+test.after.always('stop the cluster', async () => {
+  for (const client of clients) client.disconnect();
+  await Promise.all(started.splice(0).map((s) => s.stop()));
+});
+
+export async function startCluster(masters = 3): Promise<LocalCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'rfs-cluster-'));
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < masters; i++) {
+    // The bus port is chosen too: port + 10000 may lie past 65535 for a high free port.
+    const node = await startRedisProcess([
+      '--cluster-enabled', 'yes',
+      '--cluster-port', String(await freePort()),
+      '--cluster-config-file', join(dir, `nodes-${i}.conf`),
+      '--dir', dir,
+    ]);
+    nodes.push(node);
+    started.push(node);
+  }
+  await run('redis-cli', [
+    '--cluster', 'create',
+    ...nodes.map((n) => `127.0.0.1:${n.port}`),
+    '--cluster-replicas', '0',
+    '--cluster-yes',
+  ]);
+  // Every node must agree before clients see a stable slot map.
+  for (const node of nodes) {
+    for (;;) {
+      const { stdout } = await run('redis-cli', ['-p', String(node.port), 'cluster', 'info']);
+      if (stdout.includes('cluster_state:ok')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const startupNodes = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+  return {
+    nodes,
+    startupNodes,
+    connect(options = {}) {
+      const client = new Cluster(startupNodes as { host: string; port: number }[], options);
+      client.on('error', () => {});
+      clients.push(client);
+      return client;
+    },
+  };
+}
