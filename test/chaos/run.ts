@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import { startRedisProcess } from '../helpers/redis-server.js';
 import { check, type RunResult } from './checker.js';
 import { Injector } from './faults.js';
+import { fingerprint } from './fingerprint.js';
 import { Pool } from './pool.js';
 import { rng } from './prng.js';
 import type { FromResource, ResourceSummary, ToResource } from './protocol.js';
@@ -69,6 +70,7 @@ resource.on('message', (m: FromResource) => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const failures: string[] = [];
+const library = await fingerprint();
 const started = Date.now();
 
 for (const [index, run] of runs.entries()) {
@@ -127,6 +129,9 @@ for (const [index, run] of runs.entries()) {
 }
 
 resource.disconnect();
+if ((await fingerprint()) !== library) {
+  failures.push('src/ or scripts/ changed during the run, so its processes mixed library versions: run it again');
+}
 log(`chaos: seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
 log(failures.length === 0 ? 'chaos: OK' : `chaos: FAILED (${failures.join('; ')})`);
 process.exit(failures.length === 0 ? 0 : 1);
