@@ -6,6 +6,7 @@ import { AcquireTimeoutError } from './errors.js';
 import { Lease } from './lease.js';
 import type { ResolvedAcquire } from './options.js';
 import type { AcquireReply } from './scripts.js';
+import { confirmReplicated } from './replication.js';
 import { publish } from './telemetry.js';
 import type { WakeListener } from './wake.js';
 
@@ -154,6 +155,18 @@ export class Acquisition {
 
   #grant(fence: number): void {
     this.#settle();
+    if (this.#ctx.replicas === 0) return this.#deliver(fence);
+    confirmReplicated(this.#ctx, this.#token).then(
+      () => this.#deliver(fence),
+      (error: unknown) => {
+        // Not safely granted: give the permit back rather than hold it unconfirmed.
+        this.#cancel();
+        this.#reject(error);
+      },
+    );
+  }
+
+  #deliver(fence: number): void {
     const lease = new Lease(this.#ctx, this.#token, this.#options.weight, fence, this.#lastSent);
     publish('granted', () => ({
       key: this.#ctx.key,

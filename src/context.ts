@@ -8,6 +8,9 @@ export type SemaphoreContext = {
   readonly key: string;
   readonly permits: number;
   readonly ttl: number;
+  /** Replicas that must confirm each grant (0: none), and how long they may take. */
+  readonly replicas: number;
+  readonly replicaTimeout: number;
   readonly space: Keyspace;
   readonly scripts: Scripts;
   listener(): WakeListener;

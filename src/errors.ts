@@ -3,6 +3,7 @@ export const ErrorCode = {
   acquireTimeout: 'ERR_SEMAPHORE_ACQUIRE_TIMEOUT',
   leaseLost: 'ERR_SEMAPHORE_LEASE_LOST',
   leaseReleased: 'ERR_SEMAPHORE_LEASE_RELEASED',
+  notReplicated: 'ERR_SEMAPHORE_NOT_REPLICATED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -79,5 +80,26 @@ export class LeaseReleasedError extends SemaphoreError {
   constructor(key: string, fencingToken: number) {
     super(ErrorCode.leaseReleased, key, `The lease on semaphore "${key}" (fencing token ${fencingToken}) was released.`);
     this.fencingToken = fencingToken;
+  }
+}
+
+/**
+ * With `replicas: n`, fewer than n replicas confirmed the grant within
+ * `replicaTimeout`. The permit was given back; the acquire failed.
+ */
+export class NotReplicatedError extends SemaphoreError {
+  override readonly name = 'NotReplicatedError';
+  readonly replicas: number;
+  readonly acknowledged: number;
+
+  constructor(key: string, replicas: number, acknowledged: number, timeout: number) {
+    super(
+      ErrorCode.notReplicated,
+      key,
+      `Only ${acknowledged} of ${replicas} replicas confirmed the grant on semaphore "${key}" within ${timeout} ms; ` +
+        'the permit was given back. Check replication, or lower `replicas`.',
+    );
+    this.replicas = replicas;
+    this.acknowledged = acknowledged;
   }
 }

@@ -6,6 +6,7 @@ export {
   ErrorCode,
   LeaseLostError,
   LeaseReleasedError,
+  NotReplicatedError,
   SemaphoreError,
 } from './errors.js';
 export type { AcquireOptions, MutexOptions, SemaphoreOptions, UseCallback, UseOptions } from './options.js';

@@ -16,6 +16,18 @@ export type SemaphoreOptions = {
    * @default 'rfs'
    */
   readonly prefix?: string;
+  /**
+   * Grants count only once this many replicas have them (Redis `WAIT`), so a failover
+   * to one of them keeps the grant. Costs one round trip per grant. Not for Cluster clients.
+   * @default 0
+   */
+  readonly replicas?: number;
+  /**
+   * Milliseconds to wait for `replicas` to confirm a grant before giving it back and
+   * rejecting with `NotReplicatedError`.
+   * @default 1000
+   */
+  readonly replicaTimeout?: number;
 };
 
 /** Options of `new Mutex(redis, key, options)`: a semaphore with one permit. */
@@ -52,6 +64,8 @@ export type UseCallback<T, L extends Lease | null> = (lease: L) => T | Promise<T
 
 export const defaults = {
   ttl: 10_000,
+  replicas: 0,
+  replicaTimeout: 1_000,
   prefix: 'rfs',
   timeout: Number.POSITIVE_INFINITY,
   weight: 1,
@@ -89,6 +103,16 @@ export function requireCount(name: string, value: unknown, max = Number.MAX_SAFE
   }
   if (!Number.isInteger(value) || value < 1 || value > max) {
     throw new RangeError(`Expected \`${name}\` to be an integer from 1 to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function requireReplicas(value: unknown): number {
+  if (typeof value !== 'number') {
+    throw new TypeError(`Expected \`replicas\` to be an integer, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < 0 || value > 1_000) {
+    throw new RangeError(`Expected \`replicas\` to be an integer from 0 to 1000, got ${describe(value)}`);
   }
   return value;
 }

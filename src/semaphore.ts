@@ -12,13 +12,14 @@ import {
   requireKey,
   requireObject,
   requirePrefix,
+  requireReplicas,
   requireTtl,
   resolveAcquire,
   type SemaphoreOptions,
   type UseCallback,
   type UseOptions,
 } from './options.js';
-import { type Client, Scripts, type StatusReply } from './scripts.js';
+import { type Client, isCluster, Scripts, type StatusReply } from './scripts.js';
 import { listenerFor } from './wake.js';
 
 /** What `status()` reports, read from Redis in one round trip. */
@@ -53,12 +54,20 @@ export class Semaphore {
     }
     this.permits = requireCount('permits', o['permits']);
     this.ttl = requireTtl(o['ttl'] ?? defaults.ttl);
+    const replicas = requireReplicas(o['replicas'] ?? defaults.replicas);
+    const replicaTimeout = requireCount('replicaTimeout', o['replicaTimeout'] ?? defaults.replicaTimeout, 2 ** 31 - 1);
+    if (replicas > 0 && isCluster(client)) {
+      // WAIT has no key: a Cluster client would send it to an arbitrary node.
+      throw new TypeError('`replicas` needs a Redis client; with a Cluster client it is not supported');
+    }
     const space = keyspace(requirePrefix(o['prefix'] ?? defaults.prefix), this.key);
     this.#ctx = {
       client,
       key: this.key,
       permits: this.permits,
       ttl: this.ttl,
+      replicas,
+      replicaTimeout,
       space,
       scripts: new Scripts(client, space),
       listener: () => listenerFor(client),

@@ -13,6 +13,9 @@ export type RedisServer = {
   /** Stops the server and starts it again, empty, on the same port. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** Freezes the server (SIGSTOP) until `resume()`: a stalled node, as the network sees it. */
+  pause(): void;
+  resume(): void;
 };
 
 const hasLocalServer = spawnSync('redis-server', ['--version']).status === 0;
@@ -79,6 +82,8 @@ async function startLocal(extraArgs: readonly string[]): Promise<RedisServer> {
       url: `redis://127.0.0.1:${port}`,
       port,
       stop,
+      pause: () => child.kill('SIGSTOP'),
+      resume: () => child.kill('SIGCONT'),
       restart: async () => {
         await stop();
         child = await spawnLocal(port, extraArgs);
@@ -109,6 +114,12 @@ async function startContainer(): Promise<RedisServer> {
     },
     restart: async () => {
       await container.restart();
+    },
+    pause: () => {
+      void container.exec(['kill', '-STOP', '1']);
+    },
+    resume: () => {
+      void container.exec(['kill', '-CONT', '1']);
     },
   } as RedisServer;
 }

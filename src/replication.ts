@@ -1,0 +1,20 @@
+import type { SemaphoreContext } from './context.js';
+import { LeaseLostError, NotReplicatedError } from './errors.js';
+
+/**
+ * Resolves once `ctx.replicas` replicas hold the grant of `token`. WAIT only covers
+ * writes made on its own connection, and another client's script may have made the
+ * grant; so a refresh goes first on ours. The two are sent back to back (one round
+ * trip), and replication keeps order: once the refresh is confirmed, so is the grant.
+ */
+export async function confirmReplicated(ctx: SemaphoreContext, token: string): Promise<void> {
+  const client = ctx.client as import('ioredis').Redis;
+  const [held, acknowledged] = await Promise.all([
+    ctx.scripts.refresh(token, ctx.ttl, ctx.permits),
+    client.wait(ctx.replicas, ctx.replicaTimeout),
+  ]);
+  if (!held) throw new LeaseLostError(ctx.key, 0, 'it was gone before its replicas confirmed it');
+  if (acknowledged < ctx.replicas) {
+    throw new NotReplicatedError(ctx.key, ctx.replicas, acknowledged, ctx.replicaTimeout);
+  }
+}

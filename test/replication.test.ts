@@ -1,0 +1,67 @@
+import test from 'ava';
+import type { Redis } from 'ioredis';
+import { Mutex, NotReplicatedError } from '../src/index.js';
+import { connect, type RedisServer, startRedisServer, uniqueKey } from './helpers/redis.js';
+
+/** A master and one replica of it, in sync. */
+async function pair(): Promise<{ master: RedisServer; replica: RedisServer; m: Redis; r: Redis }> {
+  const master = await startRedisServer();
+  const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
+  const m = await connect(master.url);
+  const r = await connect(replica.url);
+  while (!(await r.info('replication')).includes('master_link_status:up')) {
+    // Replication has no event a client can wait on; the initial sync takes milliseconds.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { master, replica, m, r };
+}
+
+test('with replicas: 1, a grant survives the master failing over to its replica', async (t) => {
+  const { master, m, r } = await pair();
+  const key = uniqueKey('failover');
+  const lease = await new Mutex(m, key, { ttl: 30_000, replicas: 1 }).acquire();
+  await master.stop();
+  await r.replicaof('NO', 'ONE');
+  const status = await new Mutex(r, key).status();
+  t.deepEqual(
+    status.holders.map((h) => [h.token, h.fencingToken]),
+    [[lease.token, lease.fencingToken]],
+  );
+  t.is(await new Mutex(r, key).tryAcquire(), null, 'the promoted replica still refuses a second holder');
+});
+
+test('with replicas: 1 and a stalled replica, acquire fails clearly and gives the permit back', async (t) => {
+  const { m, replica } = await pair();
+  const key = uniqueKey('stalled');
+  replica.pause();
+  const mutex = new Mutex(m, key, { ttl: 30_000, replicas: 1, replicaTimeout: 200 });
+  const error = await t.throwsAsync(mutex.acquire(), { instanceOf: NotReplicatedError });
+  replica.resume();
+  t.is(error?.code, 'ERR_SEMAPHORE_NOT_REPLICATED');
+  t.is(error?.acknowledged, 0);
+  t.is((await mutex.status()).held, 0);
+});
+
+test('without replicas, a grant is acknowledged before any replica has it', async (t) => {
+  const { m, replica, r } = await pair();
+  const key = uniqueKey('async');
+  replica.pause();
+  // Granted while the replica cannot have applied it: a failover now would lose it.
+  const lease = await new Mutex(m, key, { ttl: 30_000 }).acquire();
+  t.true(lease.held);
+  t.is(await m.wait(1, 50), 0, 'no replica has the grant yet');
+  replica.resume();
+  t.is(await m.wait(1, 5_000), 1);
+  t.is(await r.exists(`rfs:{${key}}:holders`), 1);
+  await lease.release();
+});
+
+test('replicas with a Cluster client, or a bad value, is refused up front', (t) => {
+  const fakeCluster = { isCluster: true, defineCommand() {}, duplicate() {}, evalsha() {} };
+  t.throws(() => new Mutex(fakeCluster as never, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /Cluster/ });
+  t.throws(() => new Mutex(fakeCluster as never, 'k', { replicas: -1 }), { instanceOf: RangeError, message: /`replicas`.*-1/ });
+  t.throws(() => new Mutex(fakeCluster as never, 'k', { replicaTimeout: 0 }), {
+    instanceOf: RangeError,
+    message: /`replicaTimeout`.*0/,
+  });
+});
