@@ -49,7 +49,7 @@ const runs = [
   { name: 'mutex, AOF', key: 'chaos-mutex-aof', permits: 1, aof: true, target: short ? 60 : 400 },
 ];
 /** Each run stops at its target or at this many ms, whichever comes first. */
-const runCap = short ? 14_000 : 80_000;
+const runCap = short ? 10_000 : 80_000;
 
 // Exit through process.exit so the helpers' exit hooks kill Redis and the clients.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
