@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { startRedisProcess } from '../test/helpers/redis-server.js';
 import { waitChart } from './chart.js';
 import { config } from './config.js';
-import { libraryFingerprint } from './fingerprint.js';
+import { libraryFingerprint, libraryVersion } from './fingerprint.js';
 import type { Ctx } from './context.js';
 import { label, libs } from './libs.js';
 import { Pool } from './pool.js';
@@ -36,6 +36,7 @@ const scratch = quick || only !== undefined;
 const cfg = config(quick);
 const started = performance.now();
 const libraryAtStart = libraryFingerprint();
+const measured = libraryVersion();
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const server = await startRedisProcess();
@@ -162,7 +163,7 @@ const svg = waitChart(
 );
 const dir = new URL(scratch ? './.tmp/' : './', import.meta.url);
 mkdirSync(dir, { recursive: true });
-writeFileSync(new URL('RESULTS.md', dir), resultsMarkdown(cfg, results, checks, { date, redis, seconds, library }));
+writeFileSync(new URL('RESULTS.md', dir), resultsMarkdown(cfg, results, checks, { date, redis, seconds, library, measured }));
 writeFileSync(new URL('wait-times.svg', dir), svg);
 // Raw figures (waits included) for re-drawing or digging in; never committed.
 mkdirSync(new URL('./.tmp/', import.meta.url), { recursive: true });
