@@ -14,6 +14,7 @@
     ARGV[6] inbox          id of the caller's wake-up channel
     ARGV[7] channelPrefix  inbox channels are channelPrefix .. inbox
     ARGV[8] publish        PUBLISH, or SPUBLISH in a cluster
+    ARGV[9] maxWaiters     a new ticket is refused once this many wait (0: no cap)
 
   Output:
     { 1, fence }                      granted (or already held by this token)
@@ -21,6 +22,7 @@
                                       nextExpiryIn = ms until the earliest holder
                                       expires, -1 if none
     { -1 }                            mode 0 only: not free now, or others wait
+    { -2, waiting }                   the queue is full (maxWaiters); nothing changed
 ]]
 --@include queue
 
@@ -29,6 +31,7 @@ local weight = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[4])
 local mode = ARGV[5]
 local inbox = ARGV[6]
+local maxWaiters = tonumber(ARGV[9])
 
 local s = load(ARGV[3], ttl, true, ARGV[7], ARGV[8])
 purge(s)
@@ -47,6 +50,8 @@ elseif s.queued == 0 and s.held + weight <= s.permits then
   result = { 1, grant(s, token, weight, ttl, inbox, false) }
 elseif mode == '0' then
   result = { -1 }
+elseif maxWaiters > 0 and s.queued >= maxWaiters then
+  result = { -2, s.queued }
 else
   local seq = redis.call('HINCRBY', KEYS[4], '#seq', 1)
   redis.call('ZADD', KEYS[2], seq, token)

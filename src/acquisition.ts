@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { nanoid } from 'nanoid';
 import type { SemaphoreContext } from './context.js';
 import { isReplyError } from './context.js';
-import { AcquireTimeoutError } from './errors.js';
+import { AcquireTimeoutError, QueueFullError } from './errors.js';
 import { Lease } from './lease.js';
 import type { ResolvedAcquire } from './options.js';
 import type { AcquireReply } from './scripts.js';
@@ -85,12 +85,14 @@ export class Acquisition {
       ttl: this.#ctx.ttl,
       wait,
       inbox: this.#ctx.listener().inbox,
+      maxWaiters: this.#ctx.maxWaiters,
     });
   }
 
   async #onFirstReply(reply: AcquireReply): Promise<void> {
     if (this.#settled) return;
     if (reply.kind === 'granted') return this.#grant(reply.fence);
+    if (reply.kind === 'full') return this.#fail(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters));
     if (reply.kind === 'busy') {
       // A try never queues, so there is no ticket to take back.
       this.#settle();
@@ -133,6 +135,8 @@ export class Acquisition {
         this.#checking = false;
         if (this.#settled) return;
         if (reply.kind === 'granted') this.#grant(reply.fence);
+        // Our ticket had expired (the process stalled) and the queue filled up meanwhile.
+        else if (reply.kind === 'full') this.#fail(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters));
         else this.#scheduleHeartbeat(reply.kind === 'queued' ? reply.nextExpiryIn : -1);
       },
       (error: unknown) => {

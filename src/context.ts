@@ -11,6 +11,8 @@ export type SemaphoreContext = {
   /** Replicas that must confirm each grant (0: none), and how long they may take. */
   readonly replicas: number;
   readonly replicaTimeout: number;
+  /** Cap on tickets queued on the key; Infinity for none. */
+  readonly maxWaiters: number;
   readonly space: Keyspace;
   readonly scripts: Scripts;
   listener(): WakeListener;

@@ -4,6 +4,7 @@ export const ErrorCode = {
   leaseLost: 'ERR_SEMAPHORE_LEASE_LOST',
   leaseReleased: 'ERR_SEMAPHORE_LEASE_RELEASED',
   notReplicated: 'ERR_SEMAPHORE_NOT_REPLICATED',
+  queueFull: 'ERR_SEMAPHORE_QUEUE_FULL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -101,5 +102,21 @@ export class NotReplicatedError extends SemaphoreError {
     );
     this.replicas = replicas;
     this.acknowledged = acknowledged;
+  }
+}
+
+/** The queue already holds `maxWaiters` tickets; this acquire was not queued. */
+export class QueueFullError extends SemaphoreError {
+  override readonly name = 'QueueFullError';
+  readonly maxWaiters: number;
+
+  constructor(key: string, maxWaiters: number) {
+    super(
+      ErrorCode.queueFull,
+      key,
+      `The queue of semaphore "${key}" is full (${maxWaiters} waiting); this acquire was not queued. ` +
+        'Retry later, shed load, or raise `maxWaiters`.',
+    );
+    this.maxWaiters = maxWaiters;
   }
 }

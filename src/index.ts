@@ -7,6 +7,7 @@ export {
   LeaseLostError,
   LeaseReleasedError,
   NotReplicatedError,
+  QueueFullError,
   SemaphoreError,
 } from './errors.js';
 export type { AcquireOptions, MutexOptions, SemaphoreOptions, UseCallback, UseOptions } from './options.js';

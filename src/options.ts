@@ -28,6 +28,12 @@ export type SemaphoreOptions = {
    * @default 1000
    */
   readonly replicaTimeout?: number;
+  /**
+   * Most tickets that may wait on the key at once (counted in Redis, across all
+   * processes); a further acquire rejects with `QueueFullError`. `Infinity`: no cap.
+   * @default 100000
+   */
+  readonly maxWaiters?: number;
 };
 
 /** Options of `new Mutex(redis, key, options)`: a semaphore with one permit. */
@@ -66,6 +72,7 @@ export const defaults = {
   ttl: 10_000,
   replicas: 0,
   replicaTimeout: 1_000,
+  maxWaiters: 100_000,
   prefix: 'rfs',
   timeout: Number.POSITIVE_INFINITY,
   weight: 1,
@@ -115,6 +122,11 @@ export function requireReplicas(value: unknown): number {
     throw new RangeError(`Expected \`replicas\` to be an integer from 0 to 1000, got ${describe(value)}`);
   }
   return value;
+}
+
+export function requireMaxWaiters(value: unknown): number {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  return requireCount('maxWaiters', value);
 }
 
 export function requireTtl(value: unknown): number {

@@ -90,7 +90,8 @@ function str(value: unknown, what: string): string {
 export type AcquireReply =
   | { readonly kind: 'granted'; readonly fence: number }
   | { readonly kind: 'queued'; readonly position: number; readonly nextExpiryIn: number }
-  | { readonly kind: 'busy' };
+  | { readonly kind: 'busy' }
+  | { readonly kind: 'full'; readonly waiting: number };
 
 export type ReleaseReply = 'released' | 'dequeued' | 'unknown';
 
@@ -143,6 +144,8 @@ export class Scripts {
     ttl: number;
     wait: boolean;
     inbox: string;
+    /** Infinity for no cap. */
+    maxWaiters: number;
   }): Promise<AcquireReply> {
     const reply = array(
       await this.#raw.acquire(
@@ -155,6 +158,7 @@ export class Scripts {
         a.inbox,
         this.#space.channelPrefix,
         this.#publish,
+        Number.isFinite(a.maxWaiters) ? a.maxWaiters : 0,
       ),
       'acquire',
     );
@@ -164,6 +168,7 @@ export class Scripts {
       return { kind: 'queued', position: int(reply[1], 'acquire'), nextExpiryIn: int(reply[2], 'acquire') };
     }
     if (code === -1) return { kind: 'busy' };
+    if (code === -2) return { kind: 'full', waiting: int(reply[1], 'acquire') };
     throw new TypeError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
   }
 

@@ -90,7 +90,7 @@ test('a grant that races the cancel goes back: never leaked, never held by nobod
   const redis = await connect();
   const key = uniqueKey('race');
   const scripts = new Scripts(redis, keyspace('rfs', key));
-  const base = { weight: 1, permits: 1, ttl: 5_000, wait: true, inbox: 'x' };
+  const base = { weight: 1, permits: 1, ttl: 5_000, wait: true, inbox: 'x', maxWaiters: Infinity };
   t.is((await scripts.acquire({ ...base, token: 'holder' })).kind, 'granted');
   t.is((await scripts.acquire({ ...base, token: 'gives-up' })).kind, 'queued');
   t.is((await scripts.acquire({ ...base, token: 'behind' })).kind, 'queued');

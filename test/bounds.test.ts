@@ -1,0 +1,58 @@
+import test from 'ava';
+import { Mutex, QueueFullError } from '../src/index.js';
+import { keyspace } from '../src/keys.js';
+import { Scripts } from '../src/scripts.js';
+import { queued } from './helpers/events.js';
+import { connect, uniqueKey } from './helpers/redis.js';
+
+test('a full queue refuses new waiters with QueueFullError and changes nothing', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('full');
+  const mutex = new Mutex(redis, key, { maxWaiters: 2 });
+  const holder = await mutex.acquire();
+  const isQueued = queued(key, 2);
+  const first = mutex.acquire();
+  const second = mutex.acquire();
+  await isQueued;
+  const error = await t.throwsAsync(mutex.acquire(), { instanceOf: QueueFullError });
+  t.is(error?.code, 'ERR_SEMAPHORE_QUEUE_FULL');
+  t.is(error?.maxWaiters, 2);
+  t.is((await mutex.status()).waiting, 2);
+  await holder.release();
+  await (await first).release();
+  // A place came free: queueing works again.
+  const third = mutex.acquire();
+  await (await second).release();
+  await (await third).release();
+  t.is((await mutex.status()).waiting, 0);
+});
+
+test('maxWaiters must be a positive integer or Infinity', async (t) => {
+  const redis = await connect();
+  t.throws(() => new Mutex(redis, 'k', { maxWaiters: 0 }), { instanceOf: RangeError, message: /`maxWaiters`.*0/ });
+  t.throws(() => new Mutex(redis, 'k', { maxWaiters: 2.5 }), { instanceOf: RangeError, message: /`maxWaiters`/ });
+  t.notThrows(() => new Mutex(redis, 'k', { maxWaiters: Infinity }));
+});
+
+test('expired entries are evicted in bounded batches: no call does unbounded work', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('batch');
+  const scripts = new Scripts(redis, keyspace('rfs', key));
+  const n = 20_000;
+  const ttl = 60_000;
+  const enqueue = (token: string, wait = true) =>
+    scripts.acquire({ token, weight: 1, permits: 1, ttl, wait, inbox: 'dead', maxWaiters: Infinity });
+  await enqueue('holder');
+  for (let i = 0; i < n; i += 1_000) {
+    await Promise.all(Array.from({ length: 1_000 }, (_, j) => enqueue(`w${i + j}`)));
+  }
+  t.is((await scripts.status(1, 0)).waiting, n);
+  // Every waiter's process dies at once: their deadlines all drop to the epoch.
+  const deadlines = `rfs:{${key}}:deadlines`;
+  await redis.zunionstore(deadlines, 1, deadlines, 'WEIGHTS', 0);
+  // Each call evicts at most 100 holders and 100 waiters, whatever lies expired.
+  const before = (await scripts.status(1, 0)).waiting;
+  t.true(before >= n - 100 && before < n, `after one call: ${before}`);
+  const after = (await scripts.status(1, 0)).waiting;
+  t.is(before - after, 100);
+});
