@@ -5,7 +5,10 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export type RedisServer = {
   readonly url: string;
@@ -20,6 +23,10 @@ export type RedisServer = {
 
 const hasLocalServer = spawnSync('redis-server', ['--version']).status === 0;
 
+function scratch(): string {
+  return mkdtempSync(join(tmpdir(), 'rfs-redis-'));
+}
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
@@ -33,7 +40,8 @@ export async function freePort(): Promise<number> {
 async function spawnLocal(port: number, extraArgs: readonly string[]): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
+    // A directory of its own: a replica's full sync writes an RDB file even with --save ''.
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', scratch(), ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
