@@ -60,11 +60,11 @@ else
   s.queued = s.queued + 1
 end
 
+-- Purging may have freed permits, or this call may have made its ticket the head:
+-- hand out what is free now, whatever this call's own outcome.
+drain(s, token)
 if not result then
-  -- Purging may have freed permits, or this call may have made its ticket the head.
-  drain(s, token)
-  local raw = redis.call('HGET', KEYS[4], token)
-  local _, _, _, fence = parseTicket(raw)
+  local _, _, _, fence = parseTicket(redis.call('HGET', KEYS[4], token))
   if fence > 0 then
     result = { 1, fence }
   else

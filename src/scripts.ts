@@ -34,15 +34,25 @@ const files = {
 type ScriptName = keyof typeof files;
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 
+/**
+ * A variant of the scripts under other command names, with their Lua rewritten: the
+ * seam model-based tests use to put the scripts on a clock they can move. The
+ * library itself always uses the scripts as they are.
+ */
+export type ScriptVariant = { readonly name: string; readonly rewrite: (lua: string) => string };
+
+const original: ScriptVariant = { name: '', rewrite: (lua) => lua };
 let sources: Record<ScriptName, string> | undefined;
-const registered = new WeakSet<Client>();
+const registered = new WeakMap<Client, Set<string>>();
 
 /**
  * Registers the scripts on a client once. ioredis then sends EVALSHA, falls back to
  * EVAL on NOSCRIPT (after SCRIPT FLUSH or a restart), per connection and cluster node.
  */
-function bind(client: Client): Record<ScriptName, Raw> {
-  if (!registered.has(client)) {
+function bind(client: Client, variant: ScriptVariant): Record<ScriptName, Raw> {
+  let names = registered.get(client);
+  if (!names) registered.set(client, (names = new Set()));
+  if (!names.has(variant.name)) {
     sources ??= {
       acquire: loadLua(files.acquire),
       release: loadLua(files.release),
@@ -51,20 +61,20 @@ function bind(client: Client): Record<ScriptName, Raw> {
     };
     for (const name of Object.keys(files) as ScriptName[]) {
       const numberOfKeys = Number(/-(\d+)\.lua$/.exec(files[name])?.[1]);
-      client.defineCommand(commandName(name), { lua: sources[name], numberOfKeys });
+      client.defineCommand(commandName(name, variant), { lua: variant.rewrite(sources[name]), numberOfKeys });
     }
-    registered.add(client);
+    names.add(variant.name);
   }
   const commands = client as unknown as Record<string, Raw>;
   const call =
     (name: ScriptName): Raw =>
     (...args) =>
-      (commands[commandName(name)] as Raw).call(client, ...args);
+      (commands[commandName(name, variant)] as Raw).call(client, ...args);
   return { acquire: call('acquire'), release: call('release'), refresh: call('refresh'), status: call('status') };
 }
 
-function commandName(name: ScriptName): string {
-  return `rfs${version}_${name}`;
+function commandName(name: ScriptName, variant: ScriptVariant): string {
+  return `rfs${version}${variant.name}_${name}`;
 }
 
 function int(value: unknown, what: string): number {
@@ -131,8 +141,8 @@ export class Scripts {
   /** Sharded pub/sub in a cluster keeps each wake-up inside the key's shard. */
   readonly #publish: 'PUBLISH' | 'SPUBLISH';
 
-  constructor(client: Client, space: Keyspace) {
-    this.#raw = bind(client);
+  constructor(client: Client, space: Keyspace, variant: ScriptVariant = original) {
+    this.#raw = bind(client, variant);
     this.#space = space;
     this.#publish = isCluster(client) ? 'SPUBLISH' : 'PUBLISH';
   }
