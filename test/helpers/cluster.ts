@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { freePort, type RedisServer, startRedisProcess } from './redis-server.js';
 
 const run = promisify(execFile);
@@ -26,16 +26,18 @@ test.after.always('stop the cluster', async () => {
   await Promise.all(started.splice(0).map((s) => s.stop()));
 });
 
-export async function startCluster(masters = 3): Promise<LocalCluster> {
+/** `replicas` per master; a short node timeout lets a killed master fail over in about a second. */
+export async function startCluster(masters = 3, replicas = 0): Promise<LocalCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'rfs-cluster-'));
   const nodes: RedisServer[] = [];
-  for (let i = 0; i < masters; i++) {
+  for (let i = 0; i < masters * (1 + replicas); i++) {
     // The bus port is chosen too: port + 10000 may lie past 65535 for a high free port.
     const node = await startRedisProcess([
       '--cluster-enabled', 'yes',
       '--cluster-port', String(await freePort()),
       '--cluster-config-file', join(dir, `nodes-${i}.conf`),
       '--dir', dir,
+      '--cluster-node-timeout', '1000',
     ]);
     nodes.push(node);
     started.push(node);
@@ -43,7 +45,7 @@ export async function startCluster(masters = 3): Promise<LocalCluster> {
   await run('redis-cli', [
     '--cluster', 'create',
     ...nodes.map((n) => `127.0.0.1:${n.port}`),
-    '--cluster-replicas', '0',
+    '--cluster-replicas', String(replicas),
     '--cluster-yes',
   ]);
   // Every node must agree before clients see a stable slot map.
@@ -52,6 +54,20 @@ export async function startCluster(masters = 3): Promise<LocalCluster> {
       const { stdout } = await run('redis-cli', ['-p', String(node.port), 'cluster', 'info']);
       if (stdout.includes('cluster_state:ok')) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  if (replicas > 0) {
+    // Replicas must have synced, and every node must list them, before a failover can keep anything.
+    for (const node of nodes) {
+      const client = new Redis(node.port);
+      for (;;) {
+        const info = await client.info('replication');
+        const slots = await client.cluster('SLOTS');
+        const synced = info.includes('role:master') || info.includes('master_link_status:up');
+        if (synced && slots.every((range) => range.length >= 3 + replicas)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      client.disconnect();
     }
   }
   const startupNodes = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));

@@ -1,0 +1,43 @@
+import test from 'ava';
+import { Redis } from 'ioredis';
+import { Mutex } from '../src/index.js';
+import { startCluster } from './helpers/cluster.js';
+import { queued } from './helpers/events.js';
+import { uniqueKey } from './helpers/redis.js';
+
+test('a semaphore keeps working when its master fails over to its replica', async (t) => {
+  const c = await startCluster(3, 1);
+  const client = c.connect();
+  const key = uniqueKey('failover');
+  const mutex = new Mutex(client, key, { ttl: 3_000 });
+  const holder = await mutex.acquire();
+  const isQueued = queued(key);
+  const waiting = mutex.acquire();
+  await isQueued;
+
+  // Find the replica of the master that serves the key, and promote it (a manual failover).
+  const probe = new Redis(c.nodes[0]!.port);
+  const slot = Number(await probe.cluster('KEYSLOT', `rfs:{${key}}:holders`));
+  const range = (await probe.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to)!;
+  probe.disconnect();
+  const replicaPort = range[3]![1];
+  const replica = new Redis(replicaPort);
+  await replica.cluster('FAILOVER');
+  while (!(await replica.info('replication')).includes('role:master')) {
+    // The handover takes a few hundred milliseconds and offers no event to wait on.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  replica.disconnect();
+
+  // The holder's lease survived (a manual failover loses no writes) and still releases;
+  // the waiter is granted on the new master, and new acquires work there.
+  t.true(holder.held);
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.fencingToken > holder.fencingToken);
+  await lease.release();
+  const again = await mutex.acquire();
+  t.true(again.fencingToken > lease.fencingToken);
+  await again.release();
+  t.is((await mutex.status()).held, 0);
+});
