@@ -24,8 +24,8 @@ export function config(quick: boolean): Config {
     solo: { warmup: quick ? 50 : 300, rounds: quick ? 1 : 3, seconds: quick ? 0.5 : 1 },
     mutex: { processes: 8, holdMs: 1, rounds, seconds: quick ? 1 : 5, warmupSeconds: quick ? 0.3 : 0.5 },
     semaphore: { permits: 3, processes: 12, holdMs: 2, rounds, seconds: quick ? 1 : 5, warmupSeconds: quick ? 0.3 : 0.5 },
-    deep: { processes: 4, depths: [10, quick ? 1_000 : 10_000], seconds: quick ? 0.5 : 5 },
-    idle: { processes: 4, waiters: quick ? 200 : 1_000, seconds: quick ? 1.5 : 10, settleSeconds: quick ? 0.5 : 1 },
+    deep: { processes: quick ? 2 : 4, depths: [10, quick ? 1_000 : 10_000], seconds: quick ? 0.5 : 5 },
+    idle: { processes: quick ? 2 : 4, waiters: quick ? 200 : 1_000, seconds: quick ? 1.5 : 10, settleSeconds: quick ? 0.5 : 1 },
     many: { concurrency: 100, rounds: quick ? 1 : 3, seconds: quick ? 0.5 : 1 },
   };
 }
