@@ -17,7 +17,9 @@ export const faultKinds = [
   'debugSleep',
   'restart',
 ] as const;
-export type FaultKind = (typeof faultKinds)[number];
+/** Opt-in (--long-stalls): Redis stalls longer than the ttl, so leases expire on the server clock mid-stall. */
+export const longStall = 'debugSleepLong';
+export type FaultKind = (typeof faultKinds)[number] | typeof longStall;
 
 export type FaultContext = {
   pool: Pool;
@@ -31,10 +33,13 @@ export type FaultContext = {
   log: (line: string) => void;
   /** Log each fault as it happens, with the time, to line it up with a violation. */
   verbose: boolean;
+  /** Add `debugSleepLong` to the faults drawn. */
+  longStalls: boolean;
 };
 
 export class Injector {
-  readonly counts = new Map<FaultKind, number>(faultKinds.map((k) => [k, 0]));
+  readonly counts: Map<FaultKind, number>;
+  readonly #kinds: readonly FaultKind[];
   readonly #c: FaultContext;
   #running = true;
   #loop: Promise<void> | undefined;
@@ -42,6 +47,8 @@ export class Injector {
 
   constructor(context: FaultContext) {
     this.#c = context;
+    this.#kinds = context.longStalls ? [...faultKinds, longStall] : faultKinds;
+    this.counts = new Map(this.#kinds.map((k) => [k, 0]));
   }
 
   /** Injects faults every `minGap`..`maxGap` ms until stopped. */
@@ -50,7 +57,7 @@ export class Injector {
       while (this.#running) {
         await new Promise((r) => setTimeout(r, this.#c.rng.int(minGap, maxGap)));
         if (!this.#running) break;
-        const kind = this.#c.rng.pick(faultKinds);
+        const kind = this.#c.rng.pick(this.#kinds);
         try {
           const at = Date.now();
           const done = await this.#inject(kind);
@@ -105,6 +112,9 @@ export class Injector {
         return true;
       case 'debugSleep':
         await admin.call('DEBUG', 'SLEEP', '0.3');
+        return true;
+      case 'debugSleepLong':
+        await admin.call('DEBUG', 'SLEEP', String((this.#c.ttl * 1.5) / 1000));
         return true;
       case 'restart': {
         await this.#c.server.restart();

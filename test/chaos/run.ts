@@ -3,7 +3,9 @@
  * while a seeded fault injector kills, stalls and disconnects them and stalls, flushes
  * and restarts Redis. A resource process checks overlap and fencing; see checker.ts.
  *
- *   node --import tsx test/chaos/run.ts [--short] [--seed N] [--clients N] [--only NAME] [--verbose] [--plant-overlap]
+ *   node --import tsx test/chaos/run.ts [--short] [--seed N] [--clients N] [--only NAME] [--verbose] [--long-stalls] [--plant-overlap]
+ *
+ * --long-stalls adds DEBUG SLEEP of 1.5 ttl to the faults (see the report on lease expiry).
  *
  * --plant-overlap gives the clients one permit more than the resource allows: a planted
  * bug the run must report as FAILED, which shows the checker can see overlap at all.
@@ -31,6 +33,7 @@ const seed = Number(flag('--seed') ?? Math.floor(Math.random() * 2 ** 31));
 const clients = Number(flag('--clients') ?? 12);
 const plant = args.includes('--plant-overlap');
 const verbose = args.includes('--verbose');
+const longStalls = args.includes('--long-stalls');
 /** `--only aof` runs just the runs whose name contains it, to replay one quickly. */
 const only = flag('--only');
 if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(clients) || clients < 1) {
@@ -54,7 +57,7 @@ const runCap = short ? 10_000 : 80_000;
 // Exit through process.exit so the helpers' exit hooks kill Redis and the clients.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-log(`chaos: seed ${seed} (replay with --seed ${seed}${short ? ' --short' : ''})${plant ? ', PLANTED BUG' : ''}, ${clients} clients, ttl ${ttl} ms`);
+log(`chaos: seed ${seed} (replay: --seed ${seed} ${args.filter((a, i) => a !== '--seed' && args[i - 1] !== '--seed').join(' ')})${plant ? ', PLANTED BUG' : ''}${longStalls ? ', long stalls' : ''}, ${clients} clients, ttl ${ttl} ms`);
 
 const resource = fork(new URL('./resource.ts', import.meta.url), [], {
   execArgv: ['--import', 'tsx'],
@@ -100,7 +103,7 @@ for (const [index, run] of runs.entries()) {
   });
   pool = p;
   await Promise.all(Array.from({ length: clients }, () => p.start()));
-  const injector = new Injector({ pool: p, server, admin, rng: random, ttl, persistent: run.aof, toResource, log, verbose });
+  const injector = new Injector({ pool: p, server, admin, rng: random, ttl, persistent: run.aof, toResource, log, verbose, longStalls });
   injector.start(150, 450);
   const cap = Date.now() + runCap;
   while (p.stats.acquisitions < run.target && Date.now() < cap) await sleep(50);
