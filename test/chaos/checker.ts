@@ -23,18 +23,23 @@ export function check(r: RunResult, print: (line: string) => void): string[] {
   print(`  faults injected:             ${faults}`);
   print(`  leases reported lost:        ${r.resource.lostReported} (lost to Redis restarts: ${r.resource.lostToRestart})`);
   print(`  fenced writes refused:       ${r.resource.refused} (expected: stale holders caught)`);
+  // A TypeError and its kin are bugs, not one of the clear outcomes an acquire may have.
+  const programming = ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'];
+  const buggy = programming.reduce((n, name) => n + (r.pool.acquireErrors.get(name) ?? 0), 0);
   const checks: [string, number][] = [
     ['violations', r.resource.violations],
     ['out-of-order fenced writes accepted', r.resource.outOfOrderAccepted],
     ['hung acquires', r.pool.hungAcquires],
     ['clients that did not finish', r.stuckClients],
     ['unhandled rejections', r.pool.unhandled.length],
+    ['acquires failed by a programming error', buggy],
     ['clients crashed', r.pool.crashed],
     ['restart losses never reported', r.resource.unreportedLosses],
     ['leaked keys', r.leakedKeys.length],
   ];
-  for (const [label, n] of checks) print(`  ${`${label}:`.padEnd(38)}${n}${n > 0 ? '   <-- FAIL' : ''}`);
+  for (const [label, n] of checks) print(`  ${`${label}:`.padEnd(42)}${n}${n > 0 ? '   <-- FAIL' : ''}`);
   for (const e of r.resource.examples) print(`    e.g. ${e}`);
+  for (const [name, message] of r.pool.acquireErrorExamples) print(`    first ${name}: ${message.slice(0, 300)}`);
   for (const u of r.pool.unhandled.slice(0, 5)) print(`    unhandled: ${u}`);
   if (r.leakedKeys.length > 0) print(`    leaked: ${r.leakedKeys.slice(0, 10).join(', ')}`);
   return checks.filter(([, n]) => n > 0).map(([label, n]) => `${r.name}: ${n} ${label}`);

@@ -46,6 +46,8 @@ export type PoolStats = {
   acquisitions: number;
   acquireTimeouts: number;
   acquireErrors: Map<string, number>;
+  /** The first message of each kind of acquire error, to say what went wrong. */
+  acquireErrorExamples: Map<string, string>;
   hungAcquires: number;
   unhandled: string[];
   crashed: number;
@@ -58,6 +60,7 @@ export class Pool {
     acquisitions: 0,
     acquireTimeouts: 0,
     acquireErrors: new Map(),
+    acquireErrorExamples: new Map(),
     hungAcquires: 0,
     unhandled: [],
     crashed: 0,
@@ -131,7 +134,10 @@ export class Pool {
       case 'acquireFailed':
         member.pending.delete(m.seq);
         if (m.name === 'AcquireTimeoutError') this.stats.acquireTimeouts++;
-        else this.stats.acquireErrors.set(m.name, (this.stats.acquireErrors.get(m.name) ?? 0) + 1);
+        else {
+          this.stats.acquireErrors.set(m.name, (this.stats.acquireErrors.get(m.name) ?? 0) + 1);
+          if (!this.stats.acquireErrorExamples.has(m.name)) this.stats.acquireErrorExamples.set(m.name, m.message);
+        }
         break;
       case 'unhandled':
         this.stats.unhandled.push(`client ${member.id}: ${m.message}`);
