@@ -17,10 +17,13 @@
     ARGV[9] maxWaiters     a new ticket is refused once this many wait (0: no cap)
 
   Output:
-    { 1, fence }                      granted (or already held by this token)
-    { 0, position, nextExpiryIn }     queued; position 0 is the head;
+    { 1, fence }                      granted (or already held by this token, whose
+                                      expiry is then pushed to now + ttl)
+    { 0, position, nextExpiryIn, lastFence }
+                                      queued; position 0 is the head;
                                       nextExpiryIn = ms until the earliest holder
-                                      expires, -1 if none
+                                      expires, -1 if none; lastFence = the last
+                                      fencing token granted on the key
     { -1 }                            mode 0 only: not free now, or others wait
     { -2, waiting }                   the queue is full (maxWaiters); nothing changed
 ]]
@@ -34,17 +37,25 @@ local inbox = ARGV[6]
 local maxWaiters = tonumber(ARGV[9])
 
 local s = load(ARGV[3], ttl, true, ARGV[7], ARGV[8])
+-- An acquire always stores its permits and ttl (finish() writes them).
+touched(s)
 purge(s)
 
-local existing = redis.call('HGET', KEYS[4], token)
+-- With nobody holding or waiting there is no ticket to find: skip the lookup.
+local existing = (s.held > 0 or s.queued > 0) and redis.call('HGET', KEYS[4], token)
 local result
 if existing then
   local _, _, _, fence = parseTicket(existing)
   if fence > 0 then
+    -- Already granted (a resend, or a re-check that missed the message): the caller
+    -- counts the lease's ttl from this call, so Redis must too.
+    redis.call('ZADD', KEYS[1], 'XX', fmt(s.nowMs + ttl), token)
+    touched(s)
     result = { 1, fence }
   else
     -- A waiter's heartbeat: its place is kept for another ttl.
     redis.call('ZADD', KEYS[3], 'XX', fmt(s.nowMs + ttl), token)
+    touched(s)
   end
 elseif s.queued == 0 and s.held + weight <= s.permits then
   result = { 1, grant(s, token, weight, ttl, inbox, false) }
@@ -53,22 +64,21 @@ elseif mode == '0' then
 elseif maxWaiters > 0 and s.queued >= maxWaiters then
   result = { -2, s.queued }
 else
-  local seq = redis.call('HINCRBY', KEYS[4], '#seq', 1)
-  redis.call('ZADD', KEYS[2], seq, token)
-  redis.call('ZADD', KEYS[3], fmt(s.nowMs + ttl), token)
-  redis.call('HSET', KEYS[4], token, ticket(weight, ttl, inbox, 0, 0))
-  s.queued = s.queued + 1
+  enqueue(s, token, weight, ttl, inbox)
 end
 
 -- Purging may have freed permits, or this call may have made its ticket the head:
 -- hand out what is free now, whatever this call's own outcome.
 drain(s, token)
 if not result then
-  local _, _, _, fence = parseTicket(redis.call('HGET', KEYS[4], token))
-  if fence > 0 then
+  local fence = s.granted[token]
+  if fence then
     result = { 1, fence }
   else
-    result = { 0, redis.call('ZRANK', KEYS[2], token), nextExpiryIn(s) }
+    -- The last fencing token so far: a grant message with a token no higher than it
+    -- predates this call, so it is stale (the grant expired before we got here).
+    local lastFence = s.fence or tonumber(redis.call('GET', KEYS[5]) or '0')
+    result = { 0, redis.call('ZRANK', KEYS[2], token), nextExpiryIn(s), lastFence }
   end
 end
 finish(s)

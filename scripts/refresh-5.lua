@@ -24,6 +24,7 @@ purge(s)
 local result = 0
 if redis.call('ZSCORE', KEYS[1], token) then
   redis.call('ZADD', KEYS[1], fmt(s.nowMs + ttl), token)
+  touched(s)
   result = 1
 end
 

@@ -27,9 +27,15 @@ purge(s)
 local result = -1
 local raw = redis.call('HGET', KEYS[4], token)
 if raw then
-  local _, _, _, fence = parseTicket(raw)
+  local weight, _, _, fence = parseTicket(raw)
   if fence > 0 then
-    dropHolder(s, token)
+    if s.held == weight and s.queued == 0 then
+      -- The last holder of an idle semaphore: finish() deletes every key at once.
+      s.held = 0
+      touched(s)
+    else
+      dropHolder(s, token, raw)
+    end
     result = 1
   else
     dropWaiter(s, token)

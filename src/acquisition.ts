@@ -37,6 +37,18 @@ export class Acquisition {
   #watching = false;
   /** performance.now() when the newest acquire/heartbeat call was sent. */
   #lastSent = 0;
+  /**
+   * A time no grant of ours can predate: when the newest call that found us still
+   * queued was sent (at first, when the first call was sent). A grant announced by
+   * message counts its ttl from no earlier than this.
+   */
+  #queuedAt = 0;
+  /**
+   * The last fencing token on the key when a call found us queued. Messages travel on
+   * another connection than replies, so one can arrive after a later reply: a grant
+   * message with a token no higher than this one is from a grant that already expired.
+   */
+  #staleUpTo = 0;
   /** Whether our inbox subscription was live when the first acquire was sent. */
   #heardFromStart = false;
 
@@ -69,29 +81,41 @@ export class Acquisition {
       this.#heardFromStart = this.#listener.isLive(this.#channel());
     }
     // timeout 0: a single try that never queues, so there is nothing to take back.
+    this.#queuedAt = performance.now();
     void this.#call(wait).then(
-      (reply) => this.#onFirstReply(reply),
+      ([reply, sentAt]) => this.#onFirstReply(reply, sentAt),
       (error: unknown) => this.#fail(error),
     );
     return this.#promise;
   }
 
-  #call(wait: boolean): Promise<AcquireReply> {
-    this.#lastSent = performance.now();
-    return this.#ctx.scripts.acquire({
-      token: this.#token,
-      weight: this.#options.weight,
-      permits: this.#ctx.permits,
-      ttl: this.#ctx.ttl,
-      wait,
-      inbox: this.#ctx.listener().inbox,
-      maxWaiters: this.#ctx.maxWaiters,
-    });
+  /** One acquire script call (first try, heartbeat or re-check), with when it was sent. */
+  #call(wait: boolean): Promise<[AcquireReply, number]> {
+    const sentAt = performance.now();
+    this.#lastSent = sentAt;
+    return this.#ctx.scripts
+      .acquire({
+        token: this.#token,
+        weight: this.#options.weight,
+        permits: this.#ctx.permits,
+        ttl: this.#ctx.ttl,
+        wait,
+        inbox: this.#ctx.listener().inbox,
+        maxWaiters: this.#ctx.maxWaiters,
+      })
+      .then((reply) => {
+        if (reply.kind === 'queued') {
+          this.#queuedAt = Math.max(this.#queuedAt, sentAt);
+          this.#staleUpTo = Math.max(this.#staleUpTo, reply.lastFence);
+        }
+        return [reply, sentAt];
+      });
   }
 
-  async #onFirstReply(reply: AcquireReply): Promise<void> {
+  async #onFirstReply(reply: AcquireReply, sentAt: number): Promise<void> {
     if (this.#settled) return;
-    if (reply.kind === 'granted') return this.#grant(reply.fence);
+    // The script set the lease's expiry while running, after we sent it.
+    if (reply.kind === 'granted') return this.#grant(reply.fence, sentAt);
     if (reply.kind === 'full') return this.#fail(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters));
     if (reply.kind === 'busy') {
       // A try never queues, so there is no ticket to take back.
@@ -122,7 +146,7 @@ export class Acquisition {
 
   /** Called by the listener with the fencing token published for our grant. */
   granted(fence: number): void {
-    if (!this.#settled) this.#grant(fence);
+    if (!this.#settled && fence > this.#staleUpTo) this.#grant(fence, this.#queuedAt);
   }
 
   /** Asks Redis where this ticket stands (and heartbeats it). Also called after pub/sub reconnects. */
@@ -131,10 +155,11 @@ export class Acquisition {
     this.#checking = true;
     clearTimeout(this.#heartbeat);
     this.#call(true).then(
-      (reply) => {
+      ([reply, sentAt]) => {
         this.#checking = false;
         if (this.#settled) return;
-        if (reply.kind === 'granted') this.#grant(reply.fence);
+        // A holder found by a re-check had its expiry pushed to ttl from this call.
+        if (reply.kind === 'granted') this.#grant(reply.fence, sentAt);
         // Our ticket had expired (the process stalled) and the queue filled up meanwhile.
         else if (reply.kind === 'full') this.#fail(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters));
         else this.#scheduleHeartbeat(reply.kind === 'queued' ? reply.nextExpiryIn : -1);
@@ -157,11 +182,20 @@ export class Acquisition {
     this.#heartbeat = setTimeout(() => this.recheck(), Math.max(0, delay));
   }
 
-  #grant(fence: number): void {
+  /**
+   * `validFrom`: no later than the moment Redis counts the lease's ttl from. If too
+   * little of it is left (this process or Redis stalled), the grant is not handed out
+   * as is: a re-check renews it if Redis still has it, or queues us again if not.
+   */
+  #grant(fence: number, validFrom: number): void {
+    if (performance.now() - validFrom > (this.#ctx.ttl * 2) / 3) {
+      this.#checking = false;
+      return this.recheck();
+    }
     this.#settle();
-    if (this.#ctx.replicas === 0) return this.#deliver(fence);
+    if (this.#ctx.replicas === 0) return this.#deliver(fence, validFrom);
     confirmReplicated(this.#ctx, this.#token).then(
-      () => this.#deliver(fence),
+      () => this.#deliver(fence, validFrom),
       (error: unknown) => {
         // Not safely granted: give the permit back rather than hold it unconfirmed.
         this.#cancel();
@@ -170,8 +204,8 @@ export class Acquisition {
     );
   }
 
-  #deliver(fence: number): void {
-    const lease = new Lease(this.#ctx, this.#token, this.#options.weight, fence, this.#lastSent);
+  #deliver(fence: number, validFrom: number): void {
+    const lease = new Lease(this.#ctx, this.#token, this.#options.weight, fence, validFrom);
     publish('granted', () => ({
       key: this.#ctx.key,
       token: this.#token,

@@ -22,34 +22,52 @@ export class Lease implements AsyncDisposable {
   readonly fencingToken: number;
 
   readonly #ctx: SemaphoreContext;
-  readonly #controller = new AbortController();
+  /**
+   * Made on the first read of `signal`: most leases are released without anyone
+   * listening, and an AbortController (with its reason) is a real share of a
+   * short critical section's cost.
+   */
+  #controller: AbortController | undefined;
+  /** Why the lease ended: released on purpose, or lost. Undefined while held. */
+  #ended: 'released' | LeaseLostError | undefined;
   readonly #grantedAt: number;
   #timer: NodeJS.Timeout | undefined;
+  /** Fires at #validUntil unless a refresh confirmed the lease beyond it. */
+  #deadline: NodeJS.Timeout | undefined;
   /** Local monotonic time until which Redis is known to hold the lease. */
   #validUntil: number;
   #released: Promise<void> | undefined;
 
-  /** @internal Created by `Semaphore`; `since` is when the grant was requested (performance.now()). */
-  constructor(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, since: number) {
+  /**
+   * @internal Created by `Semaphore`. `validFrom` (performance.now() time) is a moment
+   * no later than the one from which Redis counts the lease's ttl.
+   */
+  constructor(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, validFrom: number) {
     this.#ctx = ctx;
     this.key = ctx.key;
     this.token = token;
     this.weight = weight;
     this.fencingToken = fencingToken;
     this.#grantedAt = performance.now();
-    // The server set the expiry no earlier than the request that led to the grant.
-    this.#validUntil = since + ctx.ttl;
-    this.#schedule(ctx.ttl / 3);
+    this.#validUntil = validFrom + ctx.ttl;
+    this.#confirmed();
   }
 
   /** Aborted once the lease is released (reason `LeaseReleasedError`) or lost (`LeaseLostError`). */
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#ended) this.#controller.abort(this.#reason());
+    }
     return this.#controller.signal;
   }
 
-  /** True until the lease is released or lost. */
+  /**
+   * True until the lease is released or lost, and only while Redis is known to hold
+   * it: also false once its expiry passed unconfirmed, even before `signal` aborts.
+   */
   get held(): boolean {
-    return !this.#controller.signal.aborted;
+    return this.#ended === undefined && performance.now() < this.#validUntil;
   }
 
   /**
@@ -58,12 +76,12 @@ export class Lease implements AsyncDisposable {
    */
   release(): Promise<void> {
     if (this.#released) return this.#released;
-    clearTimeout(this.#timer);
-    if (this.#controller.signal.aborted) {
+    this.#stopTimers();
+    if (this.#ended) {
       this.#released = Promise.resolve();
       return this.#released;
     }
-    this.#controller.abort(LeaseReleasedError.forLease(this.key, this.fencingToken));
+    this.#end('released');
     publish('released', () => ({
       key: this.key,
       token: this.token,
@@ -74,6 +92,15 @@ export class Lease implements AsyncDisposable {
     return this.#released;
   }
 
+  #end(how: 'released' | LeaseLostError): void {
+    this.#ended = how;
+    this.#controller?.abort(this.#reason());
+  }
+
+  #reason(): LeaseReleasedError | LeaseLostError | undefined {
+    return this.#ended === 'released' ? LeaseReleasedError.forLease(this.key, this.fencingToken) : this.#ended;
+  }
+
   [Symbol.asyncDispose](): Promise<void> {
     return this.release();
   }
@@ -82,13 +109,37 @@ export class Lease implements AsyncDisposable {
     this.#timer = setTimeout(() => void this.#refresh(), Math.max(0, delay));
   }
 
+  /**
+   * Redis holds the lease until #validUntil: refresh at a third of the ttl (or sooner,
+   * if less is left), and count it lost if that moment passes with no confirmation,
+   * as when this process or Redis stalls longer than the ttl.
+   */
+  #confirmed(): void {
+    const left = this.#validUntil - performance.now();
+    clearTimeout(this.#deadline);
+    this.#deadline = setTimeout(() => this.#expire(), Math.max(0, left));
+    this.#schedule(Math.min(this.#ctx.ttl / 3, left / 2));
+  }
+
+  #expire(): void {
+    if (this.#ended) return;
+    this.#lose('no refresh reached Redis before it expired');
+    // In case a refresh still lands late: give the permit back rather than leave it held by nobody.
+    this.#ctx.scripts.release(this.token, this.#ctx.permits).catch(() => {});
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#timer);
+    clearTimeout(this.#deadline);
+  }
+
   async #refresh(): Promise<void> {
     const sentAt = performance.now();
     let held: boolean;
     try {
       held = await this.#ctx.scripts.refresh(this.token, this.#ctx.ttl, this.#ctx.permits);
     } catch (error) {
-      if (this.#released) return;
+      if (this.#ended) return;
       const left = this.#validUntil - performance.now();
       // Keep trying while the lease may still be ours; give up just before it expires.
       const retryIn = Math.min(this.#ctx.ttl / 10, left / 2);
@@ -99,19 +150,19 @@ export class Lease implements AsyncDisposable {
       }
       return;
     }
-    if (this.#released) return;
+    if (this.#ended) return;
     if (!held) {
       this.#lose('Redis no longer has it (it expired, or Redis restarted or was flushed)');
       return;
     }
     this.#validUntil = sentAt + this.#ctx.ttl;
-    this.#schedule(this.#ctx.ttl / 3 - (performance.now() - sentAt));
+    this.#confirmed();
   }
 
   #lose(reason: string, cause?: unknown): void {
-    clearTimeout(this.#timer);
+    this.#stopTimers();
     const error = new LeaseLostError(this.key, this.fencingToken, reason, cause === undefined ? undefined : { cause });
-    this.#controller.abort(error);
+    this.#end(error);
     publish('lost', () => ({ key: this.key, token: this.token, fencingToken: this.fencingToken, error }));
   }
 }

@@ -99,7 +99,13 @@ function str(value: unknown, what: string): string {
 
 export type AcquireReply =
   | { readonly kind: 'granted'; readonly fence: number }
-  | { readonly kind: 'queued'; readonly position: number; readonly nextExpiryIn: number }
+  | {
+      readonly kind: 'queued';
+      readonly position: number;
+      readonly nextExpiryIn: number;
+      /** Any grant message with a fencing token up to this one predates the call. */
+      readonly lastFence: number;
+    }
   | { readonly kind: 'busy' }
   | { readonly kind: 'full'; readonly waiting: number };
 
@@ -175,7 +181,12 @@ export class Scripts {
     const code = int(reply[0], 'acquire');
     if (code === 1) return { kind: 'granted', fence: int(reply[1], 'acquire') };
     if (code === 0) {
-      return { kind: 'queued', position: int(reply[1], 'acquire'), nextExpiryIn: int(reply[2], 'acquire') };
+      return {
+        kind: 'queued',
+        position: int(reply[1], 'acquire'),
+        nextExpiryIn: int(reply[2], 'acquire'),
+        lastFence: int(reply[3], 'acquire'),
+      };
     }
     if (code === -1) return { kind: 'busy' };
     if (code === -2) return { kind: 'full', waiting: int(reply[1], 'acquire') };

@@ -243,7 +243,7 @@ test('an error reply from Redis gives one line and exit 70', async (t) => {
   const url = await redisUrl();
   const key = uniqueKey('wrongtype');
   // Something else wrote to the semaphore's key: every script on it fails with WRONGTYPE.
-  await (await connect()).set(`rfs:{${key}}:holders`, 'not a sorted set');
+  await (await connect()).set(`rfs:{${key}}:tickets`, 'not a hash');
   const runArgs = ['run', key, '--url', url, '--', node, '-e', 'console.log("ran")'];
   for (const args of [['status', key, '--url', url], runArgs]) {
     const outcome = await cli(args);

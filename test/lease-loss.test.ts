@@ -1,6 +1,6 @@
 import test from 'ava';
 import { LeaseLostError, Mutex } from '../src/index.js';
-import { connect, uniqueKey } from './helpers/redis.js';
+import { connect, startRedisServer, uniqueKey } from './helpers/redis.js';
 
 function aborted(signal: AbortSignal): Promise<unknown> {
   if (signal.aborted) return Promise.resolve(signal.reason);
@@ -66,4 +66,18 @@ test('dropped connections during refresh are retried; the lease survives', async
   t.true(lease.held);
   await lease.release();
   t.is(await admin.exists(`rfs:{${key}}:holders`), 0);
+});
+
+test('a Redis that stalls past the ttl: the lease counts as lost when its expiry passes unconfirmed', async (t) => {
+  const server = await startRedisServer();
+  const redis = await connect(server.url);
+  const mutex = new Mutex(redis, uniqueKey('stuck'), { ttl: 300 });
+  const lease = await mutex.acquire();
+  // Refreshes are sent but never answered: nothing tells the lease it is gone but its own clock.
+  server.pause();
+  const reason = await aborted(lease.signal);
+  t.false(lease.held);
+  server.resume();
+  t.true(reason instanceof LeaseLostError);
+  t.regex((reason as Error).message, /before it expired/);
 });

@@ -14,8 +14,8 @@
     KEYS[5] fence      string: the last fencing token granted (never expires)
 
   Each redis.call costs about a microsecond on top of its command, so the helpers
-  read the counters once into a state table, change it in Lua, and write it back
-  once in finish().
+  read the counters once into a state table, change it in Lua, and write them back,
+  with every ticket written on the way, in one HSET in finish().
 ]]
 
 -- Bounds the work one call spends on expired entries, so no call blocks Redis
@@ -44,17 +44,21 @@ end
 local function load(permits, ttl, storePermits, channelPrefix, publish)
   local t = redis.call('TIME')
   local sec, usec = tonumber(t[1]), tonumber(t[2])
-  local c = redis.call('HMGET', KEYS[4], '#held', '#permits', '#maxttl')
+  local c = redis.call('HMGET', KEYS[4], '#held', '#permits', '#maxttl', '#seq')
   local s = {
     nowMs = sec * 1000 + math.floor(usec / 1000),
     nowUs = sec * 1000000 + usec,
     held = tonumber(c[1] or '0'),
     permits = tonumber(c[2] or permits),
     maxTtl = tonumber(c[3] or '0'),
+    seq = tonumber(c[4] or '0'),
     queued = redis.call('ZCARD', KEYS[2]),
     fence = nil,
     channelPrefix = channelPrefix,
     publish = publish,
+    -- Tickets to write in finish(), token -> ticket; `granted` maps token -> fence.
+    pending = {},
+    granted = {},
   }
   if storePermits then
     s.permits = tonumber(permits)
@@ -65,12 +69,29 @@ local function load(permits, ttl, storePermits, channelPrefix, publish)
   return s
 end
 
--- Drops a holder and gives its weight back.
-local function dropHolder(s, token)
-  local raw = redis.call('HGET', KEYS[4], token)
+-- A ticket as this call sees it: written earlier in the call, or already in Redis.
+local function readTicket(s, token)
+  return s.pending[token] or redis.call('HGET', KEYS[4], token)
+end
+
+local function dropTicket(s, token)
+  s.dirty = true
+  s.pending[token] = nil
+  redis.call('HDEL', KEYS[4], token)
+end
+
+-- Every write that must outlive the call also sets `s.dirty`, so finish() knows to
+-- store the counters and the keys' lifetime.
+local function touched(s)
+  s.dirty = true
+end
+
+-- Drops a holder and gives its weight back. `raw` is its ticket, if already read.
+local function dropHolder(s, token, raw)
+  raw = raw or readTicket(s, token)
   if raw then
     s.held = s.held - parseTicket(raw)
-    redis.call('HDEL', KEYS[4], token)
+    dropTicket(s, token)
   end
   redis.call('ZREM', KEYS[1], token)
 end
@@ -78,16 +99,19 @@ end
 local function dropWaiter(s, token)
   redis.call('ZREM', KEYS[2], token)
   redis.call('ZREM', KEYS[3], token)
-  redis.call('HDEL', KEYS[4], token)
+  dropTicket(s, token)
   s.queued = s.queued - 1
 end
 
 -- Evicts holders that stopped refreshing and waiters that stopped heartbeating,
 -- anywhere in the queue, not only at its head.
 local function purge(s)
-  local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', s.nowMs, 'LIMIT', 0, PURGE_BATCH)
-  for _, token in ipairs(stale) do
-    dropHolder(s, token)
+  local stale
+  if s.held > 0 then
+    stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', s.nowMs, 'LIMIT', 0, PURGE_BATCH)
+    for _, token in ipairs(stale) do
+      dropHolder(s, token, nil)
+    end
   end
   if s.queued > 0 then
     stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', s.nowMs, 'LIMIT', 0, PURGE_BATCH)
@@ -121,9 +145,21 @@ local function grant(s, token, weight, ttl, inbox, queued)
     s.queued = s.queued - 1
   end
   redis.call('ZADD', KEYS[1], fmt(s.nowMs + ttl), token)
-  redis.call('HSET', KEYS[4], token, ticket(weight, ttl, inbox, fence, s.nowMs))
+  s.dirty = true
+  s.pending[token] = ticket(weight, ttl, inbox, fence, s.nowMs)
+  s.granted[token] = fence
   s.held = s.held + weight
   return fence
+end
+
+-- Puts `token` at the tail of the queue; its ticket is written in finish().
+local function enqueue(s, token, weight, ttl, inbox)
+  s.seq = s.seq + 1
+  redis.call('ZADD', KEYS[2], s.seq, token)
+  redis.call('ZADD', KEYS[3], fmt(s.nowMs + ttl), token)
+  s.dirty = true
+  s.pending[token] = ticket(weight, ttl, inbox, 0, 0)
+  s.queued = s.queued + 1
 end
 
 -- Grants the head of the queue while it fits, and tells each new holder through
@@ -138,7 +174,7 @@ local function drain(s, quiet)
       s.queued = 0
       return
     end
-    local raw = redis.call('HGET', KEYS[4], head)
+    local raw = readTicket(s, head)
     if not raw then
       -- A queue entry without a ticket cannot be granted; drop it rather than stall.
       dropWaiter(s, head)
@@ -159,6 +195,10 @@ end
 -- entry could be (now + the longest ttl in use), or deletes them all once nobody
 -- holds or waits. The fence key never expires, on purpose.
 local function finish(s)
+  -- A call that changed nothing (a status, a release of an unknown token) writes nothing.
+  if not s.dirty then
+    return
+  end
   if s.fenceChanged then
     redis.call('SET', KEYS[5], fmt(s.fence))
   end
@@ -166,7 +206,20 @@ local function finish(s)
     redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
     return
   end
-  redis.call('HSET', KEYS[4], '#held', s.held, '#permits', s.permits, '#maxttl', s.maxTtl)
+  local w = {}
+  for token, raw in pairs(s.pending) do
+    w[#w + 1] = token
+    w[#w + 1] = raw
+  end
+  w[#w + 1] = '#held'
+  w[#w + 1] = s.held
+  w[#w + 1] = '#permits'
+  w[#w + 1] = s.permits
+  w[#w + 1] = '#maxttl'
+  w[#w + 1] = s.maxTtl
+  w[#w + 1] = '#seq'
+  w[#w + 1] = s.seq
+  redis.call('HSET', KEYS[4], unpack(w))
   local ms = fmt(s.maxTtl + 1000)
   redis.call('PEXPIRE', KEYS[1], ms)
   redis.call('PEXPIRE', KEYS[4], ms)

@@ -31,6 +31,7 @@ export class SemaphoreModel {
     const holder = this.holders.get(token);
     const waiter = this.queue.find((w) => w.token === token);
     if (holder) {
+      holder.expiry = this.now + ttl;
       result = { kind: 'granted', fence: holder.fence };
     } else if (waiter) {
       waiter.deadline = this.now + ttl;
@@ -49,6 +50,7 @@ export class SemaphoreModel {
       kind: 'queued',
       position: this.queue.findIndex((w) => w.token === token),
       nextExpiryIn: this.#nextExpiryIn(),
+      lastFence: this.lastFence,
     };
   }
 
