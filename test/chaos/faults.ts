@@ -17,7 +17,7 @@ export const faultKinds = [
   'debugSleep',
   'restart',
 ] as const;
-/** Opt-in (--long-stalls): Redis stalls longer than the ttl, so leases expire on the server clock mid-stall. */
+/** On unless --no-long-stalls: Redis stalls longer than the ttl, so leases expire on the server clock mid-stall. */
 export const longStall = 'debugSleepLong';
 export type FaultKind = (typeof faultKinds)[number] | typeof longStall;
 

@@ -3,9 +3,9 @@
  * while a seeded fault injector kills, stalls and disconnects them and stalls, flushes
  * and restarts Redis. A resource process checks overlap and fencing; see checker.ts.
  *
- *   node --import tsx test/chaos/run.ts [--short] [--seed N] [--clients N] [--only NAME] [--verbose] [--long-stalls] [--plant-overlap]
+ *   node --import tsx test/chaos/run.ts [--short] [--seed N] [--clients N] [--only NAME] [--verbose] [--no-long-stalls] [--plant-overlap]
  *
- * --long-stalls adds DEBUG SLEEP of 1.5 ttl to the faults (see the report on lease expiry).
+ * Faults include DEBUG SLEEP of 1.5 ttl, so leases expire on the server mid-stall; --no-long-stalls leaves it out.
  *
  * --plant-overlap gives the clients one permit more than the resource allows: a planted
  * bug the run must report as FAILED, which shows the checker can see overlap at all.
@@ -33,7 +33,7 @@ const seed = Number(flag('--seed') ?? Math.floor(Math.random() * 2 ** 31));
 const clients = Number(flag('--clients') ?? 12);
 const plant = args.includes('--plant-overlap');
 const verbose = args.includes('--verbose');
-const longStalls = args.includes('--long-stalls');
+const longStalls = !args.includes('--no-long-stalls');
 /** `--only aof` runs just the runs whose name contains it, to replay one quickly. */
 const only = flag('--only');
 if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(clients) || clients < 1) {
