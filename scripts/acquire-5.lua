@@ -22,7 +22,8 @@
     { 0, position, nextExpiryIn, lastFence }
                                       queued; position 0 is the head;
                                       nextExpiryIn = ms until the earliest holder
-                                      expires, -1 if none; lastFence = the last
+                                      expires, -1 if none or if position >= permits;
+                                      lastFence = the last
                                       fencing token granted on the key
     { -1 }                            mode 0 only: not free now, or others wait
     { -2, waiting }                   the queue is full (maxWaiters); nothing changed
@@ -78,7 +79,8 @@ if not result then
     -- The last fencing token so far: a grant message with a token no higher than it
     -- predates this call, so it is stale (the grant expired before we got here).
     local lastFence = s.fence or tonumber(redis.call('GET', KEYS[5]) or '0')
-    result = { 0, redis.call('ZRANK', KEYS[2], token), nextExpiryIn(s), lastFence }
+    local position = redis.call('ZRANK', KEYS[2], token)
+    result = { 0, position, nextExpiryIn(s, position), lastFence }
   end
 end
 finish(s)

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { nanoid } from 'nanoid';
 import type { SemaphoreContext } from './context.js';
-import { isReplyError } from './context.js';
-import { AcquireTimeoutError, QueueFullError } from './errors.js';
+import { clientEnded, isReplyError } from './context.js';
+import { AcquireTimeoutError, ClientClosedError, QueueFullError } from './errors.js';
 import { Lease } from './lease.js';
 import type { ResolvedAcquire } from './options.js';
 import type { AcquireReply } from './scripts.js';
@@ -34,7 +34,12 @@ export class Acquisition {
   #timeout: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #checking = false;
+  /** Subscribed (or subscribing) to our inbox channel, so settling must unwatch it. */
   #watching = false;
+  /** The 'queued' event was published (once per acquisition). */
+  #queued = false;
+  /** False for a single try (tryAcquire, timeout 0), which must never queue. */
+  #wait = true;
   /** performance.now() when the newest acquire/heartbeat call was sent. */
   #lastSent = 0;
   /**
@@ -74,6 +79,7 @@ export class Acquisition {
       this.#timeout = setTimeout(() => this.#giveUp(new AcquireTimeoutError(this.#ctx.key, timeout)), timeout);
     }
     const wait = timeout !== 0;
+    this.#wait = wait;
     if (wait) {
       // Registered before sending: a grant message may overtake the acquire's own reply.
       this.#listener = this.#ctx.listener();
@@ -112,7 +118,7 @@ export class Acquisition {
       });
   }
 
-  async #onFirstReply(reply: AcquireReply, sentAt: number): Promise<void> {
+  #onFirstReply(reply: AcquireReply, sentAt: number): void {
     if (this.#settled) return;
     // The script set the lease's expiry while running, after we sent it.
     if (reply.kind === 'granted') return this.#grant(reply.fence, sentAt);
@@ -122,22 +128,34 @@ export class Acquisition {
       this.#settle();
       return this.#resolve(null);
     }
-    publish('queued', () => ({
-      key: this.#ctx.key,
-      token: this.#token,
-      weight: this.#options.weight,
-      position: reply.position,
-    }));
-    this.#watching = true;
-    try {
-      await this.#listener?.watch(this.#channel());
-    } catch {
-      // No subscription: the heartbeat still finds the grant, only later.
+    this.#waitForGrant(reply);
+  }
+
+  /** We are in the queue: make sure a grant will be heard, and heartbeat meanwhile. */
+  #waitForGrant(reply: Extract<AcquireReply, { kind: 'queued' }>): void {
+    if (!this.#queued) {
+      this.#queued = true;
+      publish('queued', () => ({
+        key: this.#ctx.key,
+        token: this.#token,
+        weight: this.#options.weight,
+        position: reply.position,
+      }));
     }
-    if (this.#settled) return;
-    // A grant published before our subscription went live was not heard: ask once.
-    if (this.#heardFromStart) this.#scheduleHeartbeat(reply.nextExpiryIn);
-    else this.recheck();
+    // Heartbeat from now on, whatever the subscription below does or how long it takes.
+    this.#scheduleHeartbeat(reply.nextExpiryIn);
+    if (this.#watching || !this.#listener) return;
+    this.#watching = true;
+    this.#listener.watch(this.#channel()).then(
+      () => {
+        // A grant published before our subscription went live was not heard: ask once.
+        if (!this.#heardFromStart) this.recheck();
+      },
+      () => {
+        // No subscription (and nothing to unwatch): the heartbeat still finds the grant, only later.
+        this.#watching = false;
+      },
+    );
   }
 
   #channel(): string {
@@ -151,7 +169,7 @@ export class Acquisition {
 
   /** Asks Redis where this ticket stands (and heartbeats it). Also called after pub/sub reconnects. */
   recheck(): void {
-    if (this.#settled || this.#checking) return;
+    if (this.#settled || this.#checking || !this.#wait) return;
     this.#checking = true;
     clearTimeout(this.#heartbeat);
     this.#call(true).then(
@@ -162,13 +180,14 @@ export class Acquisition {
         if (reply.kind === 'granted') this.#grant(reply.fence, sentAt);
         // Our ticket had expired (the process stalled) and the queue filled up meanwhile.
         else if (reply.kind === 'full') this.#fail(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters));
-        else this.#scheduleHeartbeat(reply.kind === 'queued' ? reply.nextExpiryIn : -1);
+        else if (reply.kind === 'queued') this.#waitForGrant(reply);
+        else this.#scheduleHeartbeat(-1);
       },
       (error: unknown) => {
         this.#checking = false;
         if (this.#settled) return;
-        // Redis refused the script itself: waiting longer cannot help.
-        if (isReplyError(error)) this.#fail(error);
+        // Redis refused the script itself, or the client was closed: waiting cannot help.
+        if (isReplyError(error) || clientEnded(this.#ctx)) this.#fail(error);
         // The connection is down: keep trying; the ticket is re-queued if it expired meanwhile.
         else this.#scheduleHeartbeat(-1);
       },
@@ -189,19 +208,40 @@ export class Acquisition {
    */
   #grant(fence: number, validFrom: number): void {
     if (performance.now() - validFrom > (this.#ctx.ttl * 2) / 3) {
+      if (!this.#wait) {
+        // A try must never queue: give the stale grant back and report "not now".
+        this.#settle();
+        this.#cancel();
+        return this.#resolve(null);
+      }
       this.#checking = false;
       return this.recheck();
     }
     this.#settle();
     if (this.#ctx.replicas === 0) return this.#deliver(fence, validFrom);
     confirmReplicated(this.#ctx, this.#token).then(
-      () => this.#deliver(fence, validFrom),
-      (error: unknown) => {
-        // Not safely granted: give the permit back rather than hold it unconfirmed.
-        this.#cancel();
-        this.#reject(error);
+      (confirmedFrom) => {
+        // Timed out or aborted while the replicas confirmed: the caller has moved on.
+        const signal = this.#options.signal;
+        if (signal?.aborted) return this.#takeBack(signal.reason);
+        if (performance.now() - this.#startedAt > this.#options.timeout) {
+          return this.#takeBack(new AcquireTimeoutError(this.#ctx.key, this.#options.timeout));
+        }
+        this.#deliver(fence, confirmedFrom);
       },
+      // Not safely granted: give the permit back rather than hold it unconfirmed.
+      (error: unknown) => this.#takeBack(error),
     );
+  }
+
+  #takeBack(reason: unknown): void {
+    this.#cancel();
+    this.#reject(reason);
+  }
+
+  /** The user's client has ended: nothing this acquisition sends can succeed any more. */
+  abandon(): void {
+    this.#fail(new ClientClosedError(this.#ctx.key));
   }
 
   #deliver(fence: number, validFrom: number): void {

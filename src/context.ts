@@ -25,3 +25,8 @@ export type SemaphoreContext = {
 export function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError';
 }
+
+/** True once the user's client was closed for good (quit() or disconnect()). */
+export function clientEnded(ctx: SemaphoreContext): boolean {
+  return (ctx.client as { status?: string }).status === 'end';
+}

@@ -5,6 +5,7 @@ export const ErrorCode = {
   leaseReleased: 'ERR_SEMAPHORE_LEASE_RELEASED',
   notReplicated: 'ERR_SEMAPHORE_NOT_REPLICATED',
   queueFull: 'ERR_SEMAPHORE_QUEUE_FULL',
+  clientClosed: 'ERR_SEMAPHORE_CLIENT_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -118,5 +119,19 @@ export class QueueFullError extends SemaphoreError {
         'Retry later, shed load, or raise `maxWaiters`.',
     );
     this.maxWaiters = maxWaiters;
+  }
+}
+
+/** The Redis client was closed (quit() or disconnect()) while an acquire was still waiting. */
+export class ClientClosedError extends SemaphoreError {
+  override readonly name = 'ClientClosedError';
+
+  constructor(key: string) {
+    super(
+      ErrorCode.clientClosed,
+      key,
+      `The Redis client was closed while an acquire on semaphore "${key}" was waiting; it can never be granted. ` +
+        'Keep the client open until every acquire settles.',
+    );
   }
 }

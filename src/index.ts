@@ -3,6 +3,7 @@ export { Mutex } from './mutex.js';
 export { Lease } from './lease.js';
 export {
   AcquireTimeoutError,
+  ClientClosedError,
   ErrorCode,
   LeaseLostError,
   LeaseReleasedError,

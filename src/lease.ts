@@ -124,7 +124,11 @@ export class Lease implements AsyncDisposable {
   #expire(): void {
     if (this.#ended) return;
     this.#lose('no refresh reached Redis before it expired');
-    // In case a refresh still lands late: give the permit back rather than leave it held by nobody.
+    this.#giveBack();
+  }
+
+  /** In case a refresh still lands late: give the permit back rather than leave it held by nobody. */
+  #giveBack(): void {
     this.#ctx.scripts.release(this.token, this.#ctx.permits).catch(() => {});
   }
 
@@ -145,6 +149,7 @@ export class Lease implements AsyncDisposable {
       const retryIn = Math.min(this.#ctx.ttl / 10, left / 2);
       if (retryIn < 1) {
         this.#lose('it could not be refreshed before it expired', error);
+        this.#giveBack();
       } else {
         this.#schedule(retryIn);
       }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { SemaphoreContext } from './context.js';
 import { LeaseLostError, NotReplicatedError } from './errors.js';
 
@@ -7,8 +8,10 @@ import { LeaseLostError, NotReplicatedError } from './errors.js';
  * grant; so a refresh goes first on ours. The two are sent back to back (one round
  * trip), and replication keeps order: once the refresh is confirmed, so is the grant.
  */
-export async function confirmReplicated(ctx: SemaphoreContext, token: string): Promise<void> {
+export async function confirmReplicated(ctx: SemaphoreContext, token: string): Promise<number> {
   const client = ctx.client as import('ioredis').Redis;
+  // The refresh renews the lease from when it was sent: the lease counts its ttl from here.
+  const sentAt = performance.now();
   const [held, acknowledged] = await Promise.all([
     ctx.scripts.refresh(token, ctx.ttl, ctx.permits),
     client.wait(ctx.replicas, ctx.replicaTimeout),
@@ -17,4 +20,5 @@ export async function confirmReplicated(ctx: SemaphoreContext, token: string): P
   if (acknowledged < ctx.replicas) {
     throw new NotReplicatedError(ctx.key, ctx.replicas, acknowledged, ctx.replicaTimeout);
   }
+  return sentAt;
 }

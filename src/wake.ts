@@ -5,6 +5,8 @@ import { type Client, isCluster } from './scripts.js';
 export type WakeTarget = {
   granted(fence: number): void;
   recheck(): void;
+  /** The user's client ended: the acquisition can never complete. */
+  abandon(): void;
 };
 
 /**
@@ -97,6 +99,9 @@ export class WakeListener {
   }
 
   close(): void {
+    const targets = [...this.#targets.values()];
+    this.#targets.clear();
+    for (const target of targets) target.abandon();
     for (const watch of this.#watches.values()) clearTimeout(watch.linger);
     this.#watches.clear();
     this.#sub?.disconnect();

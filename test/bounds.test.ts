@@ -56,3 +56,22 @@ test('expired entries are evicted in bounded batches: no call does unbounded wor
   const after = (await scripts.status(1, 0)).waiting;
   t.is(before - after, 100);
 });
+
+test('a release on a semaphore with thousands of permits grants in bounded batches', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('wide');
+  const permits = 3_000;
+  const scripts = new Scripts(redis, keyspace('rfs', key));
+  const call = (token: string, weight: number) =>
+    scripts.acquire({ token, weight, permits, ttl: 60_000, wait: true, inbox: 'x', maxWaiters: Infinity });
+  t.is((await call('all', permits)).kind, 'granted');
+  await Promise.all(Array.from({ length: 2_500 }, (_, i) => call(`w${i}`, 1)));
+  t.is(await scripts.release('all', permits), 'released');
+  // One call handed out 1,000 permits; the next call (here a status) hands out more.
+  const first = await scripts.status(permits, 0);
+  t.is(first.held, 2_000);
+  t.is(first.waiting, 500);
+  const second = await scripts.status(permits, 0);
+  t.is(second.held, 2_500);
+  t.is(second.waiting, 0);
+});

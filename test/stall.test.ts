@@ -4,10 +4,10 @@ import { queued } from './helpers/events.js';
 import { Contender } from './helpers/processes.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
-// In a file of its own: the test stalls its whole process on purpose, which would
-// starve the leases of any test running beside it.
+// In a file of its own, one test at a time: each stalls its whole process on purpose,
+// which would starve the leases of any test running beside it.
 
-test('a grant that reaches a stalled process after its ttl is not handed out as held', async (t) => {
+test.serial('a grant that reaches a stalled process after its ttl is not handed out as held', async (t) => {
   const url = await redisUrl();
   const redis = await connect();
   const key = uniqueKey('stalled-waiter');
@@ -23,9 +23,9 @@ test('a grant that reaches a stalled process after its ttl is not handed out as 
   child.send({ op: 'release', id: 'first' });
   child.send({ op: 'acquire', id: 'second', key, permits: 1, ttl, releaseAtOnce: true });
   await child.event('queued', 'second');
-  // Now this process stalls for three ttls: our grant expires unrefreshed in Redis,
+  // Now this process stalls for four ttls: our grant expires unrefreshed in Redis,
   // and the child is granted in our place.
-  const until = performance.now() + 3 * ttl;
+  const until = performance.now() + 4 * ttl;
   while (performance.now() < until) {
     // A stalled event loop, as a long GC pause or a SIGSTOP would leave it.
   }
@@ -36,4 +36,19 @@ test('a grant that reaches a stalled process after its ttl is not handed out as 
   t.true(lease.held);
   await lease.release();
   await child.kill();
+});
+
+test.serial('a try whose grant reaches a stalled process too late gives it back and reports null', async (t) => {
+  const redis = await connect();
+  const mutex = new Mutex(redis, uniqueKey('stalled-try'), { ttl: 300 });
+  await mutex.status(); // warm the connection and the scripts
+  const attempt = mutex.tryAcquire();
+  const until = performance.now() + 600;
+  while (performance.now() < until) {
+    // Stalled while the grant's reply waits in the socket, past its ttl.
+  }
+  t.is(await attempt, null);
+  const status = await mutex.status();
+  t.is(status.held, 0);
+  t.is(status.waiting, 0);
 });

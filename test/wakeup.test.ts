@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Mutex } from '../src/index.js';
+import { ClientClosedError, Mutex } from '../src/index.js';
 import { recordCommands, scriptCalls } from './helpers/commands.js';
 import { queued } from './helpers/events.js';
 import { Contender } from './helpers/processes.js';
@@ -67,4 +67,18 @@ test('a process that acquired, waited, released and closed its client exits by i
   // The child's wake-up subscription lingers, but must not keep the process alive.
   child.send({ op: 'quit' });
   t.is(await child.exited(), 0);
+});
+
+test('closing the client rejects a pending acquire with ClientClosedError instead of leaving it hanging', async (t) => {
+  const holderClient = await connect();
+  const waiterClient = await connect();
+  const key = uniqueKey('closed');
+  const holder = await new Mutex(holderClient, key).acquire();
+  const isQueued = queued(key);
+  const waiting = new Mutex(waiterClient, key).acquire();
+  await isQueued;
+  waiterClient.disconnect();
+  const error = await t.throwsAsync(waiting, { instanceOf: ClientClosedError });
+  t.is(error?.code, 'ERR_SEMAPHORE_CLIENT_CLOSED');
+  await holder.release();
 });

@@ -21,6 +21,11 @@
 -- Bounds the work one call spends on expired entries, so no call blocks Redis
 -- for long however many dead entries pile up; the rest go on the next call.
 local PURGE_BATCH = 100
+-- Likewise for grants: a release on a semaphore with thousands of permits hands out at
+-- most this many per call; waiters left over are granted by their next heartbeat.
+local GRANT_BATCH = 1000
+-- unpack() in Redis's Lua takes some 8000 values at most: write tickets in slices.
+local HSET_SLICE = 1000
 
 -- Lua's tostring() keeps 14 digits; microsecond timestamps have 16.
 local function fmt(n)
@@ -168,7 +173,8 @@ end
 -- behind it. Each grant takes at least one permit, so the loop runs at most `permits` times.
 -- `quiet` names a token whose caller learns of its grant from the reply instead.
 local function drain(s, quiet)
-  while s.queued > 0 do
+  local grants = 0
+  while s.queued > 0 and grants < GRANT_BATCH do
     local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
     if not head then
       s.queued = 0
@@ -184,6 +190,7 @@ local function drain(s, quiet)
         return
       end
       local fence = grant(s, head, weight, ttl, inbox, true)
+      grants = grants + 1
       if head ~= quiet then
         redis.call(s.publish, s.channelPrefix .. inbox, head .. ':' .. fmt(fence))
       end
@@ -219,7 +226,9 @@ local function finish(s)
   w[#w + 1] = s.maxTtl
   w[#w + 1] = '#seq'
   w[#w + 1] = s.seq
-  redis.call('HSET', KEYS[4], unpack(w))
+  for i = 1, #w, HSET_SLICE do
+    redis.call('HSET', KEYS[4], unpack(w, i, math.min(i + HSET_SLICE - 1, #w)))
+  end
   local ms = fmt(s.maxTtl + 1000)
   redis.call('PEXPIRE', KEYS[1], ms)
   redis.call('PEXPIRE', KEYS[4], ms)
@@ -230,8 +239,13 @@ local function finish(s)
 end
 
 -- Milliseconds until the earliest holder expires (server clock), or -1 if none:
--- a waiter uses it to re-check right when a dead holder's permit comes free.
-local function nextExpiryIn(s)
+-- a waiter uses it to re-check right when a dead holder's permit comes free. Only
+-- waiters near the head (within `permits` of it) are told, so that a dead holder
+-- brings a few re-checks at its expiry, not one per waiter.
+local function nextExpiryIn(s, position)
+  if position >= s.permits then
+    return -1
+  end
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
   if not first then
     return -1

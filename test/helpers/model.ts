@@ -46,10 +46,11 @@ export class SemaphoreModel {
     if (result) return result;
     const granted = this.holders.get(token);
     if (granted) return { kind: 'granted', fence: granted.fence };
+    const position = this.queue.findIndex((w) => w.token === token);
     return {
       kind: 'queued',
-      position: this.queue.findIndex((w) => w.token === token),
-      nextExpiryIn: this.#nextExpiryIn(),
+      position,
+      nextExpiryIn: position < this.permits ? this.#nextExpiryIn() : -1,
       lastFence: this.lastFence,
     };
   }
