@@ -34,11 +34,11 @@ test('maxWaiters must be a positive integer or Infinity', async (t) => {
   t.notThrows(() => new Mutex(redis, 'k', { maxWaiters: Infinity }));
 });
 
-test('expired entries are evicted in bounded batches: no call does unbounded work', async (t) => {
+test('with 100,000 dead waiters queued, each call evicts a bounded batch: none does unbounded work', async (t) => {
   const redis = await connect();
   const key = uniqueKey('batch');
   const scripts = new Scripts(redis, keyspace('rfs', key));
-  const n = 20_000;
+  const n = 100_000;
   const ttl = 60_000;
   const enqueue = (token: string, wait = true) =>
     scripts.acquire({ token, weight: 1, permits: 1, ttl, wait, inbox: 'dead', maxWaiters: Infinity });

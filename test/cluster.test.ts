@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { Mutex, Semaphore } from '../src/index.js';
+import { AcquireTimeoutError, LeaseLostError, Mutex, Semaphore } from '../src/index.js';
 import { startCluster, type LocalCluster } from './helpers/cluster.js';
 import { queued } from './helpers/events.js';
 import { uniqueKey } from './helpers/redis.js';
@@ -122,4 +122,46 @@ test('a semaphore keeps working while its slot migrates to another master', asyn
   t.is(await to.exists(`rfs:{${key}}:holders`), 1);
   to.disconnect();
   await lease.release();
+});
+
+test('in a cluster, a timed-out or aborted waiter leaves the queue, and tryAcquire never barges', async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const key = uniqueKey('cluster-cancel');
+  const sem = new Semaphore(client, key, { permits: 2 });
+  const heavy = await sem.acquire({ weight: 2 });
+  await t.throwsAsync(sem.acquire({ timeout: 100 }), { instanceOf: AcquireTimeoutError });
+  const controller = new AbortController();
+  const isQueued = queued(key);
+  const aborted = sem.acquire({ signal: controller.signal });
+  await isQueued;
+  controller.abort(new Error('stop'));
+  await t.throwsAsync(aborted, { message: 'stop' });
+  t.is((await sem.status()).waiting, 0);
+  const headQueued = queued(key);
+  const head = sem.acquire({ weight: 2 });
+  await headQueued;
+  await heavy.release();
+  const lease = await head;
+  t.is(await sem.tryAcquire(), null);
+  await lease.release();
+});
+
+test('in a cluster, fencing tokens rise, a vanished lease is reported lost, and idle keys are cleaned', async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const key = uniqueKey('cluster-fence');
+  const mutex = new Mutex(client, key, { ttl: 300 });
+  const first = await mutex.acquire();
+  await first.release();
+  const second = await mutex.acquire();
+  t.true(second.fencingToken > first.fencingToken);
+  const lost = new Promise((resolve) => second.signal.addEventListener('abort', () => resolve(second.signal.reason)));
+  // Both keys share the hash tag, so one multi-key DEL is legal in a cluster.
+  await client.del(`rfs:{${key}}:holders`, `rfs:{${key}}:tickets`);
+  t.true((await lost) instanceof LeaseLostError);
+  const third = await mutex.acquire();
+  await third.release();
+  t.is(await client.exists(`rfs:{${key}}:holders`, `rfs:{${key}}:queue`, `rfs:{${key}}:deadlines`, `rfs:{${key}}:tickets`), 0);
+  t.is(await client.exists(`rfs:{${key}}:fence`), 1);
 });

@@ -65,3 +65,17 @@ test('replicas with a Cluster client, or a bad value, is refused up front', (t) 
     message: /`replicaTimeout`.*0/,
   });
 });
+
+test('a replica promoted while the old master still grants: lost without replicas, refused with it', async (t) => {
+  const { m, r } = await pair();
+  // The failover happens first: the replica leaves and takes over, the old master lives on.
+  await r.replicaof('NO', 'ONE');
+  const plain = uniqueKey('split-plain');
+  const lease = await new Mutex(m, plain, { ttl: 30_000 }).acquire();
+  const second = await new Mutex(r, plain, { ttl: 30_000 }).tryAcquire();
+  t.truthy(second, 'the new master never saw the grant: a second holder gets in');
+  t.true(lease.held);
+  const guarded = new Mutex(m, uniqueKey('split-guarded'), { ttl: 30_000, replicas: 1, replicaTimeout: 200 });
+  await t.throwsAsync(guarded.acquire(), { instanceOf: NotReplicatedError });
+  await Promise.all([lease.release(), second?.release()]);
+});
