@@ -1,4 +1,5 @@
 /** Renders results as one markdown table (libraries side by side), the target checks, and RESULTS.md. */
+import { missAnalysis } from './misses.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Config } from './config.js';
@@ -155,7 +156,7 @@ Failed or timed-out runs: ${failed.length === 0 ? 'none.' : `\n\n${failed.map((f
 ## Targets: ${passed} of ${checks.length} met
 
 ${targetsTable(checks)}
-
+${passed < checks.length ? `\n${missAnalysis}` : ''}
 ## How the figures are measured
 
 - Every client runs in its own process (\`child_process.fork\`); timestamps are \`performance.timeOrigin + performance.now()\`, one clock for all processes. Holds are busy-waits.
