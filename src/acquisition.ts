@@ -78,6 +78,7 @@ export class Acquisition {
     if (timeout !== Number.POSITIVE_INFINITY && timeout > 0) {
       this.#timeout = setTimeout(() => this.#giveUp(new AcquireTimeoutError(this.#ctx.key, timeout)), timeout);
     }
+    // timeout 0: a single try that never queues.
     const wait = timeout !== 0;
     this.#wait = wait;
     if (wait) {
@@ -86,7 +87,6 @@ export class Acquisition {
       this.#listener.register(this.#token, this);
       this.#heardFromStart = this.#listener.isLive(this.#channel());
     }
-    // timeout 0: a single try that never queues, so there is nothing to take back.
     this.#queuedAt = performance.now();
     void this.#call(wait).then(
       ([reply, sentAt]) => this.#onFirstReply(reply, sentAt),
