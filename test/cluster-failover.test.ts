@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { Mutex } from '../src/index.js';
-import { startCluster } from './helpers/cluster.js';
+import { slotOf, startCluster } from './helpers/cluster.js';
 import { queued } from './helpers/events.js';
 import { uniqueKey } from './helpers/redis.js';
 
@@ -16,10 +16,7 @@ test('a semaphore keeps working when its master fails over to its replica', asyn
   await isQueued;
 
   // Find the replica of the master that serves the key, and promote it (a manual failover).
-  const probe = new Redis(c.nodes[0]!.port);
-  const slot = Number(await probe.cluster('KEYSLOT', `rfs:{${key}}:holders`));
-  const range = (await probe.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to)!;
-  probe.disconnect();
+  const { range } = await slotOf(c, `rfs:{${key}}:holders`);
   const replicaPort = range[3]![1];
   const replica = new Redis(replicaPort);
   await replica.cluster('FAILOVER');

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { AcquireTimeoutError, LeaseLostError, Mutex, Semaphore } from '../src/index.js';
-import { startCluster, type LocalCluster } from './helpers/cluster.js';
+import { type LocalCluster, slotOf, startCluster } from './helpers/cluster.js';
 import { queued } from './helpers/events.js';
 import { uniqueKey } from './helpers/redis.js';
 
@@ -10,12 +10,7 @@ const getCluster = () => (cluster ??= startCluster());
 
 /** The master that serves `key`'s slot, as a plain connection. */
 async function ownerOf(c: LocalCluster, key: string): Promise<{ redis: Redis; id: string; port: number }> {
-  const probe = new Redis(c.nodes[0]!.port);
-  const slot = Number(await probe.cluster('KEYSLOT', key));
-  const slots = await probe.cluster('SLOTS');
-  probe.disconnect();
-  const range = slots.find(([from, to]) => slot >= from && slot <= to);
-  const [, port, id] = range![2]!;
+  const [, port, id] = (await slotOf(c, key)).range[2]!;
   return { redis: new Redis(port), id, port };
 }
 

@@ -82,3 +82,16 @@ export async function startCluster(masters = 3, replicas = 0): Promise<LocalClus
     },
   };
 }
+
+/** The `CLUSTER SLOTS` entry serving `key`: [from, to, master, ...replicas], each node as [host, port, id]. */
+export async function slotOf(c: LocalCluster, key: string) {
+  const probe = new Redis(c.nodes[0]!.port);
+  try {
+    const slot = Number(await probe.cluster('KEYSLOT', key));
+    const range = (await probe.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to);
+    if (!range) throw new Error(`no node serves slot ${slot}`);
+    return { slot, range };
+  } finally {
+    probe.disconnect();
+  }
+}
