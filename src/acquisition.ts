@@ -1,11 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { nanoid } from 'nanoid';
 import type { SemaphoreContext } from './context.js';
-import { clientEnded, isReplyError } from './context.js';
+import { clientEnded, isPermanent } from './context.js';
 import { AcquireTimeoutError, ClientClosedError, QueueFullError } from './errors.js';
 import { Lease } from './lease.js';
 import type { ResolvedAcquire } from './options.js';
-import type { AcquireReply } from './scripts.js';
+import type { AcquireReply, HeartbeatReply } from './scripts.js';
 import { confirmReplicated } from './replication.js';
 import { publish } from './telemetry.js';
 import type { WakeListener } from './wake.js';
@@ -15,16 +14,15 @@ const expiryMargin = 5;
 
 /**
  * One `acquire()` from its first command to its settlement. It is queued by a single
- * script call; from then on it waits for a grant message on its process's inbox
+ * script call; from then on it waits for a grant message on its client's inbox
  * channel, and heartbeats (which double as re-checks) only every `ttl / 3`, or
  * right after the earliest holder's lease would expire.
  */
 export class Acquisition {
   readonly #ctx: SemaphoreContext;
   readonly #options: ResolvedAcquire;
-  // 96 random bits: unique per key for any realistic number of tickets, and short,
-  // since each waiter stores its token three times in Redis.
-  readonly #token = nanoid(16);
+  /** Names the ticket in Redis (tokens.ts); replaced only when the ticket was evicted. */
+  #token: string;
   readonly #startedAt = performance.now();
   readonly #promise: Promise<Lease | null>;
   #resolve!: (lease: Lease | null) => void;
@@ -60,6 +58,7 @@ export class Acquisition {
   constructor(ctx: SemaphoreContext, options: ResolvedAcquire) {
     this.#ctx = ctx;
     this.#options = options;
+    this.#token = ctx.listener().tokens.next(options.weight, ctx.permits);
     this.#promise = new Promise<Lease | null>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -88,34 +87,31 @@ export class Acquisition {
       this.#heardFromStart = this.#listener.isLive(this.#channel());
     }
     this.#queuedAt = performance.now();
-    void this.#call(wait).then(
-      ([reply, sentAt]) => this.#onFirstReply(reply, sentAt),
+    void this.#send(true).then(
+      ([reply, sentAt]) => this.#onFirstReply(reply as AcquireReply, sentAt),
       (error: unknown) => this.#fail(error),
     );
     return this.#promise;
   }
 
-  /** One acquire script call (first try, heartbeat or re-check), with when it was sent. */
-  #call(wait: boolean): Promise<[AcquireReply, number]> {
+  /**
+   * One script call, with when it was sent: the acquire that takes the ticket
+   * (`first`), or a heartbeat, which also re-checks and never queues.
+   */
+  #send(first: boolean): Promise<[HeartbeatReply, number]> {
     const sentAt = performance.now();
     this.#lastSent = sentAt;
-    return this.#ctx.scripts
-      .acquire({
-        token: this.#token,
-        weight: this.#options.weight,
-        permits: this.#ctx.permits,
-        ttl: this.#ctx.ttl,
-        wait,
-        inbox: this.#ctx.listener().inbox,
-        maxWaiters: this.#ctx.maxWaiters,
-      })
-      .then((reply) => {
+    const { scripts, ttl, maxWaiters } = this.#ctx;
+    const call = first
+      ? scripts.acquire({ token: this.#token, ttl, wait: this.#wait, maxWaiters })
+      : scripts.heartbeat(this.#token, ttl);
+    return call.then((reply) => {
         if (reply.kind === 'queued') {
           this.#queuedAt = Math.max(this.#queuedAt, sentAt);
           this.#staleUpTo = Math.max(this.#staleUpTo, reply.lastFence);
         }
-        return [reply, sentAt];
-      });
+      return [reply, sentAt];
+    });
   }
 
   #onFirstReply(reply: AcquireReply, sentAt: number): void {
@@ -159,7 +155,7 @@ export class Acquisition {
   }
 
   #channel(): string {
-    return this.#ctx.space.channelPrefix + this.#ctx.listener().inbox;
+    return this.#ctx.space.channelPrefix + this.#ctx.listener().tokens.inbox;
   }
 
   /** Called by the listener with the fencing token published for our grant. */
@@ -170,28 +166,44 @@ export class Acquisition {
   /** Asks Redis where this ticket stands (and heartbeats it). Also called after pub/sub reconnects. */
   recheck(): void {
     if (this.#settled || this.#checking || !this.#wait) return;
+    this.#check(false);
+  }
+
+  #check(first: boolean): void {
     this.#checking = true;
     clearTimeout(this.#heartbeat);
-    this.#call(true).then(
+    this.#send(first).then(
       ([reply, sentAt]) => {
         this.#checking = false;
         if (this.#settled) return;
         // A holder found by a re-check had its expiry pushed to ttl from this call.
         if (reply.kind === 'granted') this.#grant(reply.fence, sentAt);
+        else if (reply.kind === 'queued') this.#waitForGrant(reply);
+        else if (reply.kind === 'gone') this.#requeue();
         // Our ticket had expired (the process stalled) and the queue filled up meanwhile.
         else if (reply.kind === 'full') this.#fail(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters));
-        else if (reply.kind === 'queued') this.#waitForGrant(reply);
         else this.#scheduleHeartbeat(-1);
       },
       (error: unknown) => {
         this.#checking = false;
         if (this.#settled) return;
-        // Redis refused the script itself, or the client was closed: waiting cannot help.
-        if (isReplyError(error) || clientEnded(this.#ctx)) this.#fail(error);
+        // Redis refused the script, or the client was closed: waiting cannot help.
+        if (isPermanent(error) || clientEnded(this.#ctx)) this.#fail(error);
         // The connection is down: keep trying; the ticket is re-queued if it expired meanwhile.
         else this.#scheduleHeartbeat(-1);
       },
     );
+  }
+
+  /**
+   * Our ticket was evicted (this process stalled past its ttl): queue again, at the
+   * end of the line, under a new token, so that the old one can never be granted.
+   */
+  #requeue(): void {
+    this.#listener?.unregister(this.#token);
+    this.#token = this.#ctx.listener().tokens.next(this.#options.weight, this.#ctx.permits);
+    this.#listener?.register(this.#token, this);
+    this.#check(true);
   }
 
   #scheduleHeartbeat(nextExpiryIn: number): void {
@@ -219,7 +231,7 @@ export class Acquisition {
     }
     this.#settle();
     if (this.#ctx.replicas === 0) return this.#deliver(fence, validFrom);
-    confirmReplicated(this.#ctx, this.#token).then(
+    confirmReplicated(this.#ctx, this.#token, fence).then(
       (confirmedFrom) => {
         // Timed out or aborted while the replicas confirmed: the caller has moved on.
         const signal = this.#options.signal;
@@ -284,7 +296,7 @@ export class Acquisition {
    * still in flight. If it cannot be sent, the ticket stops heartbeating and expires within ttl.
    */
   #cancel(): void {
-    this.#ctx.scripts.release(this.#token, this.#ctx.permits).catch(() => {});
+    this.#ctx.scripts.release(this.#token, undefined).catch(() => {});
   }
 
   #settle(): void {

@@ -1,3 +1,4 @@
+import { SemaphoreError } from './errors.js';
 import type { Keyspace } from './keys.js';
 import type { Client, Scripts } from './scripts.js';
 import type { WakeListener } from './wake.js';
@@ -19,10 +20,15 @@ export type SemaphoreContext = {
 };
 
 /**
- * Errors Redis itself replied with (a script error, WRONGTYPE, OOM) will not go away
- * by retrying; anything else (socket closed, timeouts, reconnects) may.
+ * Errors Redis itself replied with (a script error, OOM), errors of this library
+ * (another layout on the key) and unreadable replies will not go away by retrying;
+ * anything else (socket closed, timeouts, reconnects) may.
  */
-export function isReplyError(error: unknown): boolean {
+export function isPermanent(error: unknown): boolean {
+  return error instanceof SemaphoreError || error instanceof TypeError || isReplyError(error);
+}
+
+function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError';
 }
 

@@ -6,6 +6,7 @@ export const ErrorCode = {
   notReplicated: 'ERR_SEMAPHORE_NOT_REPLICATED',
   queueFull: 'ERR_SEMAPHORE_QUEUE_FULL',
   clientClosed: 'ERR_SEMAPHORE_CLIENT_CLOSED',
+  layoutVersion: 'ERR_SEMAPHORE_LAYOUT_VERSION',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -132,6 +133,25 @@ export class ClientClosedError extends SemaphoreError {
       key,
       `The Redis client was closed while an acquire on semaphore "${key}" was waiting; it can never be granted. ` +
         'Keep the client open until every acquire settles.',
+    );
+  }
+}
+
+/**
+ * Version 1 of this library still holds or waits on the semaphore's key on this
+ * Redis, with a data layout this version cannot share. Nothing was changed: sharing
+ * the key would break mutual exclusion.
+ */
+export class LayoutVersionError extends SemaphoreError {
+  override readonly name = 'LayoutVersionError';
+
+  constructor(key: string) {
+    super(
+      ErrorCode.layoutVersion,
+      key,
+      `Semaphore "${key}" is in use by processes running version 1 of redis-fair-semaphore, whose data ` +
+        'layout this version (layout 2) cannot share; nothing was changed. Finish the rolling upgrade: ' +
+        'the key works here as soon as no version 1 process holds or waits on it.',
     );
   }
 }

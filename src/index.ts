@@ -5,6 +5,7 @@ export {
   AcquireTimeoutError,
   ClientClosedError,
   ErrorCode,
+  LayoutVersionError,
   LeaseLostError,
   LeaseReleasedError,
   NotReplicatedError,

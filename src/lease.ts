@@ -31,9 +31,12 @@ export class Lease implements AsyncDisposable {
   /** Why the lease ended: released on purpose, or lost. Undefined while held. */
   #ended: 'released' | LeaseLostError | undefined;
   readonly #grantedAt: number;
+  /**
+   * One timer at a time, so a grant costs a single setTimeout: the next refresh, or
+   * while a refresh is in flight, #validUntil (unless the refresh confirms the lease
+   * beyond it first).
+   */
   #timer: NodeJS.Timeout | undefined;
-  /** Fires at #validUntil unless a refresh confirmed the lease beyond it. */
-  #deadline: NodeJS.Timeout | undefined;
   /** Local monotonic time until which Redis is known to hold the lease. */
   #validUntil: number;
   #released: Promise<void> | undefined;
@@ -50,7 +53,7 @@ export class Lease implements AsyncDisposable {
     this.fencingToken = fencingToken;
     this.#grantedAt = performance.now();
     this.#validUntil = validFrom + ctx.ttl;
-    this.#confirmed();
+    this.#scheduleRefresh();
   }
 
   /** Aborted once the lease is released (reason `LeaseReleasedError`) or lost (`LeaseLostError`). */
@@ -76,7 +79,7 @@ export class Lease implements AsyncDisposable {
    */
   release(): Promise<void> {
     if (this.#released) return this.#released;
-    this.#stopTimers();
+    clearTimeout(this.#timer);
     if (this.#ended) {
       this.#released = Promise.resolve();
       return this.#released;
@@ -88,7 +91,9 @@ export class Lease implements AsyncDisposable {
       fencingToken: this.fencingToken,
       held: performance.now() - this.#grantedAt,
     }));
-    this.#released = this.#ctx.scripts.release(this.token, this.#ctx.permits).then(() => undefined);
+    this.#released = this.#ctx.scripts
+      .release(this.token, this.fencingToken)
+      .then(() => undefined);
     return this.#released;
   }
 
@@ -105,21 +110,23 @@ export class Lease implements AsyncDisposable {
     return this.release();
   }
 
-  #schedule(delay: number): void {
-    this.#timer = setTimeout(() => void this.#refresh(), Math.max(0, delay));
+  /**
+   * Redis holds the lease until #validUntil: refresh at a third of the ttl, or sooner
+   * if less is left (a grant by message may come with part of its ttl spent).
+   */
+  #scheduleRefresh(delay = Math.min(this.#ctx.ttl / 3, (this.#validUntil - performance.now()) / 2)): void {
+    this.#timer = setTimeout(this.#refreshDue, Math.max(0, delay));
   }
 
-  /**
-   * Redis holds the lease until #validUntil: refresh at a third of the ttl (or sooner,
-   * if less is left), and count it lost if that moment passes with no confirmation,
-   * as when this process or Redis stalls longer than the ttl.
-   */
-  #confirmed(): void {
+  readonly #refreshDue = (): void => {
+    if (this.#ended) return;
     const left = this.#validUntil - performance.now();
-    clearTimeout(this.#deadline);
-    this.#deadline = setTimeout(() => this.#expire(), Math.max(0, left));
-    this.#schedule(Math.min(this.#ctx.ttl / 3, left / 2));
-  }
+    // This process stalled past the expiry: someone else may hold the permit now.
+    if (left <= 0) return this.#expire();
+    // Count the lease lost if that moment passes with no confirmation, as when Redis stalls.
+    this.#timer = setTimeout(() => this.#expire(), left);
+    void this.#refresh();
+  };
 
   #expire(): void {
     if (this.#ended) return;
@@ -129,21 +136,17 @@ export class Lease implements AsyncDisposable {
 
   /** In case a refresh still lands late: give the permit back rather than leave it held by nobody. */
   #giveBack(): void {
-    this.#ctx.scripts.release(this.token, this.#ctx.permits).catch(() => {});
-  }
-
-  #stopTimers(): void {
-    clearTimeout(this.#timer);
-    clearTimeout(this.#deadline);
+    this.#ctx.scripts.release(this.token, this.fencingToken).catch(() => {});
   }
 
   async #refresh(): Promise<void> {
     const sentAt = performance.now();
     let held: boolean;
     try {
-      held = await this.#ctx.scripts.refresh(this.token, this.#ctx.ttl, this.#ctx.permits);
+      held = await this.#ctx.scripts.refresh(this.token, this.fencingToken, this.#ctx.ttl);
     } catch (error) {
       if (this.#ended) return;
+      clearTimeout(this.#timer);
       const left = this.#validUntil - performance.now();
       // Keep trying while the lease may still be ours; give up just before it expires.
       const retryIn = Math.min(this.#ctx.ttl / 10, left / 2);
@@ -151,21 +154,22 @@ export class Lease implements AsyncDisposable {
         this.#lose('it could not be refreshed before it expired', error);
         this.#giveBack();
       } else {
-        this.#schedule(retryIn);
+        this.#scheduleRefresh(retryIn);
       }
       return;
     }
     if (this.#ended) return;
+    clearTimeout(this.#timer);
     if (!held) {
       this.#lose('Redis no longer has it (it expired, or Redis restarted or was flushed)');
       return;
     }
     this.#validUntil = sentAt + this.#ctx.ttl;
-    this.#confirmed();
+    this.#scheduleRefresh();
   }
 
   #lose(reason: string, cause?: unknown): void {
-    this.#stopTimers();
+    clearTimeout(this.#timer);
     const error = new LeaseLostError(this.key, this.fencingToken, reason, cause === undefined ? undefined : { cause });
     this.#end(error);
     publish('lost', () => ({ key: this.key, token: this.token, fencingToken: this.fencingToken, error }));

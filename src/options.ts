@@ -94,14 +94,31 @@ export function requireKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new TypeError(`Expected \`key\` to be a non-empty string, got ${describe(key)}`);
   }
-  return key;
+  // A `}` would end the hash tag early and let two different keys share one name (keys.ts).
+  return requireText('key', key, '}');
 }
 
 export function requirePrefix(prefix: unknown): string {
   if (typeof prefix !== 'string') {
     throw new TypeError(`Expected \`prefix\` to be a string, got ${describe(prefix)}`);
   }
-  return prefix;
+  // Braces in the prefix would move the hash tag off the key and let names alias (keys.ts).
+  return requireText('prefix', prefix, '{}');
+}
+
+/**
+ * Refuses `forbidden` characters and lone surrogates: Redis gets UTF-8, where every
+ * lone surrogate becomes the same replacement character, so two keys would be one.
+ */
+function requireText(name: string, value: string, forbidden: string): string {
+  const bad = [...forbidden].find((c) => value.includes(c));
+  if (bad !== undefined) {
+    throw new RangeError(`Expected \`${name}\` without "${bad}", got ${describe(value)}`);
+  }
+  if (!value.isWellFormed()) {
+    throw new RangeError(`Expected \`${name}\` to be well-formed Unicode (no lone surrogates), got ${describe(value)}`);
+  }
+  return value;
 }
 
 export function requireCount(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {

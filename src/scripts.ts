@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
+import { LayoutVersionError } from './errors.js';
 import type { Keyspace } from './keys.js';
 
 /** Either ioredis client: every script call goes through the user's connection. */
@@ -13,7 +14,7 @@ export function isCluster(client: Client): client is Cluster {
  * Bumped whenever a script's behaviour changes, so two versions of this library on
  * one Redis (mid-deploy) never run each other's scripts under one command name.
  */
-const version = 4;
+const version = 5;
 const scriptsDir = new URL('../scripts/', import.meta.url);
 
 /** Reads `scripts/<file>` and inlines each `--@include name` from scripts/includes/. */
@@ -25,10 +26,11 @@ function loadLua(file: string): string {
 }
 
 const files = {
-  acquire: 'acquire-5.lua',
-  release: 'release-5.lua',
-  refresh: 'refresh-5.lua',
-  status: 'status-5.lua',
+  acquire: 'acquire-4.lua',
+  heartbeat: 'heartbeat-4.lua',
+  release: 'release-4.lua',
+  refresh: 'refresh-4.lua',
+  status: 'status-4.lua',
 } as const;
 
 type ScriptName = keyof typeof files;
@@ -44,70 +46,81 @@ export type ScriptVariant = { readonly name: string; readonly rewrite: (lua: str
 const original: ScriptVariant = { name: '', rewrite: (lua) => lua };
 let sources: Record<ScriptName, string> | undefined;
 const registered = new WeakMap<Client, Set<string>>();
+const names = Object.keys(files) as ScriptName[];
+
+/** The Lua of every script as sent to Redis, includes inlined. */
+export function scriptSources(): Readonly<Record<ScriptName, string>> {
+  sources ??= Object.fromEntries(names.map((name) => [name, loadLua(files[name])])) as Record<ScriptName, string>;
+  return sources;
+}
 
 /**
  * Registers the scripts on a client once. ioredis then sends EVALSHA, falls back to
  * EVAL on NOSCRIPT (after SCRIPT FLUSH or a restart), per connection and cluster node.
  */
 function bind(client: Client, variant: ScriptVariant): Record<ScriptName, Raw> {
-  let names = registered.get(client);
-  if (!names) registered.set(client, (names = new Set()));
-  if (!names.has(variant.name)) {
-    sources ??= {
-      acquire: loadLua(files.acquire),
-      release: loadLua(files.release),
-      refresh: loadLua(files.refresh),
-      status: loadLua(files.status),
-    };
-    for (const name of Object.keys(files) as ScriptName[]) {
+  let defined = registered.get(client);
+  if (!defined) registered.set(client, (defined = new Set()));
+  if (!defined.has(variant.name)) {
+    const lua = scriptSources();
+    for (const name of names) {
       const numberOfKeys = Number(/-(\d+)\.lua$/.exec(files[name])?.[1]);
-      client.defineCommand(commandName(name, variant), { lua: variant.rewrite(sources[name]), numberOfKeys });
+      client.defineCommand(commandName(name, variant), { lua: variant.rewrite(lua[name]), numberOfKeys });
     }
-    names.add(variant.name);
+    defined.add(variant.name);
   }
   const commands = client as unknown as Record<string, Raw>;
   const call =
     (name: ScriptName): Raw =>
     (...args) =>
       (commands[commandName(name, variant)] as Raw).call(client, ...args);
-  return { acquire: call('acquire'), release: call('release'), refresh: call('refresh'), status: call('status') };
+  return Object.fromEntries(names.map((name) => [name, call(name)])) as Record<ScriptName, Raw>;
 }
 
 function commandName(name: ScriptName, variant: ScriptVariant): string {
   return `rfs${version}${variant.name}_${name}`;
 }
 
+function unexpected(what: string, value: unknown): TypeError {
+  return new TypeError(`Unexpected reply from the ${what} script: ${JSON.stringify(value)}`);
+}
+
+/**
+ * Integers, whether Redis sent them as integer replies (read as strings under the
+ * client's `stringNumbers`) or, like fencing tokens, as digits.
+ */
 function int(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new TypeError(`Unexpected reply from the ${what} script: ${JSON.stringify(value)}`);
-  }
-  return value;
+  const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw unexpected(what, value);
+  return n;
 }
 
 function array(value: unknown, what: string): unknown[] {
-  if (!Array.isArray(value)) {
-    throw new TypeError(`Unexpected reply from the ${what} script: ${JSON.stringify(value)}`);
-  }
+  if (!Array.isArray(value)) throw unexpected(what, value);
   return value;
 }
 
 function str(value: unknown, what: string): string {
   if (typeof value === 'string') return value;
   if (Buffer.isBuffer(value)) return value.toString('utf8');
-  throw new TypeError(`Unexpected reply from the ${what} script: ${JSON.stringify(value)}`);
+  throw unexpected(what, value);
 }
 
 export type AcquireReply =
   | { readonly kind: 'granted'; readonly fence: number }
   | {
       readonly kind: 'queued';
+      /** 0 is the front; -1 when a re-check found the ticket far from it. */
       readonly position: number;
       readonly nextExpiryIn: number;
       /** Any grant message with a fencing token up to this one predates the call. */
       readonly lastFence: number;
     }
   | { readonly kind: 'busy' }
-  | { readonly kind: 'full'; readonly waiting: number };
+  | { readonly kind: 'full' };
+
+/** A heartbeat may also find its ticket gone (evicted while this process stalled). */
+export type HeartbeatReply = AcquireReply | { readonly kind: 'gone' };
 
 export type ReleaseReply = 'released' | 'dequeued' | 'unknown';
 
@@ -117,7 +130,7 @@ export type HolderInfo = {
   readonly fencingToken: number;
   /** Milliseconds until the lease expires unless refreshed (server clock). */
   readonly expiresIn: number;
-  /** Milliseconds since the grant (server clock). */
+  /** Milliseconds since the grant (server clock, read from the fencing token). */
   readonly heldFor: number;
 };
 
@@ -135,94 +148,75 @@ export type StatusReply = {
   readonly waiting: number;
   /** The last fencing token granted on this key, 0 if none yet. */
   readonly lastFencingToken: number;
+  /** Permits as the newest holder asked (else the front waiter); undefined when idle. */
+  readonly permits: number | undefined;
   readonly holders: readonly HolderInfo[];
-  /** The first `limit` waiters, head first. */
+  /** The first `limit` waiters, front first. */
   readonly waiters: readonly WaiterInfo[];
 };
 
 /** Typed calls of the scripts in scripts/, for one semaphore. The only place replies are decoded. */
 export class Scripts {
   readonly #raw: Record<ScriptName, Raw>;
-  readonly #space: Keyspace;
-  /** Sharded pub/sub in a cluster keeps each wake-up inside the key's shard. */
-  readonly #publish: 'PUBLISH' | 'SPUBLISH';
+  readonly #keys: readonly string[];
+  readonly #key: string;
+  /** Sharded pub/sub (`s`) in a cluster keeps each wake-up inside the key's shard. */
+  readonly #publish: 'p' | 's';
 
-  constructor(client: Client, space: Keyspace, variant: ScriptVariant = original) {
+  constructor(client: Client, space: Keyspace, key: string, variant: ScriptVariant = original) {
     this.#raw = bind(client, variant);
-    this.#space = space;
-    this.#publish = isCluster(client) ? 'SPUBLISH' : 'PUBLISH';
+    this.#keys = space.keys;
+    this.#key = key;
+    this.#publish = isCluster(client) ? 's' : 'p';
   }
 
   async acquire(a: {
+    /** From tokens.ts: names the caller's inbox, the weight and the permits. */
     token: string;
-    weight: number;
-    permits: number;
     ttl: number;
     wait: boolean;
-    inbox: string;
     /** Infinity for no cap. */
     maxWaiters: number;
   }): Promise<AcquireReply> {
-    const reply = array(
-      await this.#raw.acquire(
-        ...this.#space.keys,
-        a.token,
-        a.weight,
-        a.permits,
-        a.ttl,
-        a.wait ? 1 : 0,
-        a.inbox,
-        this.#space.channelPrefix,
-        this.#publish,
-        Number.isFinite(a.maxWaiters) ? a.maxWaiters : 0,
-      ),
-      'acquire',
-    );
-    const code = int(reply[0], 'acquire');
-    if (code === 1) return { kind: 'granted', fence: int(reply[1], 'acquire') };
-    if (code === 0) {
-      return {
-        kind: 'queued',
-        position: int(reply[1], 'acquire'),
-        nextExpiryIn: int(reply[2], 'acquire'),
-        lastFence: int(reply[3], 'acquire'),
-      };
-    }
-    if (code === -1) return { kind: 'busy' };
-    if (code === -2) return { kind: 'full', waiting: int(reply[1], 'acquire') };
-    throw new TypeError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
+    const flags = `${a.wait ? 'q' : 't'}${this.#publish}${Number.isFinite(a.maxWaiters) ? a.maxWaiters : 0}`;
+    const reply = await this.#raw.acquire(...this.#keys, a.token, a.ttl, flags);
+    const decoded = this.#waitReply(reply, 'acquire');
+    if (decoded.kind === 'gone') throw unexpected('acquire', reply);
+    return decoded;
   }
 
-  async release(token: string, permits: number): Promise<ReleaseReply> {
-    const code = int(
-      await this.#raw.release(...this.#space.keys, token, permits, this.#space.channelPrefix, this.#publish),
-      'release',
-    );
+  heartbeat(token: string, ttl: number): Promise<HeartbeatReply> {
+    return this.#raw
+      .heartbeat(...this.#keys, token, ttl, this.#publish)
+      .then((reply) => this.#waitReply(reply, 'heartbeat'));
+  }
+
+  /** `fence` undefined: a waiter gives up its place (or the grant that raced it). */
+  async release(token: string, fence: number | undefined): Promise<ReleaseReply> {
+    const ticket = fence === undefined ? token : `${token}|${fence}`;
+    const reply = await this.#raw.release(...this.#keys, ticket, this.#publish);
+    const code = int(reply, 'release');
     if (code === 1) return 'released';
     if (code === 0) return 'dequeued';
     if (code === -1) return 'unknown';
-    throw new TypeError(`Unexpected reply from the release script: ${code}`);
+    throw unexpected('release', reply);
   }
 
   /** True while the lease is held; false once it is gone. */
-  async refresh(token: string, ttl: number, permits: number): Promise<boolean> {
-    const code = int(
-      await this.#raw.refresh(...this.#space.keys, token, ttl, permits, this.#space.channelPrefix, this.#publish),
-      'refresh',
-    );
-    return code === 1;
+  async refresh(token: string, fence: number, ttl: number): Promise<boolean> {
+    const reply = await this.#raw.refresh(...this.#keys, `${token}|${fence}`, ttl, this.#publish);
+    return int(reply, 'refresh') === 1;
   }
 
-  async status(permits: number, limit: number): Promise<StatusReply> {
-    const r = array(
-      await this.#raw.status(...this.#space.keys, permits, this.#space.channelPrefix, limit, this.#publish),
-      'status',
-    );
+  async status(limit: number): Promise<StatusReply> {
+    const reply = await this.#raw.status(...this.#keys, limit, this.#publish);
+    if (!Array.isArray(reply) && int(reply, 'status') === -4) throw new LayoutVersionError(this.#key);
+    const r = array(reply, 'status');
     const n = (i: number) => int(r[i], 'status');
-    const holderCount = n(3);
-    const waiterCount = n(4);
+    const holderCount = n(4);
+    const waiterCount = n(5);
     const holders: HolderInfo[] = [];
-    let i = 5;
+    let i = 6;
     for (let h = 0; h < holderCount; h++, i += 5) {
       holders.push({
         token: str(r[i], 'status'),
@@ -236,6 +230,36 @@ export class Scripts {
     for (let w = 0; w < waiterCount; w++, i += 3) {
       waiters.push({ token: str(r[i], 'status'), weight: n(i + 1), expiresIn: n(i + 2) });
     }
-    return { held: n(0), waiting: n(1), lastFencingToken: n(2), holders, waiters };
+    const permits = n(3);
+    return {
+      held: n(0),
+      waiting: n(1),
+      lastFencingToken: n(2),
+      permits: permits > 0 ? permits : undefined,
+      holders,
+      waiters,
+    };
+  }
+
+  /**
+   * Replies of acquire-4.lua and heartbeat-4.lua: the fencing token's digits when
+   * granted, an array when queued, a negative code otherwise.
+   */
+  #waitReply(value: unknown, what: string): HeartbeatReply {
+    if (Array.isArray(value)) {
+      return {
+        kind: 'queued',
+        position: int(value[0], what),
+        nextExpiryIn: int(value[1], what),
+        lastFence: int(value[2], what),
+      };
+    }
+    const code = int(value, what);
+    if (code > 0) return { kind: 'granted', fence: code };
+    if (code === -1) return { kind: 'busy' };
+    if (code === -2) return { kind: 'full' };
+    if (code === -3) return { kind: 'gone' };
+    if (code === -4) throw new LayoutVersionError(this.#key);
+    throw unexpected(what, value);
   }
 }

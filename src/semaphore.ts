@@ -26,10 +26,11 @@ import { listenerFor } from './wake.js';
 /** What `status()` reports, read from Redis in one round trip. */
 export type SemaphoreStatus = {
   readonly key: string;
+  /** Permits as the holders in Redis asked for them (else the front waiter); this semaphore's own when idle. */
   readonly permits: number;
   /** Permits free now (`permits - held`, never below 0). */
   readonly available: number;
-} & StatusReply;
+} & Omit<StatusReply, 'permits'>;
 
 /**
  * A counting semaphore over Redis whose permits are granted strictly in the order
@@ -71,7 +72,7 @@ export class Semaphore {
       replicaTimeout,
       maxWaiters: requireMaxWaiters(o['maxWaiters'] ?? defaults.maxWaiters),
       space,
-      scripts: new Scripts(client, space),
+      scripts: new Scripts(client, space, this.key),
       listener: () => listenerFor(client),
     };
   }
@@ -135,12 +136,13 @@ export class Semaphore {
   async status(options?: { readonly limit?: number }): Promise<SemaphoreStatus> {
     const o = requireObject('options', options);
     const limit = o['limit'] === undefined ? 100 : requireCount('limit', o['limit']);
-    const s = await this.#ctx.scripts.status(this.permits, limit);
+    const s = await this.#ctx.scripts.status(limit);
+    const permits = s.permits ?? this.permits;
     return {
       key: this.key,
-      permits: this.permits,
+      permits,
       held: s.held,
-      available: Math.max(0, this.permits - s.held),
+      available: Math.max(0, permits - s.held),
       waiting: s.waiting,
       lastFencingToken: s.lastFencingToken,
       holders: s.holders,

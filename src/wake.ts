@@ -1,5 +1,5 @@
-import { nanoid } from 'nanoid';
 import { type Client, isCluster } from './scripts.js';
+import { parseGrant, TokenSource } from './tokens.js';
 
 /** A waiter as the listener sees it: told of its grant, or asked to re-check after a gap. */
 export type WakeTarget = {
@@ -29,8 +29,8 @@ type Watch = {
  * with the fencing token in the message, so a waiter needs no further round trip.
  */
 export class WakeListener {
-  /** This process's inbox id: the grant script publishes to the channel it names. */
-  readonly inbox = nanoid(12);
+  /** Tokens of this client's acquisitions; their inbox names our wake-up channel. */
+  readonly tokens = new TokenSource();
   readonly #client: Client;
   readonly #cluster: boolean;
   #sub: Client | undefined;
@@ -143,9 +143,8 @@ export class WakeListener {
       );
     });
     sub.on(cluster ? 'smessage' : 'message', (_channel: string, message: string) => {
-      const cut = message.lastIndexOf(':');
-      const target = this.#targets.get(message.slice(0, cut));
-      target?.granted(Number(message.slice(cut + 1)));
+      const { token, fence } = parseGrant(message);
+      this.#targets.get(token)?.granted(fence);
     });
     // Connection errors here surface to waiters through their own commands and the
     // periodic re-check; an 'error' event without a listener would only add noise.

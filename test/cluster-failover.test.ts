@@ -16,7 +16,7 @@ test('a semaphore keeps working when its master fails over to its replica', asyn
   await isQueued;
 
   // Find the replica of the master that serves the key, and promote it (a manual failover).
-  const { range } = await slotOf(c, `rfs:{${key}}:holders`);
+  const { range } = await slotOf(c, `rfs:{${key}}:tickets`);
   const replicaPort = range[3]![1];
   const replica = new Redis(replicaPort);
   await replica.cluster('FAILOVER');

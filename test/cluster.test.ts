@@ -27,7 +27,7 @@ test('in a cluster, waiters are granted in FIFO order through sharded pub/sub', 
     waits.push(mutex.acquire().then(async (lease) => (order.push(i), lease.release())));
     await isQueued;
   }
-  const owner = await ownerOf(c, `rfs:{${key}}:holders`);
+  const owner = await ownerOf(c, `rfs:{${key}}:tickets`);
   const channels = (await owner.redis.call('PUBSUB', 'SHARDCHANNELS', `rfs:{${key}}:*`)) as string[];
   owner.redis.disconnect();
   t.is(channels.length, 1, 'one sharded inbox channel on the key’s own shard');
@@ -70,7 +70,7 @@ test('many semaphores spread over every shard of the cluster', async (t) => {
   const perNode = await Promise.all(
     c.nodes.map(async (node) => {
       const r = new Redis(node.port);
-      const n = (await r.keys('rfs:{spread-*}:holders')).length;
+      const n = (await r.keys('rfs:{spread-*}:tickets')).length;
       r.disconnect();
       return n;
     }),
@@ -93,11 +93,11 @@ test('a semaphore keeps working while its slot migrates to another master', asyn
   const waiting = mutex.acquire();
   await isQueued;
 
-  const from = await ownerOf(c, `rfs:{${key}}:holders`);
+  const from = await ownerOf(c, `rfs:{${key}}:tickets`);
   const toNode = c.nodes.find((n) => n.port !== from.port)!;
   const to = new Redis(toNode.port);
   const toId = (await to.cluster('MYID')) as string;
-  const slot = Number(await from.redis.cluster('KEYSLOT', `rfs:{${key}}:holders`));
+  const slot = Number(await from.redis.cluster('KEYSLOT', `rfs:{${key}}:tickets`));
   await to.cluster('SETSLOT', slot, 'IMPORTING', from.id);
   await from.redis.cluster('SETSLOT', slot, 'MIGRATING', toId);
   const keys = (await from.redis.cluster('GETKEYSINSLOT', slot, 100)) as string[];
@@ -114,7 +114,7 @@ test('a semaphore keeps working while its slot migrates to another master', asyn
   const lease = await waiting;
   t.true(lease.fencingToken > holder.fencingToken);
   t.deepEqual((await mutex.status()).holders.map((h) => h.token), [lease.token]);
-  t.is(await to.exists(`rfs:{${key}}:holders`), 1);
+  t.is(await to.exists(`rfs:{${key}}:tickets`), 1);
   to.disconnect();
   await lease.release();
 });
@@ -153,10 +153,10 @@ test('in a cluster, fencing tokens rise, a vanished lease is reported lost, and 
   t.true(second.fencingToken > first.fencingToken);
   const lost = new Promise((resolve) => second.signal.addEventListener('abort', () => resolve(second.signal.reason)));
   // Both keys share the hash tag, so one multi-key DEL is legal in a cluster.
-  await client.del(`rfs:{${key}}:holders`, `rfs:{${key}}:tickets`);
+  await client.del(`rfs:{${key}}:tickets`);
   t.true((await lost) instanceof LeaseLostError);
   const third = await mutex.acquire();
   await third.release();
-  t.is(await client.exists(`rfs:{${key}}:holders`, `rfs:{${key}}:queue`, `rfs:{${key}}:deadlines`, `rfs:{${key}}:tickets`), 0);
+  t.is(await client.exists(`rfs:{${key}}:tickets`, `rfs:{${key}}:waiters`, `rfs:{${key}}:line`), 0);
   t.is(await client.exists(`rfs:{${key}}:fence`), 1);
 });

@@ -27,26 +27,49 @@ test('once nobody holds or waits, only the fencing counter remains', async (t) =
   const isQueued = queued(key);
   const c = sem.acquire();
   await isQueued;
-  t.is((await redis.keys(`rfs:{${key}}:*`)).length, 5);
+  t.deepEqual((await redis.keys(`rfs:{${key}}:*`)).sort(), [
+    `rfs:{${key}}:fence`,
+    `rfs:{${key}}:line`,
+    `rfs:{${key}}:tickets`,
+    `rfs:{${key}}:waiters`,
+  ]);
   await a.release();
   await b.release();
   await (await c).release();
   t.deepEqual(await redis.keys(`rfs:{${key}}:*`), [`rfs:{${key}}:fence`]);
 });
 
-test('keys left by a dead process expire on their own, no later than their ttl', async (t) => {
+test('a dead holder blocks nobody past its ttl, and the next call clears what it left', async (t) => {
   const url = await redisUrl();
   const redis = await connect();
   const key = uniqueKey('abandoned');
   const child = await Contender.start(url);
-  child.send({ op: 'acquire', id: 'h', key, permits: 1, ttl: 2_000 });
+  child.send({ op: 'acquire', id: 'h', key, permits: 1, ttl: 300 });
   await child.event('granted', 'h');
   await child.kill();
-  for (const name of ['holders', 'tickets']) {
+  // The lease outlives its process until its ttl, and not a moment longer.
+  const mutex = new Mutex(redis, key, { ttl: 300 });
+  const lease = await mutex.acquire();
+  t.deepEqual((await mutex.status()).holders.map((h) => h.token), [lease.token]);
+  await lease.release();
+  t.deepEqual(await redis.keys(`rfs:{${key}}:*`), [`rfs:{${key}}:fence`]);
+});
+
+test('the keys of waiters that all died expire on their own, no later than their ttl', async (t) => {
+  const url = await redisUrl();
+  const redis = await connect();
+  const key = uniqueKey('dead-waiters');
+  const holder = await new Mutex(redis, key, { ttl: 60_000 }).acquire();
+  const child = await Contender.start(url);
+  child.send({ op: 'acquire', id: 'w', key, permits: 1, ttl: 2_000 });
+  await child.event('queued', 'w');
+  await child.kill();
+  for (const name of ['waiters', 'line']) {
     const ttl = await redis.pttl(`rfs:{${key}}:${name}`);
-    t.true(ttl > 0 && ttl <= 3_000, `${name} expires in ${ttl} ms`);
+    t.true(ttl > 0 && ttl <= 2_000, `${name} expires in ${ttl} ms`);
   }
   t.is(await redis.pttl(`rfs:{${key}}:fence`), -1);
+  await holder.release();
 });
 
 test('a custom prefix names every key', async (t) => {
@@ -56,7 +79,6 @@ test('a custom prefix names every key', async (t) => {
   const lease = await mutex.acquire();
   t.deepEqual((await redis.keys(`myapp:locks:{${key}}:*`)).sort(), [
     `myapp:locks:{${key}}:fence`,
-    `myapp:locks:{${key}}:holders`,
     `myapp:locks:{${key}}:tickets`,
   ]);
   await lease.release();

@@ -86,24 +86,51 @@ test('an aborted acquire rejects with signal.reason and leaves the queue', async
   await holder.release();
 });
 
+test('a waiter that died just before its turn is granted only until its own deadline, never a fresh ttl', async (t) => {
+  const url = await redisUrl();
+  const redis = await connect();
+  const key = uniqueKey('dies-at-turn');
+  const mutex = new Mutex(redis, key, { ttl: 5_000 });
+  const holder = await mutex.acquire();
+  const child = await Contender.start(url);
+  child.send({ op: 'acquire', id: 'w', key, permits: 1, ttl: 600 });
+  await child.event('queued', 'w');
+  const isQueued = queued(key);
+  const behind = mutex.acquire();
+  await isQueued;
+  await child.kill();
+  const [dead] = (await mutex.status()).waiters;
+  // Released while the dead waiter's ticket still counts: the grant goes to it...
+  await holder.release();
+  const granted = (await mutex.status()).holders;
+  t.is(granted[0]?.token, dead!.token);
+  // ...but lasts no longer than its ticket would have: a silent process blocks the
+  // others for at most one ttl after its last heartbeat, granted or not.
+  t.true(granted[0]!.expiresIn <= dead!.expiresIn, `${granted[0]!.expiresIn} ms left, ticket had ${dead!.expiresIn}`);
+  const lease = await behind;
+  t.true(lease.held);
+  await lease.release();
+});
+
 test('a grant that races the cancel goes back: never leaked, never held by nobody', async (t) => {
   const redis = await connect();
   const key = uniqueKey('race');
-  const scripts = new Scripts(redis, keyspace('rfs', key));
-  const base = { weight: 1, permits: 1, ttl: 5_000, wait: true, inbox: 'x', maxWaiters: Infinity };
-  t.is((await scripts.acquire({ ...base, token: 'holder' })).kind, 'granted');
-  t.is((await scripts.acquire({ ...base, token: 'gives-up' })).kind, 'queued');
-  t.is((await scripts.acquire({ ...base, token: 'behind' })).kind, 'queued');
+  const scripts = new Scripts(redis, keyspace('rfs', key), key);
+  const base = { ttl: 5_000, wait: true, maxWaiters: Infinity };
+  const holder = await scripts.acquire({ ...base, token: 'x.holder' });
+  t.is(holder.kind, 'granted');
+  t.is((await scripts.acquire({ ...base, token: 'x.gives-up' })).kind, 'queued');
+  t.is((await scripts.acquire({ ...base, token: 'x.behind' })).kind, 'queued');
   // The holder leaves: 'gives-up' is granted in Redis, but its client has already timed out.
-  t.is(await scripts.release('holder', 1), 'released');
-  t.is(await scripts.release('gives-up', 1), 'released');
-  const status = await scripts.status(1, 10);
+  t.is(await scripts.release('x.holder', holder.kind === 'granted' ? holder.fence : 0), 'released');
+  t.is(await scripts.release('x.gives-up', undefined), 'released');
+  const status = await scripts.status(10);
   t.deepEqual(
     status.holders.map((h) => h.token),
-    ['behind'],
+    ['x.behind'],
   );
   t.is(status.waiting, 0);
-  t.is(await scripts.release('behind', 1), 'released');
+  t.is(await scripts.release('x.behind', undefined), 'released');
 });
 
 test('timeouts under contention never leak a permit', async (t) => {

@@ -52,7 +52,7 @@ test('without replicas, a grant is acknowledged before any replica has it', asyn
   t.is(await m.wait(1, 50), 0, 'no replica has the grant yet');
   replica.resume();
   t.is(await m.wait(1, 5_000), 1);
-  t.is(await r.exists(`rfs:{${key}}:holders`), 1);
+  t.is(await r.exists(`rfs:{${key}}:tickets`), 1);
   await lease.release();
 });
 

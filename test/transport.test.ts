@@ -62,22 +62,23 @@ test('Redis restarts empty: holders learn they lost the lease, waiters queue aga
 test('a resent enqueue does not create a second ticket; a resent release frees nobody else', async (t) => {
   const redis = await connect();
   const key = uniqueKey('resend');
-  const scripts = new Scripts(redis, keyspace('rfs', key));
-  const call = (token: string) =>
-    scripts.acquire({ token, weight: 1, permits: 1, ttl: 5_000, wait: true, inbox: 'x', maxWaiters: Infinity });
-  const a = await call('a');
+  const scripts = new Scripts(redis, keyspace('rfs', key), key);
+  const call = (token: string) => scripts.acquire({ token, ttl: 5_000, wait: true, maxWaiters: Infinity });
+  const a = await call('x.a');
   t.is(a.kind, 'granted');
-  t.deepEqual(await call('a'), a);
-  t.like(await call('b'), { kind: 'queued', position: 0 });
-  t.like(await call('b'), { kind: 'queued', position: 0 });
-  t.is((await scripts.status(1, 10)).waiting, 1);
-  t.is(await scripts.release('a', 1), 'released');
+  t.deepEqual(await call('x.a'), a);
+  t.like(await call('x.b'), { kind: 'queued', position: 0 });
+  t.like(await call('x.b'), { kind: 'queued', position: 0 });
+  t.is((await scripts.status(10)).waiting, 1);
+  const fence = a.kind === 'granted' ? a.fence : 0;
+  t.is(await scripts.release('x.a', fence), 'released');
   // 'b' now holds; 'a' releasing again (a resend) must not free b's permit.
-  t.is(await scripts.release('a', 1), 'unknown');
-  const status = await scripts.status(1, 10);
+  t.is(await scripts.release('x.a', fence), 'unknown');
+  t.is(await scripts.release('x.a', undefined), 'unknown');
+  const status = await scripts.status(10);
   t.deepEqual(
     status.holders.map((h) => h.token),
-    ['b'],
+    ['x.b'],
   );
   t.is(status.held, 1);
 });
@@ -86,8 +87,9 @@ test('a weighted semaphore keeps its count through releases of unknown tokens', 
   const redis = await connect();
   const sem = new Semaphore(redis, uniqueKey('count'), { permits: 3 });
   const lease = await sem.acquire({ weight: 3 });
-  const scripts = new Scripts(redis, keyspace('rfs', sem.key));
-  t.is(await scripts.release('never-queued', 3), 'unknown');
+  const scripts = new Scripts(redis, keyspace('rfs', sem.key), sem.key);
+  t.is(await scripts.release('x.never-queued', undefined), 'unknown');
+  t.is(await scripts.release('x.never-queued', 1), 'unknown');
   t.is((await sem.status()).held, 3);
   await lease.release();
   t.is((await sem.status()).held, 0);

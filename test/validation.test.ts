@@ -17,6 +17,12 @@ const cases: Case[] = [
   ['empty key', (r) => new Mutex(r, ''), TypeError, /`key`.*""/],
   ['key not a string', (r) => new Mutex(r, 42 as never), TypeError, /`key`.*42 \(number\)/],
   ['prefix not a string', (r) => new Mutex(r, 'k', { prefix: 1 as never }), TypeError, /`prefix`/],
+  // Each would let two different (prefix, key) pairs name the same Redis keys.
+  ['a key with "}"', (r) => new Mutex(r, 'b}:{c', { prefix: 'a' }), RangeError, /`key` without "}".*"b}:{c"/],
+  ['a prefix with "{"', (r) => new Mutex(r, 'c', { prefix: 'a:{b' }), RangeError, /`prefix` without "{".*"a:{b"/],
+  ['a prefix with "}"', (r) => new Mutex(r, 'c', { prefix: 'a}' }), RangeError, /`prefix` without "}"/],
+  ['a key with a lone surrogate', (r) => new Mutex(r, '\uD800'), RangeError, /`key` to be well-formed Unicode/],
+  ['a prefix with a lone surrogate', (r) => new Mutex(r, 'k', { prefix: '\uDC00' }), RangeError, /`prefix` to be well-formed/],
   ['not an ioredis client', () => new Mutex({} as never, 'k'), TypeError, /`redis`.*ioredis/],
   ['null client', () => new Mutex(null as never, 'k'), TypeError, /`redis`.*null/],
   ['Mutex with permits 2', (r) => new Mutex(r, 'k', { permits: 2 } as never), RangeError, /one permit/],

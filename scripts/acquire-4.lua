@@ -1,0 +1,101 @@
+#!lua
+--[[
+  Takes a ticket for `token`: grants it at once when nobody waits and it fits,
+  otherwise (mode q) puts it at the end of the line. Sent again with the same token
+  (a resend after a lost reply) it only renews the ticket: one token never holds two.
+  Refused as a whole when Redis is out of memory (no allow-oom flag), so it never
+  writes half a ticket.
+
+  Input:
+    KEYS[1..4]  fence, tickets, waiters, line (see includes/fence.lua)
+    ARGV[1] token   unique per acquisition; carries the weight and permits asked for
+    ARGV[2] ttl     ms a holder or waiter stays without a heartbeat
+    ARGV[3] flags   'q' (queue if it must wait) or 't' (try: never queue), then 'p'
+                    (PUBLISH) or 's' (SPUBLISH), then maxWaiters ('0': no cap)
+
+  Output:
+    '<fence>'       granted: the fencing token's digits (also when this token already
+                    held the lease: its expiry is then pushed to now + ttl)
+    { position, nextExpiryIn, lastFence }
+                    queued; position: 0 is the front (-1 for a resend that is not near
+                    it); nextExpiryIn: ms until the earliest lease expires, -1 if none
+                    or if the ticket is not near the front; lastFence: the last
+                    fencing token granted on the key (digits)
+    -1              try: not free now, or others wait
+    -2              the queue is full (maxWaiters); nothing changed
+    -4              layout 1 uses the key (see includes/fence.lua); nothing changed
+]]
+
+local t = redis.call('TIME')
+
+--@include fence
+
+-- Nobody holds or waits: the uncontended path, four calls in all.
+if redis.call('EXISTS', KEYS[2], KEYS[3]) == 0 then
+  local fence = nextFence()
+  redis.call('ZADD', KEYS[2], string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2]), ARGV[1] .. '|' .. fence)
+  return fence
+end
+
+local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
+
+--@include tickets
+--@include line
+
+local token = ARGV[1]
+local expiry = nowMs + tonumber(ARGV[2])
+local flags = ARGV[3]
+local s = { publish = string.sub(flags, 2, 2) == 's' and 'SPUBLISH' or 'PUBLISH' }
+if not readHolders(s) then
+  return -4
+end
+local weight, permits = shape(token)
+s.permits = permits
+
+local mine = s.holders[token]
+if mine then
+  -- Already granted (a resend, or a re-check that missed the message): the caller
+  -- counts the lease's ttl from this call, so Redis must too.
+  redis.call('ZADD', KEYS[2], 'XX', expiry, mine)
+  return fenceOf(mine)
+end
+
+countWaiters(s)
+purgeWaiters(s)
+if s.n == 0 and weight <= permits - s.held then
+  return (addHolder(s, token, expiry))
+end
+if string.sub(flags, 1, 1) == 't' then
+  drain(s, nil)
+  return -1
+end
+
+local maxWaiters = tonumber(string.sub(flags, 3))
+if maxWaiters > 0 and s.n >= maxWaiters and not redis.call('ZSCORE', KEYS[3], token) then
+  return -2
+end
+
+local fresh = s.n == 0
+local position = s.n
+if redis.call('ZADD', KEYS[3], expiry, token) == 1 then
+  if type(redis.pcall('RPUSH', KEYS[4], token)) ~= 'number' then
+    -- `line` was not a list: the others' order is lost; start over with this one.
+    resetLine(s)
+    redis.call('ZADD', KEYS[3], expiry, token)
+    redis.call('RPUSH', KEYS[4], token)
+    position = 0
+    fresh = true
+  end
+  s.n = s.n + 1
+else
+  -- Already waiting (a resent acquire): its deadline is renewed, its place kept.
+  position = nearHead(s, token)
+end
+keepUntil(expiry, fresh)
+
+-- Expired holders may have freed permits, or this ticket may head the line.
+drain(s, token)
+if s.mine then
+  return s.mine
+end
+return { position, nextExpiryIn(s, position), lastFence() }

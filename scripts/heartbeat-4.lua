@@ -1,0 +1,59 @@
+#!lua flags=allow-oom
+--[[
+  A waiter's heartbeat and re-check: keeps its place for another ttl and says where it
+  stands. It never queues anybody, so it may run when Redis is out of memory: waiters
+  keep their place, and are granted, while new acquires are refused.
+
+  Input:
+    KEYS[1..4]  fence, tickets, waiters, line (see includes/fence.lua)
+    ARGV[1] token
+    ARGV[2] ttl     ms from now until the ticket is dropped without another heartbeat
+    ARGV[3] flags   'p' (PUBLISH) or 's' (SPUBLISH)
+
+  Output:
+    '<fence>'       granted (now, or earlier without the message arriving); the
+                    lease's expiry is pushed to now + ttl
+    { position, nextExpiryIn, lastFence }
+                    still waiting, as acquire-4.lua replies
+    -3              the ticket is gone (evicted after its deadline passed, or never
+                    there): queue again, under a new token
+    -4              layout 1 uses the key
+]]
+
+local t = redis.call('TIME')
+local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
+
+--@include fence
+--@include tickets
+--@include line
+
+local token = ARGV[1]
+local expiry = nowMs + tonumber(ARGV[2])
+local s = { publish = ARGV[3] == 's' and 'SPUBLISH' or 'PUBLISH' }
+if not readHolders(s) then
+  return -4
+end
+local _, permits = shape(token)
+s.permits = permits
+
+local mine = s.holders[token]
+if mine then
+  redis.call('ZADD', KEYS[2], 'XX', expiry, mine)
+  return fenceOf(mine)
+end
+
+countWaiters(s)
+purgeWaiters(s)
+if s.n == 0 or not redis.call('ZSCORE', KEYS[3], token) then
+  drain(s, nil)
+  return -3
+end
+redis.call('ZADD', KEYS[3], expiry, token)
+keepUntil(expiry, false)
+
+drain(s, token)
+if s.mine then
+  return s.mine
+end
+local position = nearHead(s, token)
+return { position, nextExpiryIn(s, position), lastFence() }

@@ -1,0 +1,140 @@
+--[[
+  The waiting line: `waiters` (who waits, and until when) and `line` (in which order).
+  Inlined after `tickets`; `s.n` is how many wait, `s.publish` the command that
+  announces grants.
+]]
+
+-- Bounds the work one call spends on expired waiters and on serving the line, so
+-- that no call blocks Redis for long; what is left is done by the next call.
+local PURGE_BATCH = 100
+local DRAIN_BATCH = 1000
+-- Waiters this close to the front (beyond `permits`) are told when the earliest
+-- lease expires, so that they re-check right then if its holder died.
+local NEAR_SLACK = 4
+local NEAR_CAP = 100
+
+-- Drops both line keys: their order can no longer be trusted. Each waiter finds
+-- itself gone at its next heartbeat and queues again.
+local function resetLine(s)
+  redis.call('DEL', KEYS[3], KEYS[4])
+  s.n = 0
+end
+
+-- Sets s.n. A `waiters` key of another type is reset, not trusted.
+local function countWaiters(s)
+  local n = redis.pcall('ZCARD', KEYS[3])
+  if type(n) ~= 'number' then
+    resetLine(s)
+  else
+    s.n = n
+  end
+end
+
+-- Evicts waiters whose deadline passed, wherever they stand. Their `line` entries
+-- stay behind and are dropped when they reach the front.
+local function purgeWaiters(s)
+  if s.n == 0 then
+    return
+  end
+  local dead = redis.call('ZRANGE', KEYS[3], '-inf', nowMs, 'BYSCORE', 'LIMIT', 0, PURGE_BATCH)
+  if #dead > 0 then
+    redis.call('ZREM', KEYS[3], unpack(dead))
+    s.n = s.n - #dead
+    if s.n == 0 then
+      redis.call('DEL', KEYS[4])
+    end
+  end
+end
+
+-- The last fencing token granted, in digits ('0' if none, or if the counter is unreadable).
+local function lastFence()
+  local fence = redis.pcall('GET', KEYS[1])
+  return readable(fence) and fence or '0'
+end
+
+-- Keeps the line's keys alive until `expiry` (ms), a waiter's deadline, so that when
+-- every waiter dies (or only entries of waiters that left remain) they go by
+-- themselves. GT never shortens what a longer ttl set; keys just created (no lifetime
+-- yet) get one plainly.
+local function keepUntil(expiry, fresh)
+  local ms = string.format('%d', expiry - nowMs)
+  if fresh then
+    redis.call('PEXPIRE', KEYS[3], ms)
+    redis.call('PEXPIRE', KEYS[4], ms)
+  else
+    redis.call('PEXPIRE', KEYS[3], ms, 'GT')
+    redis.call('PEXPIRE', KEYS[4], ms, 'GT')
+  end
+end
+
+-- Where `token` stands in `line` if it is near the front, else -1. The index counts
+-- entries that already left, so it can only overstate the place.
+local function nearHead(s, token)
+  local i = redis.pcall('LPOS', KEYS[4], token, 'MAXLEN', math.min(s.permits, NEAR_CAP) + NEAR_SLACK)
+  if type(i) == 'number' then
+    return i
+  end
+  return -1
+end
+
+-- Milliseconds until the earliest lease expires, for waiters near the front only, so
+-- that a dead holder brings a few re-checks at its expiry, not one per waiter; -1 if
+-- the waiter is not near the front or nobody holds.
+local function nextExpiryIn(s, position)
+  if position < 0 or position >= math.min(s.permits, NEAR_CAP) + NEAR_SLACK or not s.earliest then
+    return -1
+  end
+  return s.earliest - nowMs
+end
+
+-- Tells a new holder through its client's inbox channel; the message is the holder's
+-- member (token and fencing token), so it needs no confirm trip. A refused PUBLISH
+-- (an ACL without channel rights) is no reason to fail: the waiter's heartbeat finds
+-- the grant instead.
+local function tell(s, token, member)
+  local inbox = string.match(token, '^([^.]+)%.')
+  if inbox then
+    redis.pcall(s.publish, string.sub(KEYS[1], 1, -6) .. 'wake:' .. inbox, member)
+  end
+end
+
+-- Serves the front of the line while it fits, within the permits each waiter asked
+-- under. Serving only the front is what makes it fair: a heavy waiter there blocks
+-- lighter ones behind it. A grant keeps the waiter's own deadline as the lease's
+-- expiry, so being granted never extends the time a silent process blocks the others.
+-- `quiet` names a token whose caller learns of its grant from the reply (s.mine).
+-- Runs only while s.held is below s.permits (the caller's), since nothing fits otherwise.
+local function drain(s, quiet)
+  local steps = 0
+  while s.n > 0 and s.held < s.permits and steps < DRAIN_BATCH do
+    steps = steps + 1
+    local head = redis.pcall('LPOP', KEYS[4])
+    if type(head) ~= 'string' then
+      -- No line (or not a list) while waiters remain: order is lost.
+      resetLine(s)
+      return
+    end
+    local deadline = tonumber(redis.call('ZSCORE', KEYS[3], head))
+    if deadline and deadline <= nowMs then
+      redis.call('ZREM', KEYS[3], head)
+      s.n = s.n - 1
+    elseif deadline then
+      local weight, permits = shape(head)
+      if weight > permits - s.held then
+        redis.call('LPUSH', KEYS[4], head)
+        break
+      end
+      redis.call('ZREM', KEYS[3], head)
+      s.n = s.n - 1
+      local fence, member = addHolder(s, head, deadline)
+      if head == quiet then
+        s.mine = fence
+      else
+        tell(s, head, member)
+      end
+    end
+    -- else: a waiter that already left; popping its entry was all there was to do.
+  end
+  -- Entries of waiters that left may remain behind the last one served: they go
+  -- with the line's lifetime, which no waiter renews any more.
+end

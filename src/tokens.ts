@@ -1,0 +1,30 @@
+import { nanoid } from 'nanoid';
+
+/**
+ * Names of tickets in Redis, as scripts/includes/fence.lua reads them: `<inbox>.<n>`,
+ * with `*<weight>/<permits>` appended unless both are 1. The scripts take the wake-up
+ * channel, the weight and the permits from the token, so a waiter costs Redis nothing
+ * beyond its place, and no permit count needs storing.
+ */
+export class TokenSource {
+  /**
+   * This client's inbox: grants for its waiters are published to `channelPrefix + inbox`.
+   * 60 random bits: two clients sharing one would share tokens, which for any realistic
+   * number of clients alive at once is as unlikely as a collision of random tokens.
+   */
+  readonly inbox = nanoid(10);
+  #issued = 0;
+
+  /** A token no other acquisition of this client has used. */
+  next(weight: number, permits: number): string {
+    const n = (++this.#issued).toString(36);
+    // String() writes every safe integer in full digits, which Lua reads back exactly.
+    return weight === 1 && permits === 1 ? `${this.inbox}.${n}` : `${this.inbox}.${n}*${weight}/${permits}`;
+  }
+}
+
+/** A grant message is the new holder's entry: `<token>|<fencing token>`. */
+export function parseGrant(message: string): { token: string; fence: number } {
+  const bar = message.lastIndexOf('|');
+  return { token: message.slice(0, bar), fence: Number(message.slice(bar + 1)) };
+}

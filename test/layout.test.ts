@@ -1,0 +1,125 @@
+/**
+ * Layout version 2 next to version 1 on one Redis (a rolling upgrade), keys that
+ * never alias, and numbers that round-trip exactly.
+ */
+import { readFileSync } from 'node:fs';
+import { fc, testProp } from '@fast-check/ava';
+import test from 'ava';
+import type { Redis } from 'ioredis';
+import { ErrorCode, LayoutVersionError, Mutex, Semaphore } from '../src/index.js';
+import { keyspace } from '../src/keys.js';
+import { requireKey, requirePrefix } from '../src/options.js';
+import { connect, uniqueKey } from './helpers/redis.js';
+
+/** Version 1's scripts exactly as released (commit 4263f88), kept as fixtures. */
+function v1Lua(file: string): string {
+  const dir = new URL('fixtures/v1/', import.meta.url);
+  return readFileSync(new URL(file, dir), 'utf8').replace(/^--@include (\w+)$/gm, (_l, name: string) =>
+    readFileSync(new URL(`includes/${name}.lua`, dir), 'utf8'),
+  );
+}
+
+/** A version 1 client of `key`, calling its scripts the way version 1 did. */
+function v1(redis: Redis, key: string) {
+  const base = `rfs:{${key}}`;
+  const keys = ['holders', 'queue', 'deadlines', 'tickets', 'fence'].map((k) => `${base}:${k}`);
+  const acquire = v1Lua('acquire-5.lua');
+  const release = v1Lua('release-5.lua');
+  return {
+    acquire: (token: string) =>
+      redis.eval(acquire, 5, ...keys, token, 1, 1, 10_000, 1, 'inbox', `${base}:wake:`, 'PUBLISH', 0) as Promise<number[]>,
+    release: (token: string) => redis.eval(release, 5, ...keys, token, 1, `${base}:wake:`, 'PUBLISH') as Promise<number>,
+  };
+}
+
+/** Every key of the semaphore with its type and content, to show nothing changed. */
+async function snapshot(redis: Redis, key: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const name of (await redis.keys(`rfs:{${key}}:*`)).sort()) {
+    const type = await redis.type(name);
+    out[name] =
+      type === 'hash' ? await redis.hgetall(name) : type === 'zset' ? await redis.zrange(name, 0, -1, 'WITHSCORES') : await redis.get(name);
+  }
+  return out;
+}
+
+test('while version 1 holds a key, version 2 refuses it with LayoutVersionError and changes nothing', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('v1-holds');
+  const old = v1(redis, key);
+  const [granted, v1Fence] = await old.acquire('v1-token');
+  t.is(granted, 1);
+  const before = await snapshot(redis, key);
+  const mutex = new Mutex(redis, key);
+  for (const call of [() => mutex.acquire(), () => mutex.tryAcquire(), () => mutex.status()]) {
+    const error = await t.throwsAsync(call(), { instanceOf: LayoutVersionError });
+    t.is(error?.code, ErrorCode.layoutVersion);
+    t.regex(error!.message, /version 1/);
+  }
+  t.deepEqual(await snapshot(redis, key), before);
+  // Once version 1 lets go, version 2 takes over the key, and its tokens continue v1's.
+  t.is(await old.release('v1-token'), 1);
+  const lease = await mutex.acquire();
+  t.true(lease.fencingToken > v1Fence!);
+  await lease.release();
+});
+
+test('while version 2 holds a key, version 1 fails at once (WRONGTYPE) and changes nothing; then it works again', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('v2-holds');
+  const mutex = new Mutex(redis, key);
+  const lease = await mutex.acquire();
+  const before = await snapshot(redis, key);
+  const old = v1(redis, key);
+  await t.throwsAsync(old.acquire('v1-token'), { name: 'ReplyError', message: /WRONGTYPE/ });
+  t.deepEqual(await snapshot(redis, key), before);
+  await lease.release();
+  // Both versions keep the fencing counter in the same string: tokens rise across them.
+  const [granted, v1Fence] = await old.acquire('v1-token');
+  t.is(granted, 1);
+  t.true(v1Fence! > lease.fencingToken);
+  t.is(await old.release('v1-token'), 1);
+});
+
+// Few characters, so that near-collisions are common: every one a prefix may hold, and
+// every one a key may hold (a key may contain '{', and whole surrogate pairs).
+const prefix = fc.string({ unit: fc.constantFrom('a', ':', 'é'), maxLength: 4 });
+const key = fc.string({ unit: fc.constantFrom('a', ':', '{', 'é', '😀'), minLength: 1, maxLength: 4 });
+
+testProp(
+  'distinct (prefix, key) pairs that pass validation never name the same Redis keys',
+  [fc.tuple(prefix, key), fc.tuple(prefix, key)],
+  (t, [p1, k1], [p2, k2]) => {
+    // Valid by construction; the validation agrees.
+    for (const [p, k] of [[p1, k1], [p2, k2]] as const) t.notThrows(() => [requirePrefix(p), requireKey(k)]);
+    const a = keyspace(p1, k1);
+    const b = keyspace(p2, k2);
+    const same = p1 === p2 && k1 === k2;
+    // Compared as the bytes Redis receives.
+    for (let i = 0; i < a.keys.length; i++) t.is(Buffer.from(a.keys[i]!).equals(Buffer.from(b.keys[i]!)), same);
+    t.is(a.channelPrefix === b.channelPrefix, same);
+  },
+  { numRuns: 2_000 },
+);
+
+for (const permits of [1e14, Number.MAX_SAFE_INTEGER]) {
+  test(`permits and weights of ${permits} are stored and read back exactly`, async (t) => {
+    const redis = await connect();
+    const sem = new Semaphore(redis, uniqueKey('big'), { permits });
+    const all = await sem.acquire({ weight: permits });
+    let status = await sem.status();
+    t.is(status.permits, permits);
+    t.is(status.held, permits);
+    t.deepEqual(status.holders.map((h) => h.weight), [permits]);
+    t.is(await sem.tryAcquire(), null);
+    await all.release();
+    const most = await sem.acquire({ weight: permits - 1 });
+    const one = await sem.acquire({ weight: 1 });
+    status = await sem.status();
+    t.is(status.held, permits);
+    t.is(status.available, 0);
+    t.deepEqual(status.holders.map((h) => h.weight).sort(), [1, permits - 1].sort());
+    await Promise.all([most.release(), one.release()]);
+    t.is((await sem.status()).held, 0);
+  });
+}
