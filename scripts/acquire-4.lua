@@ -40,27 +40,37 @@ end
 local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
 
 --@include tickets
---@include line
 
 local token = ARGV[1]
 local expiry = nowMs + tonumber(ARGV[2])
 local flags = ARGV[3]
 local s = { publish = string.sub(flags, 2, 2) == 's' and 'SPUBLISH' or 'PUBLISH' }
-if not readHolders(s) then
+if not readHolders(s, token) then
   return -4
 end
 local weight, permits = shape(token)
 s.permits = permits
 
-local mine = s.holders[token]
-if mine then
+if s.mine then
   -- Already granted (a resend, or a re-check that missed the message): the caller
   -- counts the lease's ttl from this call, so Redis must too.
-  redis.call('ZADD', KEYS[2], 'XX', expiry, mine)
-  return fenceOf(mine)
+  redis.call('ZADD', KEYS[2], 'XX', expiry, s.mine)
+  return fenceOf(s.mine)
 end
 
-countWaiters(s)
+-- Others hold but nobody waits, and it fits: granted before the line's helpers exist.
+local n = redis.pcall('ZCARD', KEYS[3])
+if n == 0 and weight <= permits - s.held then
+  return (addHolder(s, token, expiry))
+end
+
+--@include line
+
+if type(n) ~= 'number' then
+  resetLine(s)
+else
+  s.n = n
+end
 purgeWaiters(s)
 if s.n == 0 and weight <= permits - s.held then
   return (addHolder(s, token, expiry))
@@ -95,7 +105,7 @@ keepUntil(expiry, fresh)
 
 -- Expired holders may have freed permits, or this ticket may head the line.
 drain(s, token)
-if s.mine then
-  return s.mine
+if s.granted then
+  return s.granted
 end
 return { position, nextExpiryIn(s, position), lastFence() }

@@ -30,16 +30,15 @@ local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
 local token = ARGV[1]
 local expiry = nowMs + tonumber(ARGV[2])
 local s = { publish = ARGV[3] == 's' and 'SPUBLISH' or 'PUBLISH' }
-if not readHolders(s) then
+if not readHolders(s, token) then
   return -4
 end
 local _, permits = shape(token)
 s.permits = permits
 
-local mine = s.holders[token]
-if mine then
-  redis.call('ZADD', KEYS[2], 'XX', expiry, mine)
-  return fenceOf(mine)
+if s.mine then
+  redis.call('ZADD', KEYS[2], 'XX', expiry, s.mine)
+  return fenceOf(s.mine)
 end
 
 countWaiters(s)
@@ -52,8 +51,8 @@ redis.call('ZADD', KEYS[3], expiry, token)
 keepUntil(expiry, false)
 
 drain(s, token)
-if s.mine then
-  return s.mine
+if s.granted then
+  return s.granted
 end
 local position = nearHead(s, token)
 return { position, nextExpiryIn(s, position), lastFence() }

@@ -68,7 +68,7 @@ local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
 --@include line
 
 local s = { n = n, publish = ARGV[2] == 's' and 'SPUBLISH' or 'PUBLISH' }
-if readHolders(s) then
+if readHolders(s, nil) then
   local _, permits = shape(string.match(ticket, '^([^|]*)'))
   s.permits = permits
   drain(s, nil)

@@ -28,7 +28,7 @@ local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
 
 local limit = tonumber(ARGV[1])
 local s = { publish = ARGV[2] == 's' and 'SPUBLISH' or 'PUBLISH' }
-if not readHolders(s) then
+if not readHolders(s, nil) then
   return -4
 end
 countWaiters(s)

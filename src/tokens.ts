@@ -2,9 +2,9 @@ import { nanoid } from 'nanoid';
 
 /**
  * Names of tickets in Redis, as scripts/includes/fence.lua reads them: `<inbox>.<n>`,
- * with `*<weight>/<permits>` appended unless both are 1. The scripts take the wake-up
- * channel, the weight and the permits from the token, so a waiter costs Redis nothing
- * beyond its place, and no permit count needs storing.
+ * then `*<weight>` unless the weight is 1 and `/<permits>` unless the permits are 1.
+ * The scripts take the wake-up channel, the weight and the permits from the token, so
+ * a waiter costs Redis nothing beyond its place, and no permit count needs storing.
  */
 export class TokenSource {
   /**
@@ -18,8 +18,8 @@ export class TokenSource {
   /** A token no other acquisition of this client has used. */
   next(weight: number, permits: number): string {
     const n = (++this.#issued).toString(36);
-    // String() writes every safe integer in full digits, which Lua reads back exactly.
-    return weight === 1 && permits === 1 ? `${this.inbox}.${n}` : `${this.inbox}.${n}*${weight}/${permits}`;
+    // Template strings write every safe integer in full digits, which Lua reads back exactly.
+    return `${this.inbox}.${n}${weight === 1 ? '' : `*${weight}`}${permits === 1 ? '' : `/${permits}`}`;
   }
 }
 

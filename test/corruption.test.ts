@@ -84,7 +84,7 @@ async function checkStatus(w: World, after: string): Promise<void> {
 
 const token = fc
   .tuple(fc.constantFrom('t0', 't1', 't2', 't3', 't4'), fc.integer({ min: 1, max: permits }))
-  .map(([slot, weight]) => `x.${slot}*${weight}/${permits}`);
+  .map(([slot, weight]) => `x.${slot}${weight === 1 ? '' : `*${weight}`}/${permits}`);
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('acquire' as const), token, wait: fc.boolean() }),
   fc.record({ op: fc.constant('heartbeat' as const), token }),

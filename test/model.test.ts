@@ -29,7 +29,7 @@ const slots = ['t0', 't1', 't2', 't3', 't4', 't5'];
 const start = 1_800_000_000_000;
 
 /** A token as src/tokens.ts writes it for this semaphore. */
-const tokenOf = (slot: string, weight: number) => `${slot}*${weight}/${permits}`;
+const tokenOf = (slot: string, weight: number) => `${slot}${weight === 1 ? '' : `*${weight}`}/${permits}`;
 
 type Real = { redis: Redis; scripts: Scripts; clockKey: string };
 

@@ -52,7 +52,7 @@ local function nextFence()
     -- Not a string: the counter is unreadable; the clock carries on from here.
     redis.call('DEL', KEYS[1])
     redis.call('SET', KEYS[1], us)
-  elseif readable(old) and (#old > #us or (#old == #us and old >= us)) then
+  elseif old and (#old > #us or (#old == #us and old >= us)) and readable(old) then
     us = string.format('%.0f', tonumber(old) + 1)
     redis.call('SET', KEYS[1], us)
   end

@@ -81,10 +81,10 @@ end
 -- that a dead holder brings a few re-checks at its expiry, not one per waiter; -1 if
 -- the waiter is not near the front or nobody holds.
 local function nextExpiryIn(s, position)
-  if position < 0 or position >= math.min(s.permits, NEAR_CAP) + NEAR_SLACK or not s.earliest then
+  if position < 0 or position >= math.min(s.permits, NEAR_CAP) + NEAR_SLACK then
     return -1
   end
-  return s.earliest - nowMs
+  return earliestExpiryIn()
 end
 
 -- Tells a new holder through its client's inbox channel; the message is the holder's
@@ -102,7 +102,7 @@ end
 -- under. Serving only the front is what makes it fair: a heavy waiter there blocks
 -- lighter ones behind it. A grant keeps the waiter's own deadline as the lease's
 -- expiry, so being granted never extends the time a silent process blocks the others.
--- `quiet` names a token whose caller learns of its grant from the reply (s.mine).
+-- `quiet` names a token whose caller learns of its grant from the reply (s.granted).
 -- Runs only while s.held is below s.permits (the caller's), since nothing fits otherwise.
 local function drain(s, quiet)
   local steps = 0
@@ -128,7 +128,7 @@ local function drain(s, quiet)
       s.n = s.n - 1
       local fence, member = addHolder(s, head, deadline)
       if head == quiet then
-        s.mine = fence
+        s.granted = fence
       else
         tell(s, head, member)
       end

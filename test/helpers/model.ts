@@ -15,8 +15,7 @@ const nearSlack = 4;
 const nearCap = 100;
 
 export function shape(token: string): { weight: number; permits: number } {
-  const m = /\*(\d+)\/(\d+)$/.exec(token);
-  return m ? { weight: Number(m[1]), permits: Number(m[2]) } : { weight: 1, permits: 1 };
+  return { weight: Number(/\*(\d+)/.exec(token)?.[1] ?? 1), permits: Number(/\/(\d+)$/.exec(token)?.[1] ?? 1) };
 }
 
 export class SemaphoreModel {
@@ -112,8 +111,6 @@ export class SemaphoreModel {
     const holder = this.holders.get(token);
     const held = holder?.fence === fence;
     if (held) holder.expiry = this.now + ttl;
-    const { permits } = shape(token);
-    if (this.held < permits) this.#drain(permits, undefined);
     return held;
   }
 
