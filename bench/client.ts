@@ -5,13 +5,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
-import { busyWait, now, waitUntil } from './clock.js';
+import { busyWait, now, sleep, waitUntil } from './clock.js';
 import { type Held, openLock } from './libs.js';
 import type {
   Command,
   ContendResult,
+  HeardResult,
   LockSpec,
   ManyResult,
+  OpenResult,
   Reply,
   Request,
   Sample,
@@ -26,12 +28,16 @@ const url = process.env['REDIS_URL'] ?? '';
 const current = new AsyncLocalStorage<Sample>();
 
 // Counts every command any connection of this process sends (scripts, retries and
-// the wake-up subscriber included), to compare round trips per acquisition.
+// the wake-up subscriber included), to compare round trips per acquisition; by name
+// too, so that Redis's per-command CPU can be split into what clients sent and what scripts ran.
 let sent = 0;
+const sentByName: Record<string, number> = {};
 const proto = Redis.prototype as unknown as { sendCommand: (...args: unknown[]) => unknown };
 const sendCommand = proto.sendCommand;
 proto.sendCommand = function (this: Redis, ...args: unknown[]) {
   sent++;
+  const name = (args[0] as { name?: unknown } | undefined)?.name;
+  if (typeof name === 'string') sentByName[name] = (sentByName[name] ?? 0) + 1;
   // The first command inside an acquire's async context is its request leaving this process.
   const s = current.getStore();
   if (s && Number.isNaN(s.sent)) s.sent = now();
@@ -59,7 +65,14 @@ function sample(proc: number): Sample {
   return { proc, req: now(), sent: Number.NaN, queued: Number.NaN, grant: Number.NaN, rel: Number.NaN, fence: Number.NaN };
 }
 
+/** Commands sent by name since `before` (a copy of sentByName). */
+function sentSince(before: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(sentByName).map(([name, n]) => [name, n - (before[name] ?? 0)]));
+}
+
 async function solo(c: Extract<Command, { op: 'solo' }>): Promise<SoloResult> {
+  // From before the connection opens to after it closes: the span of the orchestrator's commandstats.
+  const namesBefore = { ...sentByName };
   const redis = connect();
   const lock = openLock(redis, c.spec);
   for (let i = 0; i < c.warmup; i++) {
@@ -78,9 +91,9 @@ async function solo(c: Extract<Command, { op: 'solo' }>): Promise<SoloResult> {
     await redis.ping();
     pings.push(now() - t);
   }
-  const result = { pairs, pings, sent: sent - before - pings.length };
+  const counted = sent - before - pings.length;
   await redis.quit();
-  return result;
+  return { pairs, pings, sent: counted, sentByName: sentSince(namesBefore) };
 }
 
 async function contend(c: Extract<Command, { op: 'contend' }>, proc: number): Promise<ContendResult> {
@@ -126,6 +139,88 @@ async function many(c: Extract<Command, { op: 'many' }>): Promise<ManyResult> {
   const result = { pairs, sent: sent - before, pairMs, elapsedMs: now() - c.startAt };
   await redis.quit();
   return result;
+}
+
+/** Milliseconds to the next arrival of a Poisson process of `perSec` arrivals per second. */
+function exponentialGap(perSec: number): number {
+  return (-Math.log(1 - Math.random()) / perSec) * 1000;
+}
+
+async function open(c: Extract<Command, { op: 'open' }>, proc: number): Promise<OpenResult> {
+  const redis = connect();
+  await redis.ping();
+  const lock = openLock(redis, c.spec);
+  const samples: Sample[] = [];
+  const requests: Promise<unknown>[] = [];
+  let failed: unknown;
+  const request = async (s: Sample) => {
+    const held = await current.run(s, () => lock.acquire());
+    s.grant = now();
+    s.fence = fenceOf(held);
+    // An I/O-bound holder (a call to a partner's API): the process sleeps, it does not spin.
+    await sleep(c.holdMs);
+    s.rel = now();
+    await held.release();
+  };
+  await waitUntil(c.startAt);
+  let phaseStart = c.startAt;
+  for (const phase of c.phases) {
+    for (let at = phaseStart + exponentialGap(phase.perSec); at < phase.until; at += exponentialGap(phase.perSec)) {
+      // Open loop: a request arrives on schedule whatever the earlier ones are doing.
+      const ahead = at - now();
+      if (ahead > 0) await sleep(ahead);
+      const s = sample(proc);
+      samples.push(s);
+      requests.push(request(s).catch((error: unknown) => (failed ??= error)));
+    }
+    // Memoryless: drawing afresh from the phase's end keeps the arrivals Poisson at the new rate.
+    phaseStart = phase.until;
+  }
+  // Every request is waited for: dropping the slow ones would hide the tail.
+  await Promise.all(requests);
+  await redis.quit();
+  if (failed !== undefined) throw failed;
+  return { samples };
+}
+
+/** PUBLISH floor state: the subscriber of this process and what it heard so far. */
+let listener: { redis: Redis; latencies: number[] } | undefined;
+
+async function listen(channel: string): Promise<void> {
+  const redis = connect();
+  const latencies: number[] = [];
+  redis.on('message', (_channel: string, message: string) => {
+    // Taken first: everything before this line, down to the publish call, is the floor.
+    const at = now();
+    latencies.push(at - Number(message));
+  });
+  await redis.subscribe(channel);
+  listener = { redis, latencies };
+}
+
+async function publish(c: Extract<Command, { op: 'publish' }>): Promise<void> {
+  const redis = connect();
+  await redis.ping();
+  const [shortest, longest] = c.gapMs;
+  for (let i = 0; i < c.count; i++) {
+    // A random gap, so that the subscriber's process is asleep when each message comes, as a waiter's is.
+    await sleep(shortest + Math.random() * (longest - shortest));
+    const t = now();
+    const receivers = await redis.publish(c.channel, String(t));
+    if (receivers !== 1) throw new Error(`PUBLISH reached ${receivers} subscribers, 1 expected`);
+  }
+  await redis.quit();
+}
+
+async function heard(count: number): Promise<HeardResult> {
+  const l = listener;
+  if (!l) throw new Error('heard: no listener in this process');
+  listener = undefined;
+  const deadline = now() + 5_000;
+  while (l.latencies.length < count && now() < deadline) await sleep(5);
+  await l.redis.quit();
+  if (l.latencies.length < count) throw new Error(`heard ${l.latencies.length} of ${count} messages`);
+  return { latencies: l.latencies };
 }
 
 /** W4/W5 state: waiters never stop on their own; the orchestrator kills this process. */
@@ -191,6 +286,14 @@ async function handle(r: Request): Promise<unknown> {
       return contend(r, r.proc);
     case 'many':
       return many(r);
+    case 'open':
+      return open(r, r.proc);
+    case 'listen':
+      return listen(r.channel);
+    case 'publish':
+      return publish(r);
+    case 'heard':
+      return heard(r.count);
     case 'hold':
       return hold(r.spec);
     case 'unhold':

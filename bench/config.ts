@@ -13,6 +13,29 @@ export type Config = {
   deep: { processes: number; depths: readonly [number, number]; seconds: number };
   idle: { processes: number; waiters: number; seconds: number; settleSeconds: number };
   many: { concurrency: number; rounds: number; seconds: number };
+  /**
+   * The bare PUBLISH floor, measured in a short round at the start of every W2 and W3
+   * round (so it sees the same machine): `messages` per round with a random gap in
+   * `idleGapMs` (the floor: the subscriber sleeps between messages as a waiter does),
+   * then as many in `briskGapMs` (for comparison: on a VM a short sleep wakes faster).
+   */
+  publish: { messages: number; idleGapMs: readonly [number, number]; briskGapMs: readonly [number, number] };
+  /**
+   * W7, open loop: Poisson arrivals from `processes` processes at each `loads` share of the
+   * capacity (permits ÷ hold). A round runs every level in turn for one library: per level a
+   * warm-up, then `seconds` of measured arrivals; arrivals go on for `cooldownSeconds` after
+   * the last level, so the last measured requests still compete with later ones.
+   */
+  open: {
+    permits: number;
+    holdMs: number;
+    processes: number;
+    loads: readonly number[];
+    rounds: number;
+    seconds: number;
+    warmupSeconds: number;
+    cooldownSeconds: number;
+  };
 };
 
 /** `seconds` is per round: W2/W3 measure 2 × 5 s = 10 s per library in the full run. */
@@ -27,5 +50,18 @@ export function config(quick: boolean): Config {
     deep: { processes: quick ? 2 : 4, depths: [10, quick ? 1_000 : 10_000], seconds: quick ? 0.5 : 5 },
     idle: { processes: quick ? 2 : 4, waiters: quick ? 200 : 1_000, seconds: quick ? 1.5 : 10, settleSeconds: quick ? 0.5 : 1 },
     many: { concurrency: 100, rounds: quick ? 1 : 3, seconds: quick ? 0.5 : 1 },
+    publish: { messages: quick ? 60 : 250, idleGapMs: [5, 20], briskGapMs: [1, 2] },
+    // Full: 3 × 10 s = 30 s per level per library. At 80 % load one 10 s window's p99 varied 2–3× from
+    // round to round here, three together by about ±15 %: enough to tell a 0.3× ratio from 0.5×.
+    open: {
+      permits: 4,
+      holdMs: 20,
+      processes: 8,
+      loads: [0.5, 0.8, 0.95],
+      rounds: quick ? 1 : 3,
+      seconds: quick ? 1.5 : 10,
+      warmupSeconds: quick ? 0.4 : 1.5,
+      cooldownSeconds: quick ? 0.3 : 1,
+    },
   };
 }

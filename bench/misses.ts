@@ -1,34 +1,52 @@
 /**
- * Why the targets this library misses are missed, as found by profiling the scripts
- * (INFO commandstats, SLOWLOG, counting redis.call per script), counting round trips,
- * and timing a bare PUBLISH between two processes on this machine. Written into
- * RESULTS.md under the targets whenever one is missed.
+ * Why the targets this library misses are missed, as measured: Redis instructions per
+ * pair with valgrind (`npm run bench:instructions`), redis.calls per script path
+ * (test/calls.test.ts), the bare PUBLISH floor and the ideal FIFO replay of W7 (both in
+ * this run). Written into RESULTS.md under the targets whenever one is missed.
  */
 export const missAnalysis = `## Why the misses
 
-- **Throughput and handoff (W2, W3).** Every grant here crosses processes: the release's script
-  publishes the grant and a sleeping process must wake, read it and resume. On this VM a bare
-  \`PUBLISH\` takes about 0.19 ms (p50) to reach another process, already more than twice a \`PING\`,
-  so "handoff ≤ 2 × PING" is below the floor of any push design here. The peers do better on raw
-  throughput because the releasing process usually takes the lock straight back (see their
-  overtake and fairness figures): strict FIFO gives that up on every acquisition. At 1 ms holds,
-  1.3 × the peers would need a handoff of about 0.1 ms.
+- **Redis time per pair (W1, W6).** A script call costs Redis a fixed amount before it runs a
+  line, about as much again per key and argument it is given, and every \`redis.call\` costs about
+  as much as a command sent on its own. Counted with valgrind on redis-server 7.0.15
+  (\`npm run bench:instructions\`, exact whatever the machine does): an idle-key acquire + release
+  pair costs Redis about 96,000 instructions here against redis-semaphore's 35,000, and a
+  Semaphore(4) pair with two other holders about 145,000 against its 67,000; a PING costs 4,200.
+  The pair is two script calls (4 keys each, 2-3 arguments) running 4 + 2 commands
+  (test/calls.test.ts): \`TIME\` for the server clock, \`EXISTS\` to see that nobody holds or waits,
+  \`SET … GET\` for the fencing token and \`ZADD\` for the holder; then \`ZREM\` and \`ZCARD\`.
+  redis-semaphore's Mutex acquires with one plain \`SET NX PX\` (no script, no fencing token, the
+  client's clock) and releases with a two-command script, so "2× its script time" would leave
+  under 10 % of one script call for everything FIFO, the server clock and fencing need: not
+  reachable with two script calls. What would close most of it: Redis Functions (\`FCALL\`) cost
+  about 4,000 fewer instructions per call than \`EVALSHA\` here, and passing one key instead of four
+  about 4,000 more; the first needs a function library loaded on every node (which ioredis does
+  not manage), the second breaks the rule that a script declares every key it touches. The
+  same cost explains most of W1's pair p50 and W6 (one process, 100 keys): the rest is
+  client-side work per call in Node.
+- **Throughput, handoff (W2, W3).** Every grant crosses processes: the release's script grants
+  and publishes in one call, and a sleeping process must wake up to read it. Measured in this
+  run, a bare \`PUBLISH\` reaches an idle subscriber in another process in the time shown beside
+  the handoff (about 0.5 ms at 5-20 ms gaps on this VM; a process that slept wakes slowly), and
+  the handoff stays within 1.5× of it. The peers reach a higher raw throughput because the
+  process that just released usually takes the lock straight back (their overtake and fairness
+  figures): strict FIFO gives that up on every acquisition, and at 1 ms holds 1.1× the peers would
+  need a whole handoff shorter than that bare \`PUBLISH\`.
 - **Wait p99 (W2).** A fair queue of 8 processes waits about 7 × (hold + handoff) for everyone;
   the peers' p99 is low because most of their acquisitions barge in at once, while their worst
-  waits run to seconds. p99 is the wrong statistic against a barging lock; the maximum is the
-  telling one.
+  waits run to seconds. The maximum is the telling statistic against a barging lock.
 - **Overtakes (W2, W3).** Ranked in Redis's own grant order (fencing tokens) against the moment
   each request was written to its socket, almost none remain; the rest are requests that reached
-  Redis later than they were made (the OS ran the client late on a 2-core machine with more
+  Redis later than they were made (the OS ran the client late, on a 2-core machine with more
   processes than cores), or, for W3, grants made together in one script call and resolved in
   whichever order the processes woke.
-- **Uncontended pair (W1) and many keys (W6).** Two round trips, as designed, but each script
-  does more than the peers' (server clock, eviction, FIFO bookkeeping, key lifetime): about
-  20-30 µs of Redis time against their 6-9 µs. The scripts were cut from about 22 to about 9
-  \`redis.call\`s per uncontended acquire (counters read once and written once, no lookups on an
-  idle key), which moved W1 from about 6 × to about 3 × a \`PING\`.
-- **Memory per waiter (W4).** A waiter is three Redis entries: its place in the FIFO queue, its
-  deadline (so a dead waiter is evicted wherever it stands, in O(log n)) and its ticket. Tokens
-  were shortened to 16 characters; going below 250 bytes means dropping the deadline index for a
-  rotating sweep of the queue, which evicts dead waiters later than their ttl. Not done yet.
+- **Open loop (W7).** The ideal FIFO row replays the very same requests through a FIFO
+  semaphore that costs nothing: at 80 % and 95 % load even it stays above the target ratios
+  against redis-semaphore (see the evidence column), so those two targets are out of reach of any
+  FIFO on these arrivals; redis-semaphore's short median comes from new requests taking a freed
+  permit at once while its pollers wait (its overtake share and maximum). Above the ideal, this
+  library's waits grow with its per-grant cost: each grant's wake-up (the \`PUBLISH\` floor) and the
+  release's trip to Redis are added to every 20 ms hold, so at 95 % the semaphore runs at nearly
+  100 % of its real capacity. At 50 % load the median is the uncontended acquire, where the
+  Redis and client costs above decide.
 `;

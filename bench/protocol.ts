@@ -37,13 +37,31 @@ export type Command =
   | { op: 'collect' }
   /** W6: `concurrency` workers, each on a key of its own, doing pairs until `until`. */
   | { op: 'many'; spec: LockSpec; concurrency: number; startAt: number; until: number }
+  /**
+   * W7: requests arriving at random (Poisson) from `startAt`, at `perSec` until each
+   * phase's `until`, each one acquire → sleep `holdMs` → release; replies once all are released.
+   */
+  | { op: 'open'; spec: LockSpec; holdMs: number; startAt: number; phases: readonly OpenPhase[] }
+  /** PUBLISH floor: this process subscribes to `channel` and notes when each message arrives. */
+  | { op: 'listen'; channel: string }
+  /** PUBLISH floor: `count` messages carrying their send time, at random gaps in `gapMs`. */
+  | { op: 'publish'; channel: string; count: number; gapMs: readonly [number, number] }
+  /** PUBLISH floor: waits for `count` messages, then reports their latencies and unsubscribes. */
+  | { op: 'heard'; count: number }
   /** Commands this process has sent to Redis so far (all connections). */
   | { op: 'sent' };
 
-export type SoloResult = { pairs: number[]; pings: number[]; sent: number };
+/** An arrival rate that holds until `until` (clock.now()). */
+export type OpenPhase = { perSec: number; until: number };
+
+/** `sentByName`: every command the client sent in the whole call (warm-up included), by name. */
+export type SoloResult = { pairs: number[]; pings: number[]; sent: number; sentByName: Record<string, number> };
 export type ContendResult = { samples: Sample[]; sent: number };
 export type ManyResult = { pairs: number; sent: number; pairMs: number[]; elapsedMs: number };
 export type WaitResult = { samples: Sample[] };
+export type OpenResult = { samples: Sample[] };
+/** Publish call → arrival at the subscriber, ms, one per message. */
+export type HeardResult = { latencies: number[] };
 
 export type Request = Command & { seq: number; proc: number };
 

@@ -44,17 +44,48 @@ export function totalCalls(stats: CommandStats): number {
   return n;
 }
 
-/** Script entry points (EVALSHA/EVAL): their CPU time per call is what a script costs. */
+/** Script entry points (EVALSHA, EVAL and their _RO forms); a script cannot call one. */
+function isScriptCall(name: string): boolean {
+  return name.startsWith('eval');
+}
+
+/** Script entry points: their CPU time per call is what a script costs. */
 export function scriptCost(stats: CommandStats): { calls: number; usec: number } {
   let calls = 0;
   let usec = 0;
   for (const [name, s] of stats) {
-    if (name.startsWith('eval')) {
+    if (isScriptCall(name)) {
       calls += s.calls;
       usec += s.usec;
     }
   }
   return { calls, usec };
+}
+
+/**
+ * Commands the harness itself sends (reference PINGs, connection set-up, observation):
+ * never part of a library's cost.
+ */
+const harnessCommands = new Set(['ping', 'info', 'config', 'memory', 'scan', 'flushall', 'quit', 'select', 'client', 'hello', 'command']);
+
+/**
+ * Redis CPU (µs) of every command the clients sent themselves, harness commands aside.
+ * A command a script runs is counted twice by commandstats (under its own name and
+ * inside the EVALSHA's time), so a name counts only in the share of its calls that
+ * the clients sent: SET sent plainly counts, the SETs inside a script do not. Script
+ * calls count whole (some libraries' NOSCRIPT fallback bypasses the send counter).
+ */
+export function clientCommandsUsec(stats: CommandStats, sentByName: Readonly<Record<string, number>>): number {
+  const sent = new Map<string, number>();
+  for (const [name, n] of Object.entries(sentByName)) sent.set(name.toLowerCase(), (sent.get(name.toLowerCase()) ?? 0) + n);
+  let usec = 0;
+  for (const [name, s] of stats) {
+    // Subcommands are listed as "command|sub"; clients send them under the command's name.
+    const command = name.split('|')[0] ?? name;
+    if (harnessCommands.has(command) || s.calls === 0) continue;
+    usec += isScriptCall(command) ? s.usec : s.usec * Math.min(1, (sent.get(command) ?? 0) / s.calls);
+  }
+  return usec;
 }
 
 /** Bytes Redis holds for the keys whose name contains `fragment` (exact, SAMPLES 0). */

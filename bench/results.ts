@@ -4,6 +4,8 @@ import type { ContendFigures } from './workloads/contended.js';
 import type { DepthFigures } from './workloads/deep-queue.js';
 import type { IdleFigures } from './workloads/idle.js';
 import type { ManyFigures } from './workloads/many-keys.js';
+import type { OpenFigures } from './workloads/open-loop.js';
+import type { FloorFigures } from './workloads/publish-floor.js';
 import type { SoloFigures } from './workloads/solo.js';
 
 /** A run that failed or timed out stays in the results, with its error. */
@@ -19,6 +21,10 @@ export type Results = {
   deep: PerLib<DepthFigures[]>;
   idle: PerLib<IdleFigures>;
   many: PerLib<ManyFigures>;
+  /** One figure per load level, in the order of cfg.open.loads. */
+  open: PerLib<OpenFigures[]>;
+  /** The bare PUBLISH floor: no library involved; absent when neither W2 nor W3 ran. */
+  publish?: Outcome<FloorFigures>;
 };
 
 export function value<T>(o: Outcome<T> | undefined): T | undefined {

@@ -1,13 +1,14 @@
 /**
  * `npm run bench [-- --quick]`: starts a private Redis, runs every workload against
  * every library in this one run, prints one table and the target checks, and writes
- * RESULTS.md and wait-times.svg (to bench/.tmp/ for --quick, so CI never dirties the tree).
+ * RESULTS.md, wait-times.svg and open-loop.svg (to bench/.tmp/ for --quick, so CI never
+ * dirties the tree).
  * Exits non-zero only when the benchmark itself breaks; missed targets are reported.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { startRedisProcess } from '../test/helpers/redis-server.js';
-import { waitChart } from './chart.js';
+import { openLoopChart, waitChart } from './chart.js';
 import { config } from './config.js';
 import { libraryFingerprint, libraryVersion } from './fingerprint.js';
 import type { Ctx } from './context.js';
@@ -22,10 +23,13 @@ import { type ContendFigures, contendFigures, contendRound } from './workloads/c
 import { deepQueue } from './workloads/deep-queue.js';
 import { idle } from './workloads/idle.js';
 import { manyFigures, manyRound } from './workloads/many-keys.js';
+import { capacityPerSec, openFigures, openRound } from './workloads/open-loop.js';
+import { type FloorFigures, type FloorRound, floorFigures, floorRound } from './workloads/publish-floor.js';
 import { soloFigures, soloRound } from './workloads/solo.js';
 
 const quick = process.argv.includes('--quick');
 // `--only=w2,w3` runs some workloads (while working on them); like --quick, it never touches the committed report.
+// The PUBLISH floor runs with W2 and W3, whose handoff is set against it.
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -45,16 +49,16 @@ const pool = new Pool(server.url, Math.max(cfg.mutex.processes, cfg.semaphore.pr
 await pool.start();
 const ctx: Ctx = { cfg, url: server.url, admin, pool };
 
-/** Runs one workload for one library; a failure is recorded and the clients are replaced. */
-async function measure<T>(name: string, lib: LibId, run: () => Promise<T>): Promise<Outcome<T>> {
+/** Runs one workload (for one library); a failure is recorded and the clients are replaced. */
+async function measure<T>(title: string, run: () => Promise<T>): Promise<Outcome<T>> {
   const t0 = performance.now();
   const elapsed = () => (performance.now() - t0) / 1000;
   try {
     const value = await run();
-    log(`  ${name} ${label(lib)}: ${elapsed().toFixed(1)} s`);
+    log(`  ${title}: ${elapsed().toFixed(1)} s`);
     return { ok: true, value, seconds: elapsed() };
   } catch (error) {
-    log(`  ${name} ${label(lib)}: FAILED after ${elapsed().toFixed(1)} s: ${String(error)}`);
+    log(`  ${title}: FAILED after ${elapsed().toFixed(1)} s: ${String(error)}`);
     await pool.reset();
     return { ok: false, error: String((error as Error).message ?? error), seconds: elapsed() };
   } finally {
@@ -64,30 +68,49 @@ async function measure<T>(name: string, lib: LibId, run: () => Promise<T>): Prom
 
 async function each<T>(name: string, run: (lib: LibId) => Promise<T>): Promise<PerLib<T>> {
   const out: PerLib<T> = {};
-  for (const l of libs) out[l.id] = await measure(name, l.id, () => run(l.id));
+  for (const l of libs) out[l.id] = await measure(`${name} ${l.label}`, () => run(l.id));
   return out;
+}
+
+/** The bare PUBLISH floor, gathered a round at a time; one failed round fails it. */
+const floor: { rounds: FloorRound[]; seconds: number; error?: string } = { rounds: [], seconds: 0 };
+
+async function floorStep(): Promise<void> {
+  if (floor.error !== undefined) return;
+  const o = await measure('bare PUBLISH floor', () => floorRound(ctx));
+  floor.seconds += o.seconds;
+  if (o.ok) floor.rounds.push(o.value);
+  else floor.error = o.error;
+}
+
+function floorOutcome(): Outcome<FloorFigures> | undefined {
+  if (floor.error !== undefined) return { ok: false, error: floor.error, seconds: floor.seconds };
+  return floor.rounds.length === 0 ? undefined : { ok: true, value: floorFigures(floor.rounds), seconds: floor.seconds };
 }
 
 /**
  * Rounds that alternate the libraries, each round in a rotated order; a library's
  * figures come from all its rounds. One failed round fails that library's result.
+ * `beforeRound` measures something shared (the PUBLISH floor) at the start of every round.
  */
 async function interleaved<R, T>(
   name: string,
   rounds: number,
   round: (lib: LibId) => Promise<R>,
   figures: (rounds: R[]) => T,
-  applies: (lib: LibId) => boolean = () => true,
+  options: { applies?: (lib: LibId) => boolean; beforeRound?: () => Promise<void> } = {},
 ): Promise<PerLib<T>> {
-  const ids = libs.map((l) => l.id).filter(applies);
+  const ids = libs.map((l) => l.id).filter(options.applies ?? (() => true));
   const data = new Map<LibId, R[]>(ids.map((id) => [id, []]));
   const failed = new Map<LibId, Outcome<T>>();
   const seconds = new Map<LibId, number>(ids.map((id) => [id, 0]));
   for (let r = 0; r < rounds; r++) {
+    await options.beforeRound?.();
     const order = [...ids.slice(r % ids.length), ...ids.slice(0, r % ids.length)];
     for (const id of order) {
       if (failed.has(id)) continue;
-      const o = await measure(rounds > 1 ? `${name} (round ${r + 1}/${rounds})` : name, id, () => round(id));
+      const title = `${rounds > 1 ? `${name} (round ${r + 1}/${rounds})` : name} ${label(id)}`;
+      const o = await measure(title, () => round(id));
       seconds.set(id, (seconds.get(id) ?? 0) + o.seconds);
       if (o.ok) data.get(id)?.push(o.value);
       else failed.set(id, o);
@@ -112,6 +135,7 @@ const results: Results = {
         cfg.mutex.rounds,
         (lib) => contendRound(ctx, lib, { permits: 1, ...cfg.mutex }, cfg.mutex.seconds, 'w2'),
         contendFigures,
+        { beforeRound: floorStep },
       )
     : {},
   semaphore: wanted('w3')
@@ -120,7 +144,7 @@ const results: Results = {
         cfg.semaphore.rounds,
         (lib) => contendRound(ctx, lib, cfg.semaphore, cfg.semaphore.seconds, 'w3'),
         contendFigures,
-        semaphoreLib,
+        { applies: semaphoreLib, beforeRound: floorStep },
       )
     : {},
   deep: wanted('w4') ? await each('W4 deep queue', (lib) => deepQueue(ctx, lib)) : {},
@@ -128,7 +152,14 @@ const results: Results = {
   many: wanted('w6')
     ? await interleaved('W6 many keys', cfg.many.rounds, (lib) => manyRound(ctx, lib, cfg.many.seconds), manyFigures)
     : {},
+  open: wanted('w7')
+    ? await interleaved('W7 open loop', cfg.open.rounds, (lib) => openRound(ctx, lib), openFigures, {
+        applies: semaphoreLib,
+      })
+    : {},
 };
+const publish = floorOutcome();
+if (publish) results.publish = publish;
 const redis = await redisVersion(admin);
 await pool.stop();
 admin.disconnect();
@@ -161,11 +192,21 @@ const svg = waitChart(
   ],
   `Share of acquisitions that waited longer than x (log–log): a curve that drops early and steeply has a short tail. ${date}`,
 );
+const w7 = cfg.open;
+const openSvg = openLoopChart(
+  `W7 open loop: Semaphore(${w7.permits}), hold ${w7.holdMs} ms (sleeping), Poisson arrivals from ${w7.processes} processes`,
+  libs.flatMap((l) => {
+    const x = results.open[l.id];
+    return x?.ok ? [{ lib: l.id, levels: x.value }] : [];
+  }),
+  `wait = acquire() call → resolved; capacity = ${w7.permits} permits ÷ ${w7.holdMs} ms = ${capacityPerSec(w7.permits, w7.holdMs)} req/s. ${date}`,
+);
 const dir = new URL(scratch ? './.tmp/' : './', import.meta.url);
 mkdirSync(dir, { recursive: true });
 writeFileSync(new URL('RESULTS.md', dir), resultsMarkdown(cfg, results, checks, { date, redis, seconds, library, measured }));
 writeFileSync(new URL('wait-times.svg', dir), svg);
+writeFileSync(new URL('open-loop.svg', dir), openSvg);
 // Raw figures (waits included) for re-drawing or digging in; never committed.
 mkdirSync(new URL('./.tmp/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./.tmp/last-run.json', import.meta.url), JSON.stringify({ cfg, results, checks }));
-log(`wrote ${new URL('RESULTS.md', dir).pathname} and wait-times.svg`);
+log(`wrote ${new URL('RESULTS.md', dir).pathname}, wait-times.svg and open-loop.svg`);

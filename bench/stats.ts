@@ -71,6 +71,9 @@ function lowerBound(a: readonly number[], x: number): number {
   return lo;
 }
 
+/** `overtaken` of `considered` requests had a later one granted first; `worst`: most ahead of one. */
+export type Overtakes = { overtaken: number; considered: number; worst: number };
+
 /**
  * For each acquisition requested in [from, to]: how many requests made at least
  * `slackMs` later were granted before it (never-granted ones count as granted last).
@@ -85,7 +88,7 @@ export function overtakes(
   order: (s: Sample) => number = (s) => s.grant,
   requested: (s: Sample) => number = (s) => s.req,
   slackMs = 1,
-): { overtaken: number; considered: number; worst: number } {
+): Overtakes {
   const grantOf = (s: Sample) => (Number.isFinite(order(s)) ? order(s) : Number.POSITIVE_INFINITY);
   const grants = samples.map(grantOf).sort((a, b) => a - b);
   const tree = new Int32Array(grants.length + 1);

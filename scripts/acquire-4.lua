@@ -31,7 +31,8 @@ local t = redis.call('TIME')
 --@include fence
 
 -- Nobody holds or waits: the uncontended path, four calls in all.
-if redis.call('EXISTS', KEYS[2], KEYS[3]) == 0 then
+local existing = redis.call('EXISTS', KEYS[2], KEYS[3])
+if existing == 0 then
   local fence = nextFence()
   redis.call('ZADD', KEYS[2], string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2]), ARGV[1] .. '|' .. fence)
   return fence
@@ -59,9 +60,13 @@ if s.mine then
 end
 
 -- Others hold but nobody waits, and it fits: granted before the line's helpers exist.
-local n = redis.pcall('ZCARD', KEYS[3])
+-- EXISTS counted `waiters` too: when `tickets` was the one key found, nobody waits.
+local n = 0
+if existing > (s.tickets and 1 or 0) then
+  n = redis.pcall('ZCARD', KEYS[3])
+end
 if n == 0 and weight <= permits - s.held then
-  return (addHolder(s, token, expiry))
+  return (addHolder(s, token, weight, expiry))
 end
 
 --@include line
@@ -73,7 +78,7 @@ else
 end
 purgeWaiters(s)
 if s.n == 0 and weight <= permits - s.held then
-  return (addHolder(s, token, expiry))
+  return (addHolder(s, token, weight, expiry))
 end
 if string.sub(flags, 1, 1) == 't' then
   drain(s, nil)

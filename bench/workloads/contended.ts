@@ -3,11 +3,9 @@ import { now } from '../clock.js';
 import { type Ctx, spec } from '../context.js';
 import type { ContendResult, LibId, Sample } from '../protocol.js';
 import { commandStats, scriptCost, statsDelta } from '../redis-info.js';
-import { handoffs, jain, max, maxConcurrent, overtakes, percentile } from '../stats.js';
+import { handoffs, jain, max, maxConcurrent, type Overtakes, overtakes, percentile } from '../stats.js';
 
 export type ContendShape = { permits: number; processes: number; holdMs: number; warmupSeconds: number };
-
-type Overtakes = ReturnType<typeof overtakes>;
 
 /** What one round yields; rounds of one library are merged into its figures. */
 export type ContendRound = {

@@ -48,7 +48,7 @@ async function settled(ctx: Ctx, spec: LockSpec, total: number): Promise<void> {
     return;
   }
   const deadline = Date.now() + 60_000;
-  while ((await ctx.admin.zcard(`rfs:{${spec.key}}:queue`)) < total) {
+  while ((await ctx.admin.zcard(`rfs:{${spec.key}}:waiters`)) < total) {
     if (Date.now() > deadline) throw new Error(`queue never reached ${total} waiters`);
     await sleep(50);
   }

@@ -126,7 +126,7 @@ local function drain(s, quiet)
       end
       redis.call('ZREM', KEYS[3], head)
       s.n = s.n - 1
-      local fence, member = addHolder(s, head, deadline)
+      local fence, member = addHolder(s, head, weight, deadline)
       if head == quiet then
         s.granted = fence
       else

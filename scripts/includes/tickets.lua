@@ -14,11 +14,13 @@
 
 -- Weight and permits a token asked for (src/tokens.ts writes them; 1 when absent).
 local function shape(token)
-  return tonumber(string.match(token, '%*(%d+)')) or 1, tonumber(string.match(token, '/(%d+)$')) or 1
+  local weight, permits = string.match(token, '^[^*/]*%*?(%d*)/?(%d*)$')
+  return tonumber(weight) or 1, tonumber(permits) or 1
 end
 
 -- Drops the expired holders and reads the live ones: their total weight into s.held,
--- and the entry of `token`, if it holds, into s.mine. Returns false, before any
+-- the entry of `token`, if it holds, into s.mine, and whether `tickets` existed at
+-- all into s.tickets. Returns false, before any
 -- write, when `tickets` is layout 1's hash (layout 1 always gave it a lifetime); any
 -- other foreign value is dropped (its holders learn at their next refresh that their
 -- lease is gone).
@@ -34,7 +36,9 @@ local function readHolders(s, token)
   s.freed = removed > 0
   s.held = 0
   local prefix = token and token .. '|'
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+  s.tickets = s.freed or #members > 0
+  for _, member in ipairs(members) do
     if string.find(member, '*', 1, true) then
       s.held = s.held + (tonumber(string.match(member, '%*(%d+)')) or 1)
     else
@@ -51,12 +55,13 @@ local function fenceOf(member)
   return string.match(member, '|(%d+)$')
 end
 
--- Makes `token` a holder until `expiry` (ms). Returns its fencing token and member.
-local function addHolder(s, token, expiry)
+-- Makes `token`, of `weight`, a holder until `expiry` (ms). Returns its fencing token
+-- and its member.
+local function addHolder(s, token, weight, expiry)
   local fence = nextFence()
   local member = token .. '|' .. fence
   redis.call('ZADD', KEYS[2], string.format('%d', expiry), member)
-  s.held = s.held + shape(token)
+  s.held = s.held + weight
   return fence, member
 end
 
