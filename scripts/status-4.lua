@@ -13,8 +13,8 @@
     -4   layout 1 uses the key
     { held, waiting, lastFence, permits, holderCount, waiterCount,
       holder fields..., waiter fields... }
-    lastFence is in digits; permits: as the newest holder asked, else the front
-    waiter, else 0. Each holder is: token, weight, fence (digits), expiresIn (ms),
+    held, lastFence, permits and weights are in digits; permits: as the newest holder
+    asked, else the front waiter, else '0'. Each holder is: token, weight, fence (digits), expiresIn (ms),
     heldFor (ms, read from the fencing token, which is the grant's server time in µs
     unless the clock stepped back); each waiter: token, weight, expiresIn (ms)
 ]]
@@ -27,6 +27,12 @@ local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
 --@include line
 
 local limit = tonumber(ARGV[1])
+
+-- Permits and weights go up to 2^53 - 1: sent as digits, since some clients read
+-- integer replies that large inexactly (ioredis 6 over RESP3).
+local function digits(n)
+  return string.format('%.0f', n)
+end
 local s = { publish = ARGV[2] == 's' and 'SPUBLISH' or 'PUBLISH' }
 if not readHolders(s, nil) then
   return -4
@@ -37,7 +43,7 @@ purgeWaiters(s)
 s.permits = math.huge
 drain(s, nil)
 
-local out = { s.held, s.n, lastFence(), 0, 0, 0 }
+local out = { digits(s.held), s.n, lastFence(), '0', 0, 0 }
 local newest = ''
 local r = redis.call('ZRANGE', KEYS[2], '(' .. nowMs, '+inf', 'BYSCORE', 'WITHSCORES')
 for i = 1, #r, 2 do
@@ -45,14 +51,14 @@ for i = 1, #r, 2 do
   if token then
     local weight, permits = shape(token)
     out[#out + 1] = token
-    out[#out + 1] = weight
+    out[#out + 1] = digits(weight)
     out[#out + 1] = fence
     out[#out + 1] = tonumber(r[i + 1]) - nowMs
     out[#out + 1] = math.max(0, nowMs - math.floor(tonumber(fence) / 1000))
     out[5] = out[5] + 1
     if #fence > #newest or (#fence == #newest and fence > newest) then
       newest = fence
-      out[4] = permits
+      out[4] = digits(permits)
     end
   end
 end
@@ -77,11 +83,11 @@ while out[6] < limit and from < budget and s.n > 0 do
     if deadline and deadline > nowMs and not seen[token] and out[6] < limit then
       seen[token] = true
       local weight, permits = shape(token)
-      if out[4] == 0 then
-        out[4] = permits
+      if out[4] == '0' then
+        out[4] = digits(permits)
       end
       out[#out + 1] = token
-      out[#out + 1] = weight
+      out[#out + 1] = digits(weight)
       out[#out + 1] = deadline - nowMs
       out[6] = out[6] + 1
     end

@@ -4,13 +4,43 @@ import { clientEnded, isPermanent } from './context.js';
 import { AcquireTimeoutError, ClientClosedError, QueueFullError } from './errors.js';
 import { Lease } from './lease.js';
 import type { ResolvedAcquire } from './options.js';
-import type { AcquireReply, HeartbeatReply } from './scripts.js';
 import { confirmReplicated } from './replication.js';
+import type { HeartbeatReply } from './scripts.js';
 import { publish } from './telemetry.js';
 import type { WakeListener } from './wake.js';
+import { expiryMargin, heartbeatFraction, staleGrantFraction } from './timing.js';
 
-/** Re-checking right at a holder's expiry would race it by a hair; wait a little past it. */
-const expiryMargin = 5;
+/**
+ * Where one acquisition stands. Every event (a reply, a grant message, a timer, the
+ * user giving up, the client ending) goes through #on(), which moves between these:
+ *
+ *   sending ──queued──▶ queued ──heartbeat due──▶ checking ──queued──▶ queued
+ *      │                  │  ▲                       │ gone: new token ──▶ sending
+ *      │                  │  └───────────────────────┘
+ *      ├──granted (reply or message, in any of the three)──▶ confirming ──▶ done
+ *      └──gave up while a call was in flight──▶ leaving ──call settled: cancel──▶ done
+ *
+ * `leaving` is what keeps a cancel from overtaking the acquire it cancels: a call that
+ * ioredis resends (as EVAL after NOSCRIPT) would otherwise queue a ticket for nobody.
+ */
+type State =
+  | { readonly name: 'sending' }
+  | { readonly name: 'queued' }
+  /** A heartbeat is in flight; `again`: a re-check was asked for meanwhile. */
+  | { readonly name: 'checking'; again: boolean }
+  /** Granted, waiting for replicas (`replicas` option). */
+  | { readonly name: 'confirming' }
+  /** Settled for the caller, but a call is in flight: the cancel goes once it returns. */
+  | { readonly name: 'leaving' }
+  | { readonly name: 'done' };
+
+type Event =
+  | { readonly type: 'reply'; readonly reply: HeartbeatReply; readonly sentAt: number }
+  | { readonly type: 'failed'; readonly error: unknown }
+  | { readonly type: 'message'; readonly fence: number }
+  | { readonly type: 'check' }
+  | { readonly type: 'giveUp'; readonly reason: unknown }
+  | { readonly type: 'ended' };
 
 /**
  * One `acquire()` from its first command to its settlement. It is queued by a single
@@ -21,24 +51,30 @@ const expiryMargin = 5;
 export class Acquisition {
   readonly #ctx: SemaphoreContext;
   readonly #options: ResolvedAcquire;
-  /** Names the ticket in Redis (tokens.ts); replaced only when the ticket was evicted. */
-  #token: string;
+  readonly #listener: WakeListener;
+  readonly #channel: string;
   readonly #startedAt = performance.now();
   readonly #promise: Promise<Lease | null>;
   #resolve!: (lease: Lease | null) => void;
   #reject!: (error: unknown) => void;
-  #settled = false;
-  #listener: WakeListener | undefined;
+  #state: State = { name: 'sending' };
+  /** Names the ticket in Redis (tokens.ts); replaced only when the ticket was evicted. */
+  #token: string;
   #timeout: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
-  #checking = false;
-  /** Subscribed (or subscribing) to our inbox channel, so settling must unwatch it. */
+  /** We hold a reference on our inbox channel (attach or subscribe), to give back when done. */
   #watching = false;
+  /**
+   * Resolves once our channel's subscription is live: from the moment the first
+   * acquire went out if it already was (undefined then), else a re-check is due once
+   * it is, since a grant published before was not heard.
+   */
+  #live: Promise<void> | undefined;
+  /** The re-check for a subscription that went live late was arranged (once). */
+  #subscribed = false;
   /** The 'queued' event was published (once per acquisition). */
-  #queued = false;
-  /** False for a single try (tryAcquire, timeout 0), which must never queue. */
-  #wait = true;
-  /** performance.now() when the newest acquire/heartbeat call was sent. */
+  #announced = false;
+  /** performance.now() when the newest script call was sent. */
   #lastSent = 0;
   /**
    * A time no grant of ours can predate: when the newest call that found us still
@@ -52,17 +88,22 @@ export class Acquisition {
    * message with a token no higher than this one is from a grant that already expired.
    */
   #staleUpTo = 0;
-  /** Whether our inbox subscription was live when the first acquire was sent. */
-  #heardFromStart = false;
 
   constructor(ctx: SemaphoreContext, options: ResolvedAcquire) {
     this.#ctx = ctx;
     this.#options = options;
-    this.#token = ctx.listener().tokens.next(options.weight, ctx.permits);
+    this.#listener = ctx.listener();
+    this.#channel = ctx.space.channelPrefix + this.#listener.tokens.inbox;
+    this.#token = this.#listener.tokens.next(options.weight, ctx.permits);
     this.#promise = new Promise<Lease | null>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+  }
+
+  /** A single try (tryAcquire, `timeout: 0`) never queues. */
+  get #waits(): boolean {
+    return this.#options.timeout !== 0;
   }
 
   /**
@@ -71,143 +112,176 @@ export class Acquisition {
    */
   run(): Promise<Lease | null> {
     const { signal, timeout } = this.#options;
-    if (signal) {
-      signal.addEventListener('abort', this.#onAbort, { once: true });
-    }
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
     if (timeout !== Number.POSITIVE_INFINITY && timeout > 0) {
-      this.#timeout = setTimeout(() => this.#giveUp(new AcquireTimeoutError(this.#ctx.key, timeout)), timeout);
+      this.#timeout = setTimeout(() => this.#on({ type: 'giveUp', reason: new AcquireTimeoutError(this.#ctx.key, timeout) }), timeout);
     }
-    // timeout 0: a single try that never queues.
-    const wait = timeout !== 0;
-    this.#wait = wait;
-    if (wait) {
+    if (this.#waits) {
       // Registered before sending: a grant message may overtake the acquire's own reply.
-      this.#listener = this.#ctx.listener();
       this.#listener.register(this.#token, this);
-      this.#heardFromStart = this.#listener.isLive(this.#channel());
+      // And the subscription, if there is one, may not end while the acquire is in flight.
+      const attached = this.#listener.attach(this.#channel);
+      if (attached) {
+        this.#watching = true;
+        if (!attached.live) this.#live = attached.ready;
+      }
     }
     this.#queuedAt = performance.now();
-    void this.#send(true).then(
-      ([reply, sentAt]) => this.#onFirstReply(reply as AcquireReply, sentAt),
-      (error: unknown) => this.#fail(error),
-    );
+    this.#send(true);
     return this.#promise;
   }
 
+  /** Called by the listener with the fencing token published for our grant. */
+  granted(fence: number): void {
+    this.#on({ type: 'message', fence });
+  }
+
+  /** Asks Redis where this ticket stands (and heartbeats it). Also called after pub/sub reconnects. */
+  recheck(): void {
+    this.#on({ type: 'check' });
+  }
+
+  /** The user's client has ended: nothing this acquisition sends can succeed any more. */
+  abandon(): void {
+    this.#on({ type: 'ended' });
+  }
+
+  /** The one place where replies, messages and timers change where the acquisition stands. */
+  #on(event: Event): void {
+    const state = this.#state;
+    switch (state.name) {
+      case 'done':
+        return;
+      case 'confirming':
+        // The grant settles through confirmReplicated's promise, which gives the permit
+        // back if we are gone by then; giving up still reaches the caller at once.
+        if (event.type === 'giveUp') this.#settle(() => this.#reject(event.reason));
+        if (event.type === 'ended') this.#settle(() => this.#reject(this.#closed()));
+        return;
+      case 'leaving':
+        // The call we waited for came back: now the cancel cannot overtake it.
+        if (event.type === 'reply' || event.type === 'failed') this.#finishLeaving();
+        return;
+    }
+    switch (event.type) {
+      case 'message':
+        // A grant message is news only past the last token a call saw us queued behind.
+        if (event.fence > this.#staleUpTo) this.#grant(event.fence, this.#queuedAt);
+        return;
+      case 'giveUp':
+        if (event.reason instanceof AcquireTimeoutError) {
+          publish('timeout', () => ({ key: this.#ctx.key, token: this.#token, waited: this.#waited() }));
+        }
+        return this.#leave(event.reason, state.name !== 'queued');
+      case 'ended':
+        return this.#settle(() => this.#reject(this.#closed()));
+      case 'check':
+        if (state.name === 'queued') return this.#send(false);
+        if (state.name === 'checking') state.again = true;
+        // While sending, the reply will tell; a re-check would only race it.
+        return;
+      case 'failed':
+        return this.#onFailed(event.error, state.name === 'sending');
+      case 'reply':
+        return this.#onReply(event.reply, event.sentAt, state);
+    }
+  }
+
+  #onReply(reply: HeartbeatReply, sentAt: number, state: State): void {
+    switch (reply.kind) {
+      case 'granted':
+        // The script set the lease's expiry while running, after we sent it.
+        return this.#grant(reply.fence, sentAt);
+      case 'busy':
+        // A try never queues, so there is no ticket to take back.
+        return this.#settle(() => this.#resolve(null));
+      case 'full':
+        // Nothing was queued (or our ticket had expired and the queue filled up meanwhile).
+        return this.#settle(() => this.#reject(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters)));
+      case 'gone':
+        // Evicted while this process stalled: queue again, at the end of the line, under
+        // a new token, so that the old one can never be granted.
+        this.#listener.unregister(this.#token);
+        this.#token = this.#listener.tokens.next(this.#options.weight, this.#ctx.permits);
+        this.#listener.register(this.#token, this);
+        return this.#send(true);
+      case 'queued': {
+        this.#queuedAt = Math.max(this.#queuedAt, sentAt);
+        this.#staleUpTo = Math.max(this.#staleUpTo, reply.lastFence);
+        const again = state.name === 'checking' && state.again;
+        this.#state = { name: 'queued' };
+        this.#announce(reply.position);
+        this.#ensureSubscribed();
+        if (again) return this.#send(false);
+        return this.#scheduleHeartbeat(reply.nextExpiryIn);
+      }
+    }
+  }
+
+  #onFailed(error: unknown, first: boolean): void {
+    // Redis refused the script, or the client was closed: waiting cannot help.
+    if (first || isPermanent(error) || clientEnded(this.#ctx)) {
+      // The command may have run: take the ticket back (it would expire anyway).
+      this.#settle(() => this.#reject(clientEnded(this.#ctx) ? this.#closed() : error));
+      return this.#cancel();
+    }
+    // The connection is down: keep trying; if the ticket expired meanwhile, it queues again.
+    this.#state = { name: 'queued' };
+    this.#scheduleHeartbeat(-1);
+  }
+
   /**
-   * One script call, with when it was sent: the acquire that takes the ticket
-   * (`first`), or a heartbeat, which also re-checks and never queues.
+   * One script call: the acquire that takes the ticket (`first`), or a heartbeat,
+   * which also re-checks and never queues. Its outcome comes back as an event.
    */
-  #send(first: boolean): Promise<[HeartbeatReply, number]> {
+  #send(first: boolean): void {
+    clearTimeout(this.#heartbeat);
+    this.#state = first ? { name: 'sending' } : { name: 'checking', again: false };
     const sentAt = performance.now();
     this.#lastSent = sentAt;
     const { scripts, ttl, maxWaiters } = this.#ctx;
     const call = first
-      ? scripts.acquire({ token: this.#token, ttl, wait: this.#wait, maxWaiters })
+      ? scripts.acquire({ token: this.#token, ttl, wait: this.#waits, maxWaiters })
       : scripts.heartbeat(this.#token, ttl);
-    return call.then((reply) => {
-        if (reply.kind === 'queued') {
-          this.#queuedAt = Math.max(this.#queuedAt, sentAt);
-          this.#staleUpTo = Math.max(this.#staleUpTo, reply.lastFence);
-        }
-      return [reply, sentAt];
-    });
+    call.then(
+      (reply) => this.#on({ type: 'reply', reply, sentAt }),
+      (error: unknown) => this.#on({ type: 'failed', error }),
+    );
   }
 
-  #onFirstReply(reply: AcquireReply, sentAt: number): void {
-    if (this.#settled) return;
-    // The script set the lease's expiry while running, after we sent it.
-    if (reply.kind === 'granted') return this.#grant(reply.fence, sentAt);
-    if (reply.kind === 'full') return this.#fail(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters));
-    if (reply.kind === 'busy') {
-      // A try never queues, so there is no ticket to take back.
-      this.#settle();
-      return this.#resolve(null);
-    }
-    this.#waitForGrant(reply);
+  #announce(position: number): void {
+    if (this.#announced) return;
+    this.#announced = true;
+    publish('queued', () => ({ key: this.#ctx.key, token: this.#token, weight: this.#options.weight, position }));
   }
 
-  /** We are in the queue: make sure a grant will be heard, and heartbeat meanwhile. */
-  #waitForGrant(reply: Extract<AcquireReply, { kind: 'queued' }>): void {
-    if (!this.#queued) {
-      this.#queued = true;
-      publish('queued', () => ({
-        key: this.#ctx.key,
-        token: this.#token,
-        weight: this.#options.weight,
-        position: reply.position,
-      }));
+  /** We are in the queue: make sure a grant will be heard, or else re-check once it can be. */
+  #ensureSubscribed(): void {
+    if (this.#subscribed) return;
+    this.#subscribed = true;
+    if (this.#watching) {
+      // Our channel was already watched: if it was not live yet, ask once it is.
+      this.#live?.then(
+        () => this.recheck(),
+        () => {},
+      );
+      return;
     }
-    // Heartbeat from now on, whatever the subscription below does or how long it takes.
-    this.#scheduleHeartbeat(reply.nextExpiryIn);
-    if (this.#watching || !this.#listener) return;
     this.#watching = true;
-    this.#listener.watch(this.#channel()).then(
+    this.#listener.subscribe(this.#channel).then(
+      // A grant published before our subscription went live was not heard: ask once.
+      () => this.recheck(),
       () => {
-        // A grant published before our subscription went live was not heard: ask once.
-        if (!this.#heardFromStart) this.recheck();
-      },
-      () => {
-        // No subscription (and nothing to unwatch): the heartbeat still finds the grant, only later.
+        // Refused (an ACL without channel rights) or the connection is gone: heartbeats
+        // still find the grant, only later. Nothing to give back.
         this.#watching = false;
       },
     );
   }
 
-  #channel(): string {
-    return this.#ctx.space.channelPrefix + this.#ctx.listener().tokens.inbox;
-  }
-
-  /** Called by the listener with the fencing token published for our grant. */
-  granted(fence: number): void {
-    if (!this.#settled && fence > this.#staleUpTo) this.#grant(fence, this.#queuedAt);
-  }
-
-  /** Asks Redis where this ticket stands (and heartbeats it). Also called after pub/sub reconnects. */
-  recheck(): void {
-    if (this.#settled || this.#checking || !this.#wait) return;
-    this.#check(false);
-  }
-
-  #check(first: boolean): void {
-    this.#checking = true;
-    clearTimeout(this.#heartbeat);
-    this.#send(first).then(
-      ([reply, sentAt]) => {
-        this.#checking = false;
-        if (this.#settled) return;
-        // A holder found by a re-check had its expiry pushed to ttl from this call.
-        if (reply.kind === 'granted') this.#grant(reply.fence, sentAt);
-        else if (reply.kind === 'queued') this.#waitForGrant(reply);
-        else if (reply.kind === 'gone') this.#requeue();
-        // Our ticket had expired (the process stalled) and the queue filled up meanwhile.
-        else if (reply.kind === 'full') this.#fail(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters));
-        else this.#scheduleHeartbeat(-1);
-      },
-      (error: unknown) => {
-        this.#checking = false;
-        if (this.#settled) return;
-        // Redis refused the script, or the client was closed: waiting cannot help.
-        if (isPermanent(error) || clientEnded(this.#ctx)) this.#fail(error);
-        // The connection is down: keep trying; the ticket is re-queued if it expired meanwhile.
-        else this.#scheduleHeartbeat(-1);
-      },
-    );
-  }
-
-  /**
-   * Our ticket was evicted (this process stalled past its ttl): queue again, at the
-   * end of the line, under a new token, so that the old one can never be granted.
-   */
-  #requeue(): void {
-    this.#listener?.unregister(this.#token);
-    this.#token = this.#ctx.listener().tokens.next(this.#options.weight, this.#ctx.permits);
-    this.#listener?.register(this.#token, this);
-    this.#check(true);
-  }
-
   #scheduleHeartbeat(nextExpiryIn: number): void {
-    let delay = this.#ctx.ttl / 3 - (performance.now() - this.#lastSent);
+    // Re-checking right at a holder's expiry would race it by a hair: wait a little past it.
+    let delay = this.#ctx.ttl * heartbeatFraction - (performance.now() - this.#lastSent);
     if (nextExpiryIn >= 0) delay = Math.min(delay, nextExpiryIn + expiryMargin);
     clearTimeout(this.#heartbeat);
     this.#heartbeat = setTimeout(() => this.recheck(), Math.max(0, delay));
@@ -219,41 +293,27 @@ export class Acquisition {
    * as is: a re-check renews it if Redis still has it, or queues us again if not.
    */
   #grant(fence: number, validFrom: number): void {
-    if (performance.now() - validFrom > (this.#ctx.ttl * 2) / 3) {
-      if (!this.#wait) {
-        // A try must never queue: give the stale grant back and report "not now".
-        this.#settle();
-        this.#cancel();
-        return this.#resolve(null);
+    if (performance.now() - validFrom > this.#ctx.ttl * staleGrantFraction) {
+      // A try must never queue: give the stale grant back and report "not now".
+      if (!this.#waits) {
+        this.#settle(() => this.#resolve(null));
+        return this.#cancel();
       }
-      this.#checking = false;
-      return this.recheck();
+      return this.#send(false);
     }
-    this.#settle();
-    if (this.#ctx.replicas === 0) return this.#deliver(fence, validFrom);
+    if (this.#ctx.replicas === 0) return this.#settle(() => this.#deliver(fence, validFrom));
+    this.#state = { name: 'confirming' };
     confirmReplicated(this.#ctx, this.#token, fence).then(
       (confirmedFrom) => {
-        // Timed out or aborted while the replicas confirmed: the caller has moved on.
-        const signal = this.#options.signal;
-        if (signal?.aborted) return this.#takeBack(signal.reason);
-        if (performance.now() - this.#startedAt > this.#options.timeout) {
-          return this.#takeBack(new AcquireTimeoutError(this.#ctx.key, this.#options.timeout));
-        }
-        this.#deliver(fence, confirmedFrom);
+        if (this.#state.name !== 'confirming') return this.#cancel();
+        this.#settle(() => this.#deliver(fence, confirmedFrom));
       },
-      // Not safely granted: give the permit back rather than hold it unconfirmed.
-      (error: unknown) => this.#takeBack(error),
+      (error: unknown) => {
+        // Not safely granted: give the permit back rather than hold it unconfirmed.
+        if (this.#state.name === 'confirming') this.#settle(() => this.#reject(error));
+        this.#cancel();
+      },
     );
-  }
-
-  #takeBack(reason: unknown): void {
-    this.#cancel();
-    this.#reject(reason);
-  }
-
-  /** The user's client has ended: nothing this acquisition sends can succeed any more. */
-  abandon(): void {
-    this.#fail(new ClientClosedError(this.#ctx.key));
   }
 
   #deliver(fence: number, validFrom: number): void {
@@ -263,52 +323,61 @@ export class Acquisition {
       token: this.#token,
       weight: this.#options.weight,
       fencingToken: fence,
-      waited: performance.now() - this.#startedAt,
+      waited: this.#waited(),
     }));
     this.#resolve(lease);
   }
 
-  /** Timed out or aborted: leave the queue, and hand back a grant that raced us. */
-  #giveUp(reason: unknown): void {
-    if (this.#settled) return;
-    this.#settle();
-    if (reason instanceof AcquireTimeoutError) {
-      publish('timeout', () => ({
-        key: this.#ctx.key,
-        token: this.#token,
-        waited: performance.now() - this.#startedAt,
-      }));
-    }
-    this.#cancel();
-    this.#reject(reason);
+  /**
+   * Timed out or aborted: the caller hears at once. The ticket leaves the queue, and a
+   * grant that raced us goes back; if a call is in flight (`inFlight`), only once it
+   * has returned.
+   */
+  #leave(reason: unknown, inFlight: boolean): void {
+    this.#settle(() => this.#reject(reason));
+    if (inFlight) this.#state = { name: 'leaving' };
+    else this.#cancel();
   }
 
-  #fail(error: unknown): void {
-    if (this.#settled) return;
-    this.#settle();
-    // The ticket may exist if the command reached Redis; take it back (it would expire anyway).
+  #finishLeaving(): void {
+    this.#state = { name: 'done' };
     this.#cancel();
-    this.#reject(error);
   }
 
   /**
-   * Sent on the same connection as our acquire, so Redis runs it after any acquire
-   * still in flight. If it cannot be sent, the ticket stops heartbeating and expires within ttl.
+   * Sent on the same connection as our acquire, so Redis runs it after any call of ours
+   * it has already received. If it cannot be sent, the ticket stops heartbeating and
+   * expires within ttl.
    */
   #cancel(): void {
+    if (clientEnded(this.#ctx)) return;
     this.#ctx.scripts.release(this.#token, undefined).catch(() => {});
   }
 
-  #settle(): void {
-    this.#settled = true;
+  /** Settles the caller's promise (once) and lets go of timers, listeners and the channel. */
+  #settle(settle: () => void): void {
+    const wasLeaving = this.#state.name === 'leaving';
+    if (!wasLeaving) this.#state = { name: 'done' };
     clearTimeout(this.#timeout);
     clearTimeout(this.#heartbeat);
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
-    this.#listener?.unregister(this.#token);
-    if (this.#watching) this.#listener?.unwatch(this.#channel());
+    this.#listener.unregister(this.#token);
+    if (this.#watching) {
+      this.#watching = false;
+      this.#listener.detach(this.#channel);
+    }
+    settle();
+  }
+
+  #closed(): ClientClosedError {
+    return new ClientClosedError(this.#ctx.key);
+  }
+
+  #waited(): number {
+    return performance.now() - this.#startedAt;
   }
 
   readonly #onAbort = (): void => {
-    this.#giveUp(this.#options.signal?.reason);
+    this.#on({ type: 'giveUp', reason: this.#options.signal?.reason });
   };
 }

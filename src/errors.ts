@@ -123,7 +123,10 @@ export class QueueFullError extends SemaphoreError {
   }
 }
 
-/** The Redis client was closed (quit() or disconnect()) while an acquire was still waiting. */
+/**
+ * The Redis client was closed (quit() or disconnect()): before the call (nothing was
+ * sent), or while an acquire was waiting (its ticket expires within its ttl).
+ */
 export class ClientClosedError extends SemaphoreError {
   override readonly name = 'ClientClosedError';
 
@@ -131,8 +134,8 @@ export class ClientClosedError extends SemaphoreError {
     super(
       ErrorCode.clientClosed,
       key,
-      `The Redis client was closed while an acquire on semaphore "${key}" was waiting; it can never be granted. ` +
-        'Keep the client open until every acquire settles.',
+      `The Redis client of semaphore "${key}" is closed; nothing can be acquired with it. ` +
+        'Keep the client open until every acquire settles and every lease is released.',
     );
   }
 }

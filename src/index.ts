@@ -20,5 +20,6 @@ export {
   type LostEvent,
   type QueuedEvent,
   type ReleasedEvent,
+  type SubscriberEvent,
   type TimeoutEvent,
 } from './telemetry.js';

@@ -2,12 +2,16 @@ import { performance } from 'node:perf_hooks';
 import type { SemaphoreContext } from './context.js';
 import { LeaseLostError, LeaseReleasedError } from './errors.js';
 import { publish } from './telemetry.js';
+import { heartbeatFraction, refreshRetryFraction } from './timing.js';
+import type { ClientBound, WakeListener } from './wake.js';
+
+type ClientBoundRegistry = Pick<WakeListener, 'bind' | 'unbind'>;
 
 /**
  * Permits held on a semaphore. It refreshes itself every `ttl / 3` until released
  * or lost; `signal` aborts in either case, with a `LeaseLostError` reason when lost.
  */
-export class Lease implements AsyncDisposable {
+export class Lease implements AsyncDisposable, ClientBound {
   /** The semaphore's key. */
   readonly key: string;
   /** Identifies this acquisition in Redis (and in `status()`). */
@@ -22,6 +26,8 @@ export class Lease implements AsyncDisposable {
   readonly fencingToken: number;
 
   readonly #ctx: SemaphoreContext;
+  /** Its client's listener, which tells it when the client ends. */
+  readonly #listener: ClientBoundRegistry;
   /**
    * Made on the first read of `signal`: most leases are released without anyone
    * listening, and an AbortController (with its reason) is a real share of a
@@ -39,7 +45,10 @@ export class Lease implements AsyncDisposable {
   #timer: NodeJS.Timeout | undefined;
   /** Local monotonic time until which Redis is known to hold the lease. */
   #validUntil: number;
+  /** The release in flight or done; cleared when it failed, so that a later call sends it again. */
   #released: Promise<void> | undefined;
+  /** A failed release is sent again on its own while the lease may still be held. */
+  #retry: NodeJS.Timeout | undefined;
 
   /**
    * @internal Created by `Semaphore`. `validFrom` (performance.now() time) is a moment
@@ -53,6 +62,8 @@ export class Lease implements AsyncDisposable {
     this.fencingToken = fencingToken;
     this.#grantedAt = performance.now();
     this.#validUntil = validFrom + ctx.ttl;
+    this.#listener = ctx.listener();
+    this.#listener.bind(this);
     this.#scheduleRefresh();
   }
 
@@ -74,31 +85,66 @@ export class Lease implements AsyncDisposable {
   }
 
   /**
-   * Gives the permits back. Idempotent: later calls return the first call's promise.
-   * After a loss it resolves without contacting Redis: there is nothing left to give back.
+   * Gives the permits back. Idempotent: later calls return the pending or settled
+   * release. If it fails (the connection is down), it rejects, and the permits stay
+   * taken in Redis: the library sends it again on its own while the lease may still be
+   * held, and a later call sends it again at once. After a loss it resolves without
+   * contacting Redis: there is nothing left to give back.
    */
   release(): Promise<void> {
     if (this.#released) return this.#released;
     clearTimeout(this.#timer);
-    if (this.#ended) {
+    clearTimeout(this.#retry);
+    if (this.#ended instanceof LeaseLostError) {
       this.#released = Promise.resolve();
       return this.#released;
     }
-    this.#end('released');
-    publish('released', () => ({
-      key: this.key,
-      token: this.token,
-      fencingToken: this.fencingToken,
-      held: performance.now() - this.#grantedAt,
-    }));
-    this.#released = this.#ctx.scripts
-      .release(this.token, this.fencingToken)
-      .then(() => undefined);
-    return this.#released;
+    if (!this.#ended) {
+      this.#end('released');
+      publish('released', () => ({
+        key: this.key,
+        token: this.token,
+        fencingToken: this.fencingToken,
+        held: performance.now() - this.#grantedAt,
+      }));
+    }
+    const released = this.#ctx.scripts.release(this.token, this.fencingToken).then(
+      () => undefined,
+      (error: unknown) => {
+        if (this.#released === released) this.#released = undefined;
+        this.#retryRelease();
+        throw error;
+      },
+    );
+    this.#released = released;
+    return released;
+  }
+
+  /** Until the lease would have expired anyway, a failed release keeps being sent. */
+  #retryRelease(): void {
+    const left = this.#validUntil - performance.now();
+    if (left <= 0 || this.#retry) return;
+    this.#retry = setTimeout(
+      () => {
+        this.#retry = undefined;
+        if (!this.#released) this.release().catch(() => {});
+      },
+      Math.min(this.#ctx.ttl * refreshRetryFraction, left),
+    );
+    // Redis frees the permits at the lease's expiry anyway: this must not keep a process alive.
+    this.#retry.unref();
+  }
+
+  /** @internal The user's client ended: the lease is gone with it, at once. */
+  clientEnded(): void {
+    clearTimeout(this.#retry);
+    if (this.#ended) return;
+    this.#lose('the Redis client was closed (quit() or disconnect())');
   }
 
   #end(how: 'released' | LeaseLostError): void {
     this.#ended = how;
+    this.#listener.unbind(this);
     this.#controller?.abort(this.#reason());
   }
 
@@ -114,7 +160,7 @@ export class Lease implements AsyncDisposable {
    * Redis holds the lease until #validUntil: refresh at a third of the ttl, or sooner
    * if less is left (a grant by message may come with part of its ttl spent).
    */
-  #scheduleRefresh(delay = Math.min(this.#ctx.ttl / 3, (this.#validUntil - performance.now()) / 2)): void {
+  #scheduleRefresh(delay = Math.min(this.#ctx.ttl * heartbeatFraction, (this.#validUntil - performance.now()) / 2)): void {
     this.#timer = setTimeout(this.#refreshDue, Math.max(0, delay));
   }
 
@@ -149,7 +195,7 @@ export class Lease implements AsyncDisposable {
       clearTimeout(this.#timer);
       const left = this.#validUntil - performance.now();
       // Keep trying while the lease may still be ours; give up just before it expires.
-      const retryIn = Math.min(this.#ctx.ttl / 10, left / 2);
+      const retryIn = Math.min(this.#ctx.ttl * refreshRetryFraction, left / 2);
       if (retryIn < 1) {
         this.#lose('it could not be refreshed before it expired', error);
         this.#giveBack();

@@ -1,4 +1,5 @@
 import type { Lease } from './lease.js';
+import { maxTimerDelay } from './timing.js';
 
 /** Options of `new Semaphore(redis, key, options)`. */
 export type SemaphoreOptions = {
@@ -78,8 +79,6 @@ export const defaults = {
   weight: 1,
 } as const;
 
-/** setTimeout fires at once for delays above this; bigger values would silently become 1 ms. */
-const maxTimerDelay = 2 ** 31 - 1;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return `"${value}" (string)`;

@@ -1,7 +1,7 @@
 import { Acquisition } from './acquisition.js';
 import { checkEvictionPolicy, requireClient } from './client.js';
-import type { SemaphoreContext } from './context.js';
-import { AcquireTimeoutError } from './errors.js';
+import { clientEnded, type SemaphoreContext } from './context.js';
+import { AcquireTimeoutError, ClientClosedError } from './errors.js';
 import { keyspace } from './keys.js';
 import type { Lease } from './lease.js';
 import {
@@ -21,6 +21,7 @@ import {
   type UseOptions,
 } from './options.js';
 import { type Client, isCluster, Scripts, type StatusReply } from './scripts.js';
+import { maxTimerDelay } from './timing.js';
 import { listenerFor } from './wake.js';
 
 /** What `status()` reports, read from Redis in one round trip. */
@@ -57,7 +58,7 @@ export class Semaphore {
     this.permits = requireCount('permits', o['permits']);
     this.ttl = requireTtl(o['ttl'] ?? defaults.ttl);
     const replicas = requireReplicas(o['replicas'] ?? defaults.replicas);
-    const replicaTimeout = requireCount('replicaTimeout', o['replicaTimeout'] ?? defaults.replicaTimeout, 2 ** 31 - 1);
+    const replicaTimeout = requireCount('replicaTimeout', o['replicaTimeout'] ?? defaults.replicaTimeout, maxTimerDelay);
     if (replicas > 0 && isCluster(client)) {
       // WAIT has no key: a Cluster client would send it to an arbitrary node.
       throw new TypeError('`replicas` needs a Redis client; with a Cluster client it is not supported');
@@ -85,6 +86,7 @@ export class Semaphore {
   async acquire(options?: AcquireOptions): Promise<Lease> {
     const resolved = resolveAcquire(options, this.permits);
     resolved.signal?.throwIfAborted();
+    this.#requireOpen();
     checkEvictionPolicy(this.#ctx.client, this.key);
     const lease = await new Acquisition(this.#ctx, resolved).run();
     if (!lease) throw new AcquireTimeoutError(this.key, 0);
@@ -97,6 +99,7 @@ export class Semaphore {
    */
   async tryAcquire(options?: Pick<AcquireOptions, 'weight'>): Promise<Lease | null> {
     const { weight } = resolveAcquire(options, this.permits);
+    this.#requireOpen();
     checkEvictionPolicy(this.#ctx.client, this.key);
     return new Acquisition(this.#ctx, { weight, timeout: 0, signal: undefined }).run();
   }
@@ -136,6 +139,7 @@ export class Semaphore {
   async status(options?: { readonly limit?: number }): Promise<SemaphoreStatus> {
     const o = requireObject('options', options);
     const limit = o['limit'] === undefined ? 100 : requireCount('limit', o['limit']);
+    this.#requireOpen();
     const s = await this.#ctx.scripts.status(limit);
     const permits = s.permits ?? this.permits;
     return {
@@ -148,5 +152,10 @@ export class Semaphore {
       holders: s.holders,
       waiters: s.waiters,
     };
+  }
+
+  /** A client closed for good (quit() or disconnect()) can send nothing: say so plainly. */
+  #requireOpen(): void {
+    if (clientEnded(this.#ctx)) throw new ClientClosedError(this.key);
   }
 }

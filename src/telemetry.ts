@@ -10,6 +10,7 @@ export const channels = {
   released: channel('redis-fair-semaphore:released'),
   lost: channel('redis-fair-semaphore:lost'),
   timeout: channel('redis-fair-semaphore:timeout'),
+  subscriber: channel('redis-fair-semaphore:subscriber'),
 } as const;
 
 export type QueuedEvent = { key: string; token: string; weight: number; position: number };
@@ -17,19 +18,29 @@ export type GrantedEvent = { key: string; token: string; weight: number; fencing
 export type ReleasedEvent = { key: string; token: string; fencingToken: number; held: number };
 export type LostEvent = { key: string; token: string; fencingToken: number; error: Error };
 export type TimeoutEvent = { key: string; token: string; waited: number };
+/**
+ * The wake-up subscriber of one client: `connected` (again), `lost` (its connection
+ * dropped; waiters re-check once it is back), `resubscribed`, `replaced` (it ended for
+ * good and a new one took over), `refused` (Redis refused a subscription, e.g. an ACL
+ * without channel rights: waiters fall back to their heartbeats), `closed` (with the
+ * user's client). `channels`: how many keys it serves.
+ */
+export type SubscriberEvent = {
+  event: 'connected' | 'lost' | 'resubscribed' | 'replaced' | 'refused' | 'closed';
+  channels: number;
+  error?: Error;
+};
 
-export function publish<K extends keyof typeof channels>(
-  name: K,
-  build: () => K extends 'queued'
-    ? QueuedEvent
-    : K extends 'granted'
-      ? GrantedEvent
-      : K extends 'released'
-        ? ReleasedEvent
-        : K extends 'lost'
-          ? LostEvent
-          : TimeoutEvent,
-): void {
+type Payloads = {
+  queued: QueuedEvent;
+  granted: GrantedEvent;
+  released: ReleasedEvent;
+  lost: LostEvent;
+  timeout: TimeoutEvent;
+  subscriber: SubscriberEvent;
+};
+
+export function publish<K extends keyof typeof channels>(name: K, build: () => Payloads[K]): void {
   const ch = channels[name];
   if (ch.hasSubscribers) ch.publish(build());
 }

@@ -1,4 +1,6 @@
 import { type Client, isCluster } from './scripts.js';
+import { publish } from './telemetry.js';
+import { lingerMs } from './timing.js';
 import { parseGrant, TokenSource } from './tokens.js';
 
 /** A waiter as the listener sees it: told of its grant, or asked to re-check after a gap. */
@@ -9,11 +11,9 @@ export type WakeTarget = {
   abandon(): void;
 };
 
-/**
- * How long a channel stays subscribed after its last waiter in this process: a
- * process that keeps contending for a key pays the subscribe round trip once.
- */
-const lingerMs = 30_000;
+/** Something that ends with the user's client: a lease, which is lost with it. */
+export type ClientBound = { clientEnded(): void };
+
 
 type Watch = {
   refs: number;
@@ -24,9 +24,13 @@ type Watch = {
 };
 
 /**
- * One pub/sub connection per user client, duplicated from it and owned here. Grants
- * are published to this process's inbox channel of each key, `channelPrefix + inbox`,
- * with the fencing token in the message, so a waiter needs no further round trip.
+ * One pub/sub connection per user client, duplicated from it and owned here, with a
+ * life cycle of its own: created on the first wait, subscribed per key, lost and
+ * resubscribed when its connection drops, replaced when it ends for good, closed with
+ * the user's client. Whenever a grant may have been published while it could not
+ * hear it, every waiter re-checks. Grants are published to this client's inbox
+ * channel of each key, `channelPrefix + inbox`, with the fencing token in the message,
+ * so a waiter needs no further round trip.
  */
 export class WakeListener {
   /** Tokens of this client's acquisitions; their inbox names our wake-up channel. */
@@ -34,14 +38,22 @@ export class WakeListener {
   readonly #client: Client;
   readonly #cluster: boolean;
   #sub: Client | undefined;
+  #closed = false;
   readonly #watches = new Map<string, Watch>();
   readonly #targets = new Map<string, WakeTarget>();
+  readonly #bound = new Set<ClientBound>();
+  /** @internal How long a channel stays subscribed after its last waiter (tests shorten it). */
+  lingerMs = lingerMs;
 
   constructor(client: Client) {
     this.#client = client;
     this.#cluster = isCluster(client);
-    // The user's client ending is our cue to let go of the connection we own.
+    // The user's client ending is our cue to let go of everything tied to it.
     client.once('end', () => this.close());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
   }
 
   register(token: string, target: WakeTarget): void {
@@ -52,32 +64,42 @@ export class WakeListener {
     this.#targets.delete(token);
   }
 
-  /**
-   * True when a grant published on `channel` from now on is sure to be heard: the
-   * subscription is confirmed and its connection is up. A waiter asks this before
-   * sending its acquire; if false, it re-checks once its subscription is live.
-   */
-  isLive(channel: string): boolean {
-    return this.#watches.get(channel)?.live === true && this.#sub?.status === 'ready';
+  bind(x: ClientBound): void {
+    this.#bound.add(x);
   }
 
-  /** Subscribes to `channel` unless already subscribed; resolves once the subscription is confirmed. */
-  async watch(channel: string): Promise<void> {
+  unbind(x: ClientBound): void {
+    this.#bound.delete(x);
+  }
+
+  /**
+   * Takes a reference on `channel`'s subscription if there is one, so that it cannot
+   * end (its linger run out) while an acquire is in flight; subscribes to nothing.
+   * `live`: a grant published on it from now on is sure to be heard; else `ready`
+   * resolves once it is. Undefined (and no reference taken) when nobody watches it.
+   */
+  attach(channel: string): { live: boolean; ready: Promise<void> } | undefined {
+    const watch = this.#watches.get(channel);
+    if (!watch) return undefined;
+    this.#hold(watch);
+    return { live: watch.live && this.#connected(), ready: watch.ready };
+  }
+
+  /** Takes a reference on `channel`, subscribing unless already; resolves once the subscription is confirmed. */
+  subscribe(channel: string): Promise<void> {
     const existing = this.#watches.get(channel);
     if (existing) {
-      existing.refs++;
-      clearTimeout(existing.linger);
-      existing.linger = undefined;
+      this.#hold(existing);
       return existing.ready;
     }
-    const sub = this.#subscriber();
     const watch: Watch = { refs: 1, live: false, ready: Promise.resolve() };
-    watch.ready = (this.#cluster ? sub.ssubscribe(channel) : sub.subscribe(channel)).then(
+    watch.ready = this.#send(channel).then(
       () => {
         watch.live = true;
       },
       (error: unknown) => {
         if (this.#watches.get(channel) === watch) this.#watches.delete(channel);
+        publish('subscriber', () => ({ event: 'refused', channels: this.#watches.size, error: asError(error) }));
         throw error;
       },
     );
@@ -85,7 +107,8 @@ export class WakeListener {
     return watch.ready;
   }
 
-  unwatch(channel: string): void {
+  /** Gives back a reference taken by attach() or subscribe(). */
+  detach(channel: string): void {
     const watch = this.#watches.get(channel);
     if (!watch || --watch.refs > 0) return;
     watch.linger = setTimeout(() => {
@@ -93,69 +116,124 @@ export class WakeListener {
       this.#watches.delete(channel);
       const sub = this.#sub;
       (this.#cluster ? sub?.sunsubscribe(channel) : sub?.unsubscribe(channel))?.catch(() => {});
-    }, lingerMs);
+    }, this.lingerMs);
     // Lingering is an optimisation; it must not keep the process alive.
     watch.linger.unref();
   }
 
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    listeners.delete(this.#client);
     const targets = [...this.#targets.values()];
+    const bound = [...this.#bound];
     this.#targets.clear();
-    for (const target of targets) target.abandon();
+    this.#bound.clear();
     for (const watch of this.#watches.values()) clearTimeout(watch.linger);
     this.#watches.clear();
-    this.#sub?.disconnect();
+    const sub = this.#sub;
     this.#sub = undefined;
-    listeners.delete(this.#client);
+    sub?.disconnect();
+    for (const target of targets) target.abandon();
+    for (const x of bound) x.clientEnded();
+    publish('subscriber', () => ({ event: 'closed', channels: 0 }));
+  }
+
+  #hold(watch: Watch): void {
+    watch.refs++;
+    clearTimeout(watch.linger);
+    watch.linger = undefined;
+  }
+
+  #connected(): boolean {
+    const sub = this.#sub as { status?: string } | undefined;
+    // A Cluster's sharded subscribers report their state through events only.
+    return this.#cluster ? sub !== undefined : sub?.status === 'ready';
+  }
+
+  #send(channel: string): Promise<unknown> {
+    const sub = this.#subscriber();
+    return this.#cluster ? sub.ssubscribe(channel) : sub.subscribe(channel);
   }
 
   #subscriber(): Client {
     if (this.#sub) return this.#sub;
-    // Resubscribing is done by hand (below) so that waiters re-check only once the
-    // subscriptions are live again; ioredis's own resubscribe gives no such moment.
-    const cluster = this.#cluster;
-    // A Cluster restores its own (sharded) subscriptions, one connection per master.
     const sub = isCluster(this.#client)
-      ? this.#client.duplicate([], { shardedSubscribers: true, lazyConnect: false })
-      : this.#client.duplicate({ autoResubscribe: false, lazyConnect: false });
+      ? // A Cluster restores its own sharded subscriptions, one connection per master.
+        this.#client.duplicate([], { shardedSubscribers: true, lazyConnect: false })
+      : // Resubscribing is done by hand (below) so that waiters re-check only once the
+        // subscriptions are live again. Our own offline queue: a SUBSCRIBE sent while
+        // the connection is still being made must wait for it, whatever the user chose.
+        this.#client.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true });
+    this.#sub = sub;
     let connectedBefore = false;
-    sub.on('connect', () => unrefSocket(sub));
-    sub.on('close', () => {
+    const lost = () => {
       for (const watch of this.#watches.values()) watch.live = false;
+    };
+    sub.on('connect', () => unrefSocket(sub));
+    if (this.#cluster) {
+      sub.on('-subscriber', lost);
+      // The group resubscribed every channel on its new connections: ask Redis directly.
+      sub.on('subscribersReady', () => {
+        for (const watch of this.#watches.values()) watch.live = true;
+        publish('subscriber', () => ({ event: 'resubscribed', channels: this.#watches.size }));
+        this.#recheckAll();
+      });
+    } else {
+      sub.on('close', () => {
+        lost();
+        if (connectedBefore) publish('subscriber', () => ({ event: 'lost', channels: this.#watches.size }));
+      });
+      sub.on('ready', () => {
+        publish('subscriber', () => ({ event: 'connected', channels: this.#watches.size }));
+        if (!connectedBefore) {
+          connectedBefore = true;
+          return;
+        }
+        this.#resubscribe(sub);
+      });
+    }
+    // Ended for good (its retry strategy gave up, or it was closed from outside) while
+    // the user's client lives on: replace it, or every later wait would only poll.
+    sub.once('end', () => {
+      if (this.#sub !== sub || this.#closed) return;
+      this.#sub = undefined;
+      lost();
+      publish('subscriber', () => ({ event: 'replaced', channels: this.#watches.size }));
+      if (this.#watches.size > 0) this.#resubscribe(this.#subscriber());
     });
-    sub.on('ready', () => {
-      if (!connectedBefore) {
-        connectedBefore = true;
-        return;
-      }
-      const channels = [...this.#watches.keys()];
-      const resubscribed = !cluster && channels.length > 0 ? sub.subscribe(...channels) : Promise.resolve();
-      // Messages sent while we were away are lost: every waiter asks Redis directly.
-      resubscribed.then(
-        () => {
-          for (const channel of channels) {
-            const watch = this.#watches.get(channel);
-            if (watch) watch.live = true;
-          }
-          this.#recheckAll();
-        },
-        () => this.#recheckAll(),
-      );
-    });
-    sub.on(cluster ? 'smessage' : 'message', (_channel: string, message: string) => {
+    sub.on(this.#cluster ? 'smessage' : 'message', (_channel: string, message: string) => {
       const { token, fence } = parseGrant(message);
       this.#targets.get(token)?.granted(fence);
     });
-    // Connection errors here surface to waiters through their own commands and the
-    // periodic re-check; an 'error' event without a listener would only add noise.
+    // Connection errors surface to waiters through their own commands and heartbeats;
+    // an 'error' event without a listener would only add noise.
     sub.on('error', () => {});
-    this.#sub = sub;
     return sub;
+  }
+
+  /** Subscribes every watched channel again; messages sent meanwhile are lost, so every waiter re-checks. */
+  #resubscribe(sub: Client): void {
+    const channels = [...this.#watches.keys()];
+    const done = () => {
+      for (const channel of channels) {
+        const watch = this.#watches.get(channel);
+        if (watch) watch.live = true;
+      }
+      publish('subscriber', () => ({ event: 'resubscribed', channels: channels.length }));
+      this.#recheckAll();
+    };
+    if (channels.length === 0) return this.#recheckAll();
+    (this.#cluster ? sub.ssubscribe(...channels) : sub.subscribe(...channels)).then(done, () => this.#recheckAll());
   }
 
   #recheckAll(): void {
     for (const target of this.#targets.values()) target.recheck();
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /**

@@ -198,10 +198,11 @@ test('status --json equals the library status(), and the table shows the same ho
   t.is(json.code, 0, json.stderr);
   const fromCli = JSON.parse(json.stdout) as SemaphoreStatus;
   const fromLibrary = await sem.status();
-  // expiresIn and heldFor tick between the two calls; everything else must match exactly.
+  // expiresIn and heldFor tick between the two calls, and holders are listed by expiry,
+  // which refreshes change: everything else must match exactly.
   const steady = (s: SemaphoreStatus) => ({
     ...s,
-    holders: s.holders.map(({ expiresIn: _, heldFor: __, ...h }) => h),
+    holders: s.holders.map(({ expiresIn: _, heldFor: __, ...h }) => h).sort((a, b) => a.fencingToken - b.fencingToken),
     waiters: s.waiters.map(({ expiresIn: _, ...w }) => w),
   });
   t.deepEqual(steady(fromCli), steady(fromLibrary));

@@ -1,8 +1,10 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { AcquireTimeoutError, LeaseLostError, Mutex, Semaphore } from '../src/index.js';
+import { listenerFor } from '../src/wake.js';
 import { type LocalCluster, slotOf, startCluster } from './helpers/cluster.js';
 import { queued } from './helpers/events.js';
+import { eventually } from './helpers/eventually.js';
 import { uniqueKey } from './helpers/redis.js';
 
 let cluster: Promise<LocalCluster> | undefined;
@@ -159,4 +161,28 @@ test('in a cluster, fencing tokens rise, a vanished lease is reported lost, and 
   await third.release();
   t.is(await client.exists(`rfs:{${key}}:tickets`, `rfs:{${key}}:waiters`, `rfs:{${key}}:line`), 0);
   t.is(await client.exists(`rfs:{${key}}:fence`), 1);
+});
+
+// Serial: killing every pub/sub connection of a master must not disturb the other tests here.
+test.serial('in a cluster, a killed sharded subscriber is resubscribed and the waiter re-checks at once', async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const key = uniqueKey('cluster-pubsub-kill');
+  // A ttl of ten minutes: only a pushed grant or the re-check after resubscribing can grant in time.
+  const mutex = new Mutex(client, key, { ttl: 600_000 });
+  const holder = await mutex.acquire();
+  const isQueued = queued(key);
+  const waiting = mutex.acquire();
+  await isQueued;
+  const owner = await ownerOf(c, `rfs:{${key}}:tickets`);
+  const channel = `rfs:{${key}}:wake:${listenerFor(client).tokens.inbox}`;
+  const subscribers = async () => ((await owner.redis.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1];
+  await eventually(subscribers, (n) => n === 1);
+  await owner.redis.client('KILL', 'TYPE', 'pubsub');
+  // Released while the subscriber is down: its message is lost.
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.held);
+  await lease.release();
+  owner.redis.disconnect();
 });

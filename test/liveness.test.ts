@@ -3,6 +3,7 @@ import { AcquireTimeoutError, Mutex, Semaphore } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { Scripts } from '../src/scripts.js';
 import { queued } from './helpers/events.js';
+import { eventually } from './helpers/eventually.js';
 import { Contender } from './helpers/processes.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
@@ -156,8 +157,12 @@ test('timeouts under contention never leak a permit', async (t) => {
     }),
   );
   t.is(granted + timedOut, 40);
-  // Cancels were sent behind the acquires on the same connection; status comes after them.
-  const status = await sem.status();
+  // A cancel goes once its acquire's reply is back, never ahead of it; then nothing is left
+  // (a leaked permit would stay for the whole 10 s ttl).
+  const status = await eventually(
+    () => sem.status(),
+    (s) => s.held === 0 && s.waiting === 0,
+  );
   t.is(status.held, 0);
   t.is(status.waiting, 0);
 });

@@ -22,7 +22,8 @@ test('SCRIPT FLUSH mid-run: the next calls reload the scripts and the queue goes
   t.is((await mutex.status()).held, 0);
 });
 
-test('a killed pub/sub connection: the waiter resubscribes, re-checks, and is granted', async (t) => {
+// Serial: killing every pub/sub connection of the Redis must not disturb the other tests here.
+test.serial('a killed pub/sub connection: the waiter resubscribes, re-checks, and is granted', async (t) => {
   const redis = await connect();
   const admin = await connect();
   const key = uniqueKey('pubsub-kill');

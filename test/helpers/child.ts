@@ -3,6 +3,7 @@
  * what the test tells it over IPC, reporting what happens. Started by processes.ts.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { once } from 'node:events';
 import { subscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
 import { Semaphore, type Lease, type QueuedEvent } from '../../src/index.js';
@@ -89,8 +90,13 @@ process.on('message', (message: Command) => {
         await loop(message);
         break;
       case 'quit':
-        for (const lease of leases.values()) await lease.release();
-        await redis.quit();
+        if (message.release !== false) for (const lease of leases.values()) await lease.release();
+        {
+          // The leases hear of the end with the client's 'end' event, after quit() resolves.
+          const ended = once(redis, 'end');
+          await redis.quit();
+          await ended;
+        }
         // No process.exit(): the test checks that nothing of the library keeps us alive.
         process.disconnect?.();
         break;

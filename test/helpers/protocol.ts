@@ -11,7 +11,8 @@ export type Command =
     }
   | { op: 'release'; id: string }
   | { op: 'loop'; key: string; permits: number; ttl: number; count: number; holdMs: number }
-  | { op: 'quit' };
+  /** Ends the client (quit()); `release: false` leaves the leases held, to see them lost. */
+  | { op: 'quit'; release?: boolean };
 
 export type Report =
   | { ev: 'ready' }

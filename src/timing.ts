@@ -1,0 +1,29 @@
+/**
+ * Every timing rule of the client, named once: the library, the CLI and the tests use
+ * these, so a change shows everywhere it matters.
+ */
+
+/** setTimeout fires at once for delays above this: longer ttls and timeouts are refused. */
+export const maxTimerDelay = 2 ** 31 - 1;
+
+/** Leases refresh, and waiters heartbeat, every `ttl * heartbeatFraction`. */
+export const heartbeatFraction = 1 / 3;
+
+/**
+ * A grant heard with more than this share of its ttl already gone (this process or
+ * Redis stalled) is re-checked rather than handed out: the lease might lapse before
+ * its first refresh.
+ */
+export const staleGrantFraction = 2 / 3;
+
+/** A refresh that failed on a connection error is retried after `ttl * refreshRetryFraction`. */
+export const refreshRetryFraction = 1 / 10;
+
+/** Re-checking right at a holder's expiry would race it by a hair: this many ms past it. */
+export const expiryMargin = 5;
+
+/**
+ * How long a key's wake-up subscription stays after its last waiter in this client: a
+ * process that keeps contending for a key pays the subscribe round trip once.
+ */
+export const lingerMs = 30_000;
