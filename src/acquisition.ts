@@ -8,7 +8,7 @@ import { confirmReplicated } from './replication.js';
 import type { HeartbeatReply } from './scripts.js';
 import { publish } from './telemetry.js';
 import type { WakeListener } from './wake.js';
-import { expiryMargin, heartbeatFraction, staleGrantFraction } from './timing.js';
+import { expiryMargin, firstRetryMs, heartbeatFraction, staleGrantFraction } from './timing.js';
 
 /**
  * Where one acquisition stands. Every event (a reply, a grant message, a timer, the
@@ -74,6 +74,8 @@ export class Acquisition {
   #subscribed = false;
   /** The 'queued' event was published (once per acquisition). */
   #announced = false;
+  /** Wait before re-checking after a connection error; doubles per failure, reset by a reply. */
+  #retryIn = firstRetryMs / 2;
   /** performance.now() when the newest script call was sent. */
   #lastSent = 0;
   /**
@@ -183,6 +185,7 @@ export class Acquisition {
       case 'failed':
         return this.#onFailed(event.error, state.name === 'sending');
       case 'reply':
+        this.#retryIn = firstRetryMs / 2;
         return this.#onReply(event.reply, event.sentAt, state);
     }
   }
@@ -225,9 +228,12 @@ export class Acquisition {
       this.#settle(() => this.#reject(clientEnded(this.#ctx) ? this.#closed() : error));
       return this.#cancel();
     }
-    // The connection is down: keep trying; if the ticket expired meanwhile, it queues again.
+    // The connection is down (or the node restarting): keep trying, soon at first, then
+    // backing off to the heartbeat's pace; if the ticket expired meanwhile, it queues again.
     this.#state = { name: 'queued' };
-    this.#scheduleHeartbeat(-1);
+    this.#retryIn = Math.min(this.#retryIn * 2, this.#ctx.ttl * heartbeatFraction);
+    clearTimeout(this.#heartbeat);
+    this.#heartbeat = setTimeout(() => this.recheck(), this.#retryIn);
   }
 
   /**

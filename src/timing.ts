@@ -27,3 +27,6 @@ export const expiryMargin = 5;
  * process that keeps contending for a key pays the subscribe round trip once.
  */
 export const lingerMs = 30_000;
+
+/** A re-check that failed on a connection error is tried again this soon, then twice as late each time. */
+export const firstRetryMs = 50;

@@ -186,3 +186,78 @@ test.serial('in a cluster, a killed sharded subscriber is resubscribed and the w
   await lease.release();
   owner.redis.disconnect();
 });
+
+/** A holder and a waiter on `key` through `client`; the waiter's ttl is long enough that only a push or a re-check grants it. */
+async function heldAndWaiting(client: import('ioredis').Cluster, key: string, ttl = 600_000) {
+  const mutex = new Mutex(client, key, { ttl });
+  const holder = await mutex.acquire();
+  const isQueued = queued(key);
+  const waiting = new Mutex(client, key, { ttl: 600_000 }).acquire();
+  await isQueued;
+  return { mutex, holder, waiting };
+}
+
+// Serial: flushing every master's scripts must not blur the other tests' command counts.
+test.serial('in a cluster, SCRIPT FLUSH on every master mid-run: scripts reload and the queue goes on', async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const { mutex, holder, waiting } = await heldAndWaiting(client, uniqueKey('cluster-flush'));
+  for (const node of c.nodes) {
+    const r = new Redis(node.port);
+    await r.script('FLUSH');
+    r.disconnect();
+  }
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.held);
+  await lease.release();
+  t.is((await mutex.status()).held, 0);
+});
+
+test.serial("in a cluster, the client's own connection to the key's master is killed: it reconnects and the queue goes on", async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const key = uniqueKey('cluster-client-kill');
+  const { holder, waiting } = await heldAndWaiting(client, key);
+  const owner = await ownerOf(c, `rfs:{${key}}:tickets`);
+  await owner.redis.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  owner.redis.disconnect();
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.held);
+  await lease.release();
+});
+
+test.serial("in a cluster, the key's master restarts empty: the holder learns it lost its lease, the waiter queues again and is granted", async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const key = uniqueKey('cluster-restart');
+  const { holder, waiting } = await heldAndWaiting(client, key, 900);
+  const lost = new Promise((resolve) => holder.signal.addEventListener('abort', () => resolve(holder.signal.reason)));
+  const owner = await ownerOf(c, `rfs:{${key}}:tickets`);
+  owner.redis.disconnect();
+  await c.nodes.find((n) => n.port === owner.port)!.restart();
+  t.true((await lost) instanceof LeaseLostError);
+  const lease = await waiting;
+  t.true(lease.fencingToken > holder.fencingToken);
+  await lease.release();
+});
+
+test('in a cluster, bad input is refused before anything is sent, as with a plain client', (t) => {
+  const client = { isCluster: true, defineCommand() {}, duplicate() {}, evalsha() {} } as unknown as import('ioredis').Cluster;
+  t.throws(() => new Mutex(client, 'b}:{c'), { instanceOf: RangeError, message: /`key`/ });
+  t.throws(() => new Semaphore(client, 'k', { permits: 0 }), { instanceOf: RangeError, message: /`permits`/ });
+  t.throws(() => new Mutex(client, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /Cluster/ });
+});
+
+test('in a cluster, stringNumbers: true works, and a closed client loses its leases and refuses new acquires', async (t) => {
+  const c = await getCluster();
+  const client = c.connect({ redisOptions: { stringNumbers: true } });
+  const sem = new Semaphore(client, uniqueKey('cluster-close'), { permits: 2 });
+  const lease = await sem.acquire({ weight: 2 });
+  t.is((await sem.status()).held, 2);
+  const aborted = new Promise((resolve) => lease.signal.addEventListener('abort', () => resolve(lease.signal.reason)));
+  await client.quit();
+  t.true((await aborted) instanceof LeaseLostError);
+  await t.throwsAsync(sem.acquire(), { name: 'ClientClosedError' });
+});

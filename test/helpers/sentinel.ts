@@ -1,0 +1,72 @@
+/**
+ * A real Redis Sentinel set-up on loopback: a master, one replica and one sentinel
+ * that fails the master over one second after it stops answering. Stopped when the
+ * test file ends (the servers through redis.ts, the sentinel here).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { Redis, type RedisOptions } from 'ioredis';
+import { freePort } from './redis-server.js';
+import { type RedisServer, startRedisServer } from './redis.js';
+
+export const masterName = 'rfs-master';
+
+const sentinels: ChildProcess[] = [];
+const clients: Redis[] = [];
+test.after.always('stop the sentinel', () => {
+  for (const client of clients) client.disconnect();
+  for (const s of sentinels.splice(0)) s.kill('SIGKILL');
+});
+
+export type LocalSentinel = {
+  readonly master: RedisServer;
+  readonly replica: RedisServer;
+  /** A client that finds the master through the sentinel, as applications do. */
+  connect(options?: RedisOptions): Redis;
+};
+
+export async function startSentinel(): Promise<LocalSentinel> {
+  const master = await startRedisServer();
+  const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
+  const probe = new Redis(replica.port);
+  while (!(await probe.info('replication')).includes('master_link_status:up')) {
+    // A first sync takes a moment and offers no event to wait on.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  probe.disconnect();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'rfs-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${masterName} 1000`,
+      `sentinel failover-timeout ${masterName} 5000`,
+      '',
+    ].join('\n'),
+  );
+  const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  sentinels.push(sentinel);
+  let output = '';
+  sentinel.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  while (!output.includes('+monitor')) await once(sentinel.stdout!, 'data');
+  sentinel.stdout?.resume();
+  return {
+    master,
+    replica,
+    connect(options = {}) {
+      const client = new Redis({ sentinels: [{ host: '127.0.0.1', port }], name: masterName, ...options });
+      client.on('error', () => {});
+      clients.push(client);
+      return client;
+    },
+  };
+}
