@@ -18,10 +18,11 @@ import { expiryMargin, firstRetryMs, heartbeatFraction, staleGrantFraction } fro
  *      │                  │  ▲                       │ gone: new token ──▶ sending
  *      │                  │  └───────────────────────┘
  *      ├──granted (reply or message, in any of the three)──▶ confirming ──▶ done
- *      └──gave up while a call was in flight──▶ leaving ──call settled: cancel──▶ done
+ *      └──gave up while the acquire was in flight: cancel──▶ leaving ──it returned: cancel again──▶ done
  *
- * `leaving` is what keeps a cancel from overtaking the acquire it cancels: a call that
- * ioredis resends (as EVAL after NOSCRIPT) would otherwise queue a ticket for nobody.
+ * `leaving` is what keeps a cancel from being overtaken by the acquire it cancels: a
+ * call that ioredis resends (as EVAL after NOSCRIPT) would otherwise queue a ticket for
+ * nobody. Giving up in any other state cancels at once and is done.
  */
 type State =
   | { readonly name: 'sending' }
@@ -30,7 +31,7 @@ type State =
   | { readonly name: 'checking'; again: boolean }
   /** Granted, waiting for replicas (`replicas` option). */
   | { readonly name: 'confirming' }
-  /** Settled for the caller, but a call is in flight: the cancel goes once it returns. */
+  /** Settled for the caller while the acquire was in flight: cancelled once more when it returns. */
   | { readonly name: 'leaving' }
   | { readonly name: 'done' };
 
@@ -174,7 +175,7 @@ export class Acquisition {
         if (event.reason instanceof AcquireTimeoutError) {
           publish('timeout', () => ({ key: this.#ctx.key, token: this.#token, waited: this.#waited() }));
         }
-        return this.#leave(event.reason, state.name !== 'queued');
+        return this.#leave(event.reason, state.name === 'sending');
       case 'ended':
         return this.#settle(() => this.#reject(this.#closed()));
       case 'check':
@@ -335,14 +336,17 @@ export class Acquisition {
   }
 
   /**
-   * Timed out or aborted: the caller hears at once. The ticket leaves the queue, and a
-   * grant that raced us goes back; if a call is in flight (`inFlight`), only once it
-   * has returned.
+   * Timed out or aborted: the caller hears at once, and the ticket leaves the queue (a
+   * grant that raced us goes back). While the first acquire is in flight (`sending`),
+   * the cancel goes now, and once more when that call returns: ioredis may resend it
+   * (as EVAL, after NOSCRIPT) behind the first cancel, and a heartbeat never queues, so
+   * only the first call needs the second. Sending one now as well means a caller that
+   * closes its client right away still takes its ticket back.
    */
-  #leave(reason: unknown, inFlight: boolean): void {
+  #leave(reason: unknown, sending: boolean): void {
     this.#settle(() => this.#reject(reason));
-    if (inFlight) this.#state = { name: 'leaving' };
-    else this.#cancel();
+    this.#cancel();
+    if (sending) this.#state = { name: 'leaving' };
   }
 
   #finishLeaving(): void {

@@ -7,6 +7,7 @@ import { fc, testProp } from '@fast-check/ava';
 import type { Redis } from 'ioredis';
 import { keyspace } from '../src/keys.js';
 import { type ScriptVariant, Scripts } from '../src/scripts.js';
+import { movableClock } from './helpers/clock.js';
 import { shape } from './helpers/model.js';
 import { connect, uniqueKey } from './helpers/redis.js';
 
@@ -14,16 +15,8 @@ const permits = 3;
 const ttl = 300;
 const start = 1_800_000_000_000;
 
-/** The scripts as shipped, on a clock the test moves (as in model.test.ts). */
-const movableClock: ScriptVariant = {
-  name: '_corrupt',
-  rewrite: (lua) =>
-    lua.replace(
-      "local t = redis.call('TIME')",
-      "local clock = tonumber(redis.call('GET', KEYS[1] .. ':clock'))\n" +
-        'local t = { tostring(math.floor(clock / 1000)), tostring((clock % 1000) * 1000) }',
-    ),
-};
+/** The scripts as shipped, on a clock the test moves (see helpers/clock.ts). */
+const movable: ScriptVariant = { name: '_corrupt', rewrite: movableClock };
 
 type World = { redis: Redis; scripts: Scripts; keys: readonly string[]; clockKey: string; now: number; fences: Map<string, number> };
 
@@ -107,7 +100,7 @@ testProp(
     const space = keyspace('corrupt', key);
     const clockKey = `${space.keys[0]}:clock`;
     await redis.set(clockKey, start);
-    const w: World = { redis, scripts: new Scripts(redis, space, key, movableClock), keys: space.keys, clockKey, now: start, fences: new Map() };
+    const w: World = { redis, scripts: new Scripts(redis, space, key, movable), keys: space.keys, clockKey, now: start, fences: new Map() };
     for (const [i, step] of ops.entries()) {
       const after = `step ${i} ${JSON.stringify(step)}`;
       await apply(w, step);

@@ -4,20 +4,9 @@ import test from 'ava';
 import type { Redis } from 'ioredis';
 import { keyspace } from '../src/keys.js';
 import { Scripts, type ScriptVariant } from '../src/scripts.js';
+import { movableClock } from './helpers/clock.js';
 import { SemaphoreModel } from './helpers/model.js';
 import { connect, uniqueKey } from './helpers/redis.js';
-
-/**
- * The scripts as shipped, but reading the time from a key the test sets instead of
- * from TIME, so that expiry can be driven step by step. Nothing else is changed.
- */
-const movableClock = (lua: string) =>
-  swap(
-    lua,
-    "local t = redis.call('TIME')",
-    "local clock = tonumber(redis.call('GET', KEYS[1] .. ':clock'))\n" +
-      'local t = { tostring(math.floor(clock / 1000)), tostring((clock % 1000) * 1000) }',
-  );
 
 function swap(text: string, from: string, to: string): string {
   if (!text.includes(from)) throw new Error(`planted change not applicable: ${from}`);
