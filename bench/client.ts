@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
+import { channels } from '../src/index.js';
 import { busyWait, now, sleep, waitUntil } from './clock.js';
 import { type Held, openLock } from './libs.js';
 import type {
@@ -44,7 +45,7 @@ proto.sendCommand = function (this: Redis, ...args: unknown[]) {
   return sendCommand.apply(this, args);
 };
 
-subscribe('redis-fair-semaphore:queued', () => {
+subscribe(channels.queued.name, () => {
   const sample = current.getStore();
   if (sample && Number.isNaN(sample.queued)) sample.queued = now();
 });

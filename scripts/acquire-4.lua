@@ -15,12 +15,14 @@
 
   Output:
     '<fence>'       granted: the fencing token's digits (also when this token already
-                    held the lease: its expiry is then pushed to now + ttl)
-    { position, nextExpiryIn, lastFence }
+                    held the lease: its expiry is then pushed to now + ttl), followed by
+                    ':<permits>' when a holder asked for other permits than this token
+    { position, nextExpiryIn, lastFence, otherPermits }
                     queued; position: 0 is the front (-1 for a resend that is not near
                     it); nextExpiryIn: ms until the earliest lease expires, -1 if none
                     or if the ticket is not near the front; lastFence: the last
-                    fencing token granted on the key (digits)
+                    fencing token granted on the key (digits); otherPermits: as above,
+                    or 0
     -1              try: not free now, or others wait
     -2              the queue is full (maxWaiters); nothing changed
     -4              layout 1 uses the key (see includes/fence.lua); nothing changed
@@ -45,18 +47,22 @@ local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
 local token = ARGV[1]
 local expiry = nowMs + tonumber(ARGV[2])
 local flags = ARGV[3]
-local s = { publish = string.sub(flags, 2, 2) == 's' and 'SPUBLISH' or 'PUBLISH' }
+local weight, permits = shape(token)
+local s = { publish = string.sub(flags, 2, 2) == 's' and 'SPUBLISH' or 'PUBLISH', permits = permits }
 if not readHolders(s, token) then
   return -4
 end
-local weight, permits = shape(token)
-s.permits = permits
+
+-- A grant's reply: its fencing token, and the permits others asked for if they differ.
+local function grantReply(fence)
+  return s.other and fence .. ':' .. string.format('%.0f', s.other) or fence
+end
 
 if s.mine then
   -- Already granted (a resend, or a re-check that missed the message): the caller
   -- counts the lease's ttl from this call, so Redis must too.
   redis.call('ZADD', KEYS[2], 'XX', expiry, s.mine)
-  return fenceOf(s.mine)
+  return grantReply(fenceOf(s.mine))
 end
 
 -- Others hold but nobody waits, and it fits: granted before the line's helpers exist.
@@ -66,7 +72,7 @@ if existing > (s.tickets and 1 or 0) then
   n = redis.pcall('ZCARD', KEYS[3])
 end
 if n == 0 and weight <= permits - s.held then
-  return (addHolder(s, token, weight, expiry))
+  return grantReply((addHolder(s, token, weight, expiry)))
 end
 
 --@include line
@@ -78,7 +84,7 @@ else
 end
 purgeWaiters(s)
 if s.n == 0 and weight <= permits - s.held then
-  return (addHolder(s, token, weight, expiry))
+  return grantReply((addHolder(s, token, weight, expiry)))
 end
 if string.sub(flags, 1, 1) == 't' then
   drain(s, nil)
@@ -111,6 +117,6 @@ keepUntil(expiry, fresh)
 -- Expired holders may have freed permits, or this ticket may head the line.
 drain(s, token)
 if s.granted then
-  return s.granted
+  return grantReply(s.granted)
 end
-return { position, nextExpiryIn(s, position), lastFence() }
+return { position, nextExpiryIn(s, position), lastFence(), s.other or 0 }

@@ -12,8 +12,9 @@
 
   Output:
     '<fence>'       granted (now, or earlier without the message arriving); the
-                    lease's expiry is pushed to now + ttl
-    { position, nextExpiryIn, lastFence }
+                    lease's expiry is pushed to now + ttl; ':<permits>' may follow, as
+                    in acquire-4.lua
+    { position, nextExpiryIn, lastFence, otherPermits }
                     still waiting, as acquire-4.lua replies
     -3              the ticket is gone (evicted after its deadline passed, or never
                     there): queue again, under a new token
@@ -29,16 +30,19 @@ local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
 
 local token = ARGV[1]
 local expiry = nowMs + tonumber(ARGV[2])
-local s = { publish = ARGV[3] == 's' and 'SPUBLISH' or 'PUBLISH' }
+local _, permits = shape(token)
+local s = { publish = ARGV[3] == 's' and 'SPUBLISH' or 'PUBLISH', permits = permits }
 if not readHolders(s, token) then
   return -4
 end
-local _, permits = shape(token)
-s.permits = permits
+
+local function grantReply(fence)
+  return s.other and fence .. ':' .. string.format('%.0f', s.other) or fence
+end
 
 if s.mine then
   redis.call('ZADD', KEYS[2], 'XX', expiry, s.mine)
-  return fenceOf(s.mine)
+  return grantReply(fenceOf(s.mine))
 end
 
 countWaiters(s)
@@ -52,7 +56,7 @@ keepUntil(expiry, false)
 
 drain(s, token)
 if s.granted then
-  return s.granted
+  return grantReply(s.granted)
 end
 local position = nearHead(s, token)
-return { position, nextExpiryIn(s, position), lastFence() }
+return { position, nextExpiryIn(s, position), lastFence(), s.other or 0 }

@@ -75,6 +75,8 @@ export class Acquisition {
   #subscribed = false;
   /** The 'queued' event was published (once per acquisition). */
   #announced = false;
+  /** The caller's promise is settled (counted out of `localWaiting` once). */
+  #settled = false;
   /** Wait before re-checking after a connection error; doubles per failure, reset by a reply. */
   #retryIn = firstRetryMs / 2;
   /** performance.now() when the newest script call was sent. */
@@ -97,7 +99,7 @@ export class Acquisition {
     this.#options = options;
     this.#listener = ctx.listener();
     this.#channel = ctx.space.channelPrefix + this.#listener.tokens.inbox;
-    this.#token = this.#listener.tokens.next(options.weight, ctx.permits);
+    this.#token = this.#listener.tokens.next(options.weight, ctx.permits, options.label);
     this.#promise = new Promise<Lease | null>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -120,6 +122,7 @@ export class Acquisition {
       this.#timeout = setTimeout(() => this.#on({ type: 'giveUp', reason: new AcquireTimeoutError(this.#ctx.key, timeout) }), timeout);
     }
     if (this.#waits) {
+      this.#ctx.local.waiting++;
       // Registered before sending: a grant message may overtake the acquire's own reply.
       this.#listener.register(this.#token, this);
       // And the subscription, if there is one, may not end while the acquire is in flight.
@@ -192,6 +195,7 @@ export class Acquisition {
   }
 
   #onReply(reply: HeartbeatReply, sentAt: number, state: State): void {
+    if ('otherPermits' in reply && reply.otherPermits !== undefined) this.#ctx.otherPermits(reply.otherPermits);
     switch (reply.kind) {
       case 'granted':
         // The script set the lease's expiry while running, after we sent it.
@@ -206,7 +210,7 @@ export class Acquisition {
         // Evicted while this process stalled: queue again, at the end of the line, under
         // a new token, so that the old one can never be granted.
         this.#listener.unregister(this.#token);
-        this.#token = this.#listener.tokens.next(this.#options.weight, this.#ctx.permits);
+        this.#token = this.#listener.tokens.next(this.#options.weight, this.#ctx.permits, this.#options.label);
         this.#listener.register(this.#token, this);
         return this.#send(true);
       case 'queued': {
@@ -324,7 +328,7 @@ export class Acquisition {
   }
 
   #deliver(fence: number, validFrom: number): void {
-    const lease = new Lease(this.#ctx, this.#token, this.#options.weight, fence, validFrom);
+    const lease = Lease.grant(this.#ctx, this.#token, this.#options.weight, fence, validFrom);
     publish('granted', () => ({
       key: this.#ctx.key,
       token: this.#token,
@@ -366,6 +370,8 @@ export class Acquisition {
 
   /** Settles the caller's promise (once) and lets go of timers, listeners and the channel. */
   #settle(settle: () => void): void {
+    if (this.#waits && !this.#settled) this.#ctx.local.waiting--;
+    this.#settled = true;
     const wasLeaving = this.#state.name === 'leaving';
     if (!wasLeaving) this.#state = { name: 'done' };
     clearTimeout(this.#timeout);

@@ -17,6 +17,10 @@ export type SemaphoreContext = {
   readonly space: Keyspace;
   readonly scripts: Scripts;
   listener(): WakeListener;
+  /** This semaphore object's acquisitions still waiting, and the weight its leases hold. */
+  readonly local: { waiting: number; held: number };
+  /** Redis showed a holder that asked for other permits than ours. */
+  otherPermits(permits: number): void;
 };
 
 /**

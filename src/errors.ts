@@ -2,7 +2,6 @@
 export const ErrorCode = {
   acquireTimeout: 'ERR_SEMAPHORE_ACQUIRE_TIMEOUT',
   leaseLost: 'ERR_SEMAPHORE_LEASE_LOST',
-  leaseReleased: 'ERR_SEMAPHORE_LEASE_RELEASED',
   notReplicated: 'ERR_SEMAPHORE_NOT_REPLICATED',
   queueFull: 'ERR_SEMAPHORE_QUEUE_FULL',
   clientClosed: 'ERR_SEMAPHORE_CLIENT_CLOSED',
@@ -57,31 +56,6 @@ export class LeaseLostError extends SemaphoreError {
         'Another process may hold it now; stop the work it protected.',
       options,
     );
-    this.fencingToken = fencingToken;
-  }
-}
-
-/** The reason `lease.signal` carries once the lease was released on purpose. */
-export class LeaseReleasedError extends SemaphoreError {
-  /**
-   * Every release makes one, and its stack would only point into this library:
-   * skipping the capture keeps it off the release path's cost.
-   */
-  static forLease(key: string, fencingToken: number): LeaseReleasedError {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      return new LeaseReleasedError(key, fencingToken);
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
-  }
-
-  override readonly name = 'LeaseReleasedError';
-  readonly fencingToken: number;
-
-  constructor(key: string, fencingToken: number) {
-    super(ErrorCode.leaseReleased, key, `The lease on semaphore "${key}" (fencing token ${fencingToken}) was released.`);
     this.fencingToken = fencingToken;
   }
 }

@@ -7,13 +7,12 @@ export {
   ErrorCode,
   LayoutVersionError,
   LeaseLostError,
-  LeaseReleasedError,
   NotReplicatedError,
   QueueFullError,
   SemaphoreError,
 } from './errors.js';
 export type { AcquireOptions, MutexOptions, SemaphoreOptions, UseCallback, UseOptions } from './options.js';
-export type { HolderInfo, WaiterInfo } from './scripts.js';
+export type { Client as RedisClient, HolderInfo, WaiterInfo } from './scripts.js';
 export {
   channels,
   type GrantedEvent,

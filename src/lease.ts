@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { SemaphoreContext } from './context.js';
-import { LeaseLostError, LeaseReleasedError } from './errors.js';
+import { LeaseLostError } from './errors.js';
 import { publish } from './telemetry.js';
 import { heartbeatFraction, refreshRetryFraction } from './timing.js';
 import type { ClientBound, WakeListener } from './wake.js';
@@ -51,10 +51,15 @@ export class Lease implements AsyncDisposable, ClientBound {
   #retry: NodeJS.Timeout | undefined;
 
   /**
-   * @internal Created by `Semaphore`. `validFrom` (performance.now() time) is a moment
-   * no later than the one from which Redis counts the lease's ttl.
+   * @internal Made by an acquisition once granted; leases are never made by hand.
+   * `validFrom` (performance.now() time) is a moment no later than the one from which
+   * Redis counts the lease's ttl.
    */
-  constructor(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, validFrom: number) {
+  static grant(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, validFrom: number): Lease {
+    return new Lease(ctx, token, weight, fencingToken, validFrom);
+  }
+
+  private constructor(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, validFrom: number) {
     this.#ctx = ctx;
     this.key = ctx.key;
     this.token = token;
@@ -64,14 +69,19 @@ export class Lease implements AsyncDisposable, ClientBound {
     this.#validUntil = validFrom + ctx.ttl;
     this.#listener = ctx.listener();
     this.#listener.bind(this);
+    ctx.local.held += weight;
     this.#scheduleRefresh();
   }
 
-  /** Aborted once the lease is released (reason `LeaseReleasedError`) or lost (`LeaseLostError`). */
+  /**
+   * Aborted when the lease is lost, or its client ends, with a `LeaseLostError` saying
+   * which: pass it to the work the lease protects. Not aborted by `release()`, so work
+   * still finishing after a normal release (a response body being read) is left alone.
+   */
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
-      if (this.#ended) this.#controller.abort(this.#reason());
+      if (this.#ended instanceof LeaseLostError) this.#controller.abort(this.#ended);
     }
     return this.#controller.signal;
   }
@@ -144,12 +154,9 @@ export class Lease implements AsyncDisposable, ClientBound {
 
   #end(how: 'released' | LeaseLostError): void {
     this.#ended = how;
+    this.#ctx.local.held -= this.weight;
     this.#listener.unbind(this);
-    this.#controller?.abort(this.#reason());
-  }
-
-  #reason(): LeaseReleasedError | LeaseLostError | undefined {
-    return this.#ended === 'released' ? LeaseReleasedError.forLease(this.key, this.fencingToken) : this.#ended;
+    if (how instanceof LeaseLostError) this.#controller?.abort(how);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -3,38 +3,51 @@ import { maxTimerDelay } from './timing.js';
 
 /** Options of `new Semaphore(redis, key, options)`. */
 export type SemaphoreOptions = {
-  /** How many permits the semaphore has. Every process using the key must pass the same number. */
+  /**
+   * How many permits the semaphore has: an integer from 1 to 2^53 - 1. Every process
+   * using the key must pass the same number (a different one brings a `SemaphoreWarning`).
+   */
   readonly permits: number;
   /**
-   * Milliseconds a holder keeps its permits, and a waiter its place, without a refresh.
-   * Leases refresh themselves every `ttl / 3`, so this only bounds how long a dead
-   * process blocks others.
+   * Milliseconds a holder keeps its permits, and a waiter its place, without a refresh:
+   * an integer from 3 to 2^31 - 1. Leases refresh themselves every `ttl / 3`, so this
+   * only bounds how long a dead process blocks others.
    * @default 10000
    */
   readonly ttl?: number;
   /**
-   * Prefix of every Redis key and channel the semaphore uses.
+   * Prefix of every Redis key and channel the semaphore uses; without `{` or `}`.
    * @default 'rfs'
    */
   readonly prefix?: string;
   /**
    * Grants count only once this many replicas have them (Redis `WAIT`), so a failover
-   * to one of them keeps the grant. Costs one round trip per grant. Not for Cluster clients.
+   * to one of them keeps the grant. Costs one round trip per grant. Not for Cluster
+   * clients. An integer from 0 to 1000.
    * @default 0
    */
   readonly replicas?: number;
   /**
    * Milliseconds to wait for `replicas` to confirm a grant before giving it back and
-   * rejecting with `NotReplicatedError`.
+   * rejecting with `NotReplicatedError`: an integer from 1 to 2^31 - 1.
    * @default 1000
    */
   readonly replicaTimeout?: number;
   /**
    * Most tickets that may wait on the key at once (counted in Redis, across all
-   * processes); a further acquire rejects with `QueueFullError`. `Infinity`: no cap.
+   * processes); a further acquire rejects with `QueueFullError`. An integer from 1, or
+   * `Infinity` for no cap.
    * @default 100000
    */
   readonly maxWaiters?: number;
+  /**
+   * Shown by `status()` and the CLI beside this semaphore's holders and waiters, so an
+   * operator can tell who holds a permit (a host, a job name). 1 to 64 characters:
+   * letters, digits, space and `_.:@,=+#()[]-`. An acquire's own `label` replaces it.
+   * Tickets without a label cost Redis nothing for it.
+   * @default undefined
+   */
+  readonly label?: string;
 };
 
 /** Options of `new Mutex(redis, key, options)`: a semaphore with one permit. */
@@ -43,18 +56,21 @@ export type MutexOptions = Omit<SemaphoreOptions, 'permits'>;
 /** Options of `acquire()`, `tryAcquire()` and `use()`. */
 export type AcquireOptions = {
   /**
-   * Give up after this many milliseconds of waiting, with an `AcquireTimeoutError`.
-   * `0` means: only if it is granted on the first try (without jumping the queue).
+   * Give up after this many milliseconds of waiting, with an `AcquireTimeoutError`:
+   * from 0 to 2^31 - 1, or `Infinity`. `0` means: only if it is granted on the first
+   * try (without jumping the queue).
    * @default Infinity
    */
   readonly timeout?: number;
   /** Aborting it gives up the wait; the promise rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
   /**
-   * Permits this acquisition takes at once (1..permits).
+   * Permits this acquisition takes at once: an integer from 1 to `permits`.
    * @default 1
    */
   readonly weight?: number;
+  /** This acquisition's label in `status()` (see `SemaphoreOptions.label`); replaces the semaphore's. */
+  readonly label?: string;
 };
 
 /** Options of `use()`: those of `acquire()`, plus single-flight skipping. */
@@ -191,9 +207,15 @@ export function requireObject(name: string, value: unknown): Record<string, unkn
 }
 
 /** Acquire options with defaults applied, checked against the semaphore's permits. */
-export type ResolvedAcquire = { timeout: number; signal: AbortSignal | undefined; weight: number };
+export type ResolvedAcquire = {
+  timeout: number;
+  signal: AbortSignal | undefined;
+  weight: number;
+  label: string | undefined;
+};
 
-export function resolveAcquire(options: unknown, permits: number): ResolvedAcquire {
+/** `label`: the semaphore's own, which an acquire's replaces. */
+export function resolveAcquire(options: unknown, permits: number, label?: string): ResolvedAcquire {
   const o = requireObject('options', options);
   const weight = requireCount('weight', o['weight'] ?? defaults.weight);
   if (weight > permits) {
@@ -203,5 +225,26 @@ export function resolveAcquire(options: unknown, permits: number): ResolvedAcqui
     timeout: requireTimeout(o['timeout'] ?? defaults.timeout),
     signal: requireSignal(o['signal']),
     weight,
+    label: o['label'] === undefined ? label : requireLabel(o['label']),
   };
+}
+
+/** Most characters a label may have. */
+export const maxLabelLength = 64;
+const labelCharacters = /^[A-Za-z0-9 _.:@,=+#()[\]-]+$/;
+
+/**
+ * A label travels inside the ticket's token (tokens.ts), so it may not contain the
+ * token's separators (`~`, `*`, `/`, `|`): letters, digits, space and `_.:@,=+#()[]-`.
+ */
+export function requireLabel(value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`Expected \`label\` to be a string, got ${describe(value)}`);
+  }
+  if (value.length === 0 || value.length > maxLabelLength || !labelCharacters.test(value)) {
+    throw new RangeError(
+      `Expected \`label\` to be 1 to ${maxLabelLength} characters of letters, digits, space and _.:@,=+#()[]-, got ${describe(value)}`,
+    );
+  }
+  return value;
 }

@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { LayoutVersionError } from './errors.js';
 import type { Keyspace } from './keys.js';
+import { files, type ScriptName, sources } from './lua.js';
+import { labelOf } from './tokens.js';
 
 /** Either ioredis client: every script call goes through the user's connection. */
 export type Client = Redis | Cluster;
@@ -15,25 +16,6 @@ export function isCluster(client: Client): client is Cluster {
  * one Redis (mid-deploy) never run each other's scripts under one command name.
  */
 const version = 5;
-const scriptsDir = new URL('../scripts/', import.meta.url);
-
-/** Reads `scripts/<file>` and inlines each `--@include name` from scripts/includes/. */
-function loadLua(file: string): string {
-  const text = readFileSync(new URL(file, scriptsDir), 'utf8');
-  return text.replace(/^--@include (\w+)$/gm, (_line, name: string) =>
-    readFileSync(new URL(`includes/${name}.lua`, scriptsDir), 'utf8'),
-  );
-}
-
-const files = {
-  acquire: 'acquire-4.lua',
-  heartbeat: 'heartbeat-4.lua',
-  release: 'release-4.lua',
-  refresh: 'refresh-4.lua',
-  status: 'status-4.lua',
-} as const;
-
-type ScriptName = keyof typeof files;
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 
 /**
@@ -44,15 +26,11 @@ type Raw = (...args: (string | number)[]) => Promise<unknown>;
 export type ScriptVariant = { readonly name: string; readonly rewrite: (lua: string) => string };
 
 const original: ScriptVariant = { name: '', rewrite: (lua) => lua };
-let sources: Record<ScriptName, string> | undefined;
 const registered = new WeakMap<Client, Set<string>>();
 const names = Object.keys(files) as ScriptName[];
 
-/** The Lua of every script as sent to Redis, includes inlined. */
-export function scriptSources(): Readonly<Record<ScriptName, string>> {
-  sources ??= Object.fromEntries(names.map((name) => [name, loadLua(files[name])])) as Record<ScriptName, string>;
-  return sources;
-}
+/** The Lua of every script as sent to Redis, includes inlined (see lua.ts). */
+export const scriptSources = sources;
 
 /**
  * Registers the scripts on a client once. ioredis then sends EVALSHA, falls back to
@@ -95,6 +73,12 @@ function int(value: unknown, what: string): number {
   return n;
 }
 
+/** `{ label }` when the token carries one, else nothing: JSON (the CLI's --json) shows the same. */
+function labelled(token: string): { label?: string } {
+  const label = labelOf(token);
+  return label === undefined ? {} : { label };
+}
+
 function array(value: unknown, what: string): unknown[] {
   if (!Array.isArray(value)) throw unexpected(what, value);
   return value;
@@ -106,16 +90,19 @@ function str(value: unknown, what: string): string {
   throw unexpected(what, value);
 }
 
+/** Set when a holder asked for other permits than the caller: every user of a key should pass the same. */
+type OtherPermits = { readonly otherPermits?: number };
+
 export type AcquireReply =
-  | { readonly kind: 'granted'; readonly fence: number }
-  | {
+  | ({ readonly kind: 'granted'; readonly fence: number } & OtherPermits)
+  | ({
       readonly kind: 'queued';
       /** 0 is the front; -1 when a re-check found the ticket far from it. */
       readonly position: number;
       readonly nextExpiryIn: number;
       /** Any grant message with a fencing token up to this one predates the call. */
       readonly lastFence: number;
-    }
+    } & OtherPermits)
   | { readonly kind: 'busy' }
   | { readonly kind: 'full' };
 
@@ -126,6 +113,8 @@ export type ReleaseReply = 'released' | 'dequeued' | 'unknown';
 
 export type HolderInfo = {
   readonly token: string;
+  /** The acquisition's `label`, if it had one (absent otherwise). */
+  readonly label?: string;
   readonly weight: number;
   readonly fencingToken: number;
   /** Milliseconds until the lease expires unless refreshed (server clock). */
@@ -136,6 +125,8 @@ export type HolderInfo = {
 
 export type WaiterInfo = {
   readonly token: string;
+  /** The acquisition's `label`, if it had one (absent otherwise). */
+  readonly label?: string;
   readonly weight: number;
   /** Milliseconds until the waiter is dropped unless it heartbeats (server clock). */
   readonly expiresIn: number;
@@ -218,8 +209,10 @@ export class Scripts {
     const holders: HolderInfo[] = [];
     let i = 6;
     for (let h = 0; h < holderCount; h++, i += 5) {
+      const token = str(r[i], 'status');
       holders.push({
-        token: str(r[i], 'status'),
+        token,
+        ...labelled(token),
         weight: n(i + 1),
         fencingToken: n(i + 2),
         expiresIn: n(i + 3),
@@ -228,7 +221,8 @@ export class Scripts {
     }
     const waiters: WaiterInfo[] = [];
     for (let w = 0; w < waiterCount; w++, i += 3) {
-      waiters.push({ token: str(r[i], 'status'), weight: n(i + 1), expiresIn: n(i + 2) });
+      const token = str(r[i], 'status');
+      waiters.push({ token, ...labelled(token), weight: n(i + 1), expiresIn: n(i + 2) });
     }
     const permits = n(3);
     return {
@@ -247,12 +241,19 @@ export class Scripts {
    */
   #waitReply(value: unknown, what: string): HeartbeatReply {
     if (Array.isArray(value)) {
-      return {
+      const queued = {
         kind: 'queued',
         position: int(value[0], what),
         nextExpiryIn: int(value[1], what),
         lastFence: int(value[2], what),
-      };
+      } as const;
+      const other = int(value[3], what);
+      return other > 0 ? { ...queued, otherPermits: other } : queued;
+    }
+    // A grant: '<fence>', or '<fence>:<permits others asked for>'.
+    if (typeof value === 'string' && value.includes(':')) {
+      const [fence, other] = value.split(':');
+      return { kind: 'granted', fence: int(fence, what), otherPermits: int(other, what) };
     }
     const code = int(value, what);
     if (code > 0) return { kind: 'granted', fence: code };

@@ -10,6 +10,7 @@ import {
   requireCount,
   requireFunction,
   requireKey,
+  requireLabel,
   requireObject,
   requireMaxWaiters,
   requirePrefix,
@@ -43,6 +44,9 @@ export class Semaphore {
   readonly permits: number;
   readonly ttl: number;
   readonly #ctx: SemaphoreContext;
+  readonly #label: string | undefined;
+  /** A permit-count warning is given once per semaphore object. */
+  #warned = false;
 
   /**
    * @param redis The caller's ioredis `Redis` or `Cluster`; the semaphore never closes it.
@@ -64,6 +68,7 @@ export class Semaphore {
       throw new TypeError('`replicas` needs a Redis client; with a Cluster client it is not supported');
     }
     const space = keyspace(requirePrefix(o['prefix'] ?? defaults.prefix), this.key);
+    this.#label = o['label'] === undefined ? undefined : requireLabel(o['label']);
     this.#ctx = {
       client,
       key: this.key,
@@ -75,7 +80,19 @@ export class Semaphore {
       space,
       scripts: new Scripts(client, space, this.key),
       listener: () => listenerFor(client),
+      local: { waiting: 0, held: 0 },
+      otherPermits: (permits) => this.#warnPermits(permits),
     };
+  }
+
+  /** How many acquisitions made through this object are still waiting (no Redis round trip). */
+  get localWaiting(): number {
+    return this.#ctx.local.waiting;
+  }
+
+  /** The permits held by leases of this object not yet released or lost (no Redis round trip). */
+  get localHeld(): number {
+    return this.#ctx.local.held;
   }
 
   /**
@@ -84,7 +101,7 @@ export class Semaphore {
    * when aborted; either way its ticket leaves the queue.
    */
   async acquire(options?: AcquireOptions): Promise<Lease> {
-    const resolved = resolveAcquire(options, this.permits);
+    const resolved = resolveAcquire(options, this.permits, this.#label);
     resolved.signal?.throwIfAborted();
     this.#requireOpen();
     checkEvictionPolicy(this.#ctx.client, this.key);
@@ -97,11 +114,11 @@ export class Semaphore {
    * Takes `weight` permits only if they are free now and nobody waits: it never
    * waits and never jumps the queue. One round trip.
    */
-  async tryAcquire(options?: Pick<AcquireOptions, 'weight'>): Promise<Lease | null> {
-    const { weight } = resolveAcquire(options, this.permits);
+  async tryAcquire(options?: Pick<AcquireOptions, 'weight' | 'label'>): Promise<Lease | null> {
+    const { weight, label } = resolveAcquire(options, this.permits, this.#label);
     this.#requireOpen();
     checkEvictionPolicy(this.#ctx.client, this.key);
-    return new Acquisition(this.#ctx, { weight, timeout: 0, signal: undefined }).run();
+    return new Acquisition(this.#ctx, { weight, label, timeout: 0, signal: undefined }).run();
   }
 
   /**
@@ -116,7 +133,7 @@ export class Semaphore {
     const fn = requireFunction<UseCallback<T, Lease | null>>('fn', callback);
     const o = requireObject('options', options);
     const skip = o['skip'] === undefined ? undefined : requireFunction<() => boolean | Promise<boolean>>('skip', o['skip']);
-    resolveAcquire(options, this.permits);
+    resolveAcquire(options, this.permits, this.#label);
     if (skip && (await skip())) return fn(null);
     const lease = await this.acquire(options);
     let result: T;
@@ -152,6 +169,17 @@ export class Semaphore {
       holders: s.holders,
       waiters: s.waiters,
     };
+  }
+
+  /** Every user of a key must pass the same permits: say so, once, when Redis shows otherwise. */
+  #warnPermits(others: number): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    process.emitWarning(
+      `Semaphore "${this.key}" is used with permits ${this.permits} here, but its holders in Redis asked for ` +
+        `${others}: every user of a key must pass the same permits, or grants follow whichever each waiter passed.`,
+      { type: 'SemaphoreWarning', code: 'RFS_PERMITS_MISMATCH' },
+    );
   }
 
   /** A client closed for good (quit() or disconnect()) can send nothing: say so plainly. */

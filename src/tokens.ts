@@ -2,7 +2,8 @@ import { nanoid } from 'nanoid';
 
 /**
  * Names of tickets in Redis, as scripts/includes/fence.lua reads them: `<inbox>.<n>`,
- * then `*<weight>` unless the weight is 1 and `/<permits>` unless the permits are 1.
+ * then `~<label>` if the acquisition has one, `*<weight>` unless the weight is 1 and
+ * `/<permits>` unless the permits are 1.
  * The scripts take the wake-up channel, the weight and the permits from the token, so
  * a waiter costs Redis nothing beyond its place, and no permit count needs storing.
  */
@@ -15,12 +16,17 @@ export class TokenSource {
   readonly inbox = nanoid(10);
   #issued = 0;
 
-  /** A token no other acquisition of this client has used. */
-  next(weight: number, permits: number): string {
+  /** A token no other acquisition of this client has used; `label` (options.ts checks it) is shown by status(). */
+  next(weight: number, permits: number, label?: string): string {
     const n = (++this.#issued).toString(36);
     // Template strings write every safe integer in full digits, which Lua reads back exactly.
-    return `${this.inbox}.${n}${weight === 1 ? '' : `*${weight}`}${permits === 1 ? '' : `/${permits}`}`;
+    return `${this.inbox}.${n}${label === undefined ? '' : `~${label}`}${weight === 1 ? '' : `*${weight}`}${permits === 1 ? '' : `/${permits}`}`;
   }
+}
+
+/** The label a token carries (tokens.ts writes it after `~`), if any. */
+export function labelOf(token: string): string | undefined {
+  return /~([^*/]*)/.exec(token)?.[1];
 }
 
 /** A grant message is the new holder's entry: `<token>|<fencing token>`. */

@@ -5,10 +5,11 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Progress } from '../src/cli/progress.js';
-import { type QueuedEvent, Semaphore, type SemaphoreStatus } from '../src/index.js';
+import { channels, type QueuedEvent, Semaphore, type SemaphoreStatus } from '../src/index.js';
 import { Cli, cli, type Outcome } from './helpers/cli.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
@@ -22,10 +23,10 @@ function queued(key: string): Promise<QueuedEvent> {
     const onMessage = (message: unknown) => {
       const event = message as QueuedEvent;
       if (event.key !== key) return;
-      unsubscribe('redis-fair-semaphore:queued', onMessage);
+      unsubscribe(channels.queued.name, onMessage);
       resolve(event);
     };
-    subscribe('redis-fair-semaphore:queued', onMessage);
+    subscribe(channels.queued.name, onMessage);
   });
 }
 
@@ -219,9 +220,9 @@ test('status --json equals the library status(), and the table shows the same ho
   t.regex(table.stdout, /3 of 3 permits held, 0 available, 2 waiting/);
   for (const lease of [heavy, light]) t.regex(table.stdout, new RegExp(`${lease.fencingToken}\\s+${lease.weight}\\s`));
   const [first, second] = fromLibrary.waiters;
-  // Position, weight, expires in, token: head first.
+  // Position, weight, expires in, label (none: -), token: head first.
   const row = (position: number, weight: number, token: string) =>
-    `\\n\\s+${position}\\s+${weight}\\s+\\S+\\s+${token.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`;
+    `\\n\\s+${position}\\s+${weight}\\s+\\S+\\s+-\\s+${token.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`;
   t.regex(table.stdout, new RegExp(`${row(1, 2, first!.token)}${row(2, 1, second!.token)}\\n`));
 
   stop.abort();
@@ -365,4 +366,28 @@ test('run on a terminal: the live line shows the queue position (telemetry, then
   progress.stop();
   t.is(text.length, length, 'nothing drawn after the wait');
   await lease.release();
+});
+
+test('status shows who holds: run labels its lease with the host, its pid and the command', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('who');
+  const redis = await connect();
+  const run = new Cli(['run', key, '--url', url, '--', node, fixture('holder.mjs'), url, key, 'A']);
+  await redis.blpop(`${key}:started`, 0);
+  const table = await cli(['status', key, '--url', url]);
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /LABEL/);
+  t.regex(table.stdout, new RegExp(`${hostname().replace(/[^A-Za-z0-9]/g, '.')} \\d+ .*holder\\.mjs`));
+  const json = JSON.parse((await cli(['status', key, '--url', url, '--json'])).stdout) as SemaphoreStatus;
+  t.regex(json.holders[0]?.label ?? '', /holder\.mjs/);
+  await redis.rpush(`${key}:go:A`, 'go');
+  t.is((await run.done).code, 0);
+});
+
+test('a database that does not exist gives one line and exit 69, instead of showing database 0', async (t) => {
+  const url = await redisUrl();
+  const outcome = await cli(['status', 'k', '--url', `${url}/99`]);
+  t.is(outcome.code, 69);
+  t.regex(outcome.stderr, oneLine);
+  t.regex(outcome.stderr, /cannot use database 99/);
 });

@@ -8,7 +8,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import test from 'ava';
 import type { Redis } from 'ioredis';
-import { ClientClosedError, LeaseLostError, Mutex, type SubscriberEvent, Semaphore } from '../src/index.js';
+import { ClientClosedError, channels, LeaseLostError, Mutex, type SubscriberEvent, Semaphore } from '../src/index.js';
 import { listenerFor } from '../src/wake.js';
 import { eventually } from './helpers/eventually.js';
 import { queued } from './helpers/events.js';
@@ -23,10 +23,10 @@ function subscriberEvent(event: SubscriberEvent['event']): Promise<SubscriberEve
     const on = (message: unknown) => {
       const e = message as SubscriberEvent;
       if (e.event !== event) return;
-      unsubscribe('redis-fair-semaphore:subscriber', on);
+      unsubscribe(channels.subscriber.name, on);
       resolve(e);
     };
-    subscribe('redis-fair-semaphore:subscriber', on);
+    subscribe(channels.subscriber.name, on);
   });
 }
 

@@ -2,7 +2,8 @@
   Holders, in `tickets`. Inlined after `fence`, once the script has set `nowMs` (the
   server clock in ms, a number). The slow paths keep what one call knows in a table
   `s`: held (weight of the live holders), mine (the caller's own holder entry, if
-  any), permits (as the caller asked), freed (expired holders were just removed).
+  any), permits (as the caller asked), other (permits a holder asked for, when they
+  differ from the caller's), freed (expired holders were just removed).
 
   `tickets` has no lifetime of its own: it goes when its last holder releases, and an
   entry of a holder that died stays until the next call on the key removes it.
@@ -19,8 +20,10 @@ local function shape(token)
 end
 
 -- Drops the expired holders and reads the live ones: their total weight into s.held,
--- the entry of `token`, if it holds, into s.mine, and whether `tickets` existed at
--- all into s.tickets. Returns false, before any
+-- the entry of `token`, if it holds, into s.mine, whether `tickets` existed at all
+-- into s.tickets, and, when s.permits is set, into s.other the permits of a holder
+-- that asked for other permits than the caller (every user of a key should pass the
+-- same; the client warns). Returns false, before any
 -- write, when `tickets` is layout 1's hash (layout 1 always gave it a lifetime); any
 -- other foreign value is dropped (its holders learn at their next refresh that their
 -- lease is gone).
@@ -46,6 +49,12 @@ local function readHolders(s, token)
     end
     if prefix and string.sub(member, 1, #prefix) == prefix then
       s.mine = member
+    end
+    if s.permits and not s.other then
+      local permits = tonumber(string.match(member, '/(%d+)|')) or 1
+      if permits ~= s.permits then
+        s.other = permits
+      end
     end
   end
   return true

@@ -1,4 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { defaults as library } from '../options.js';
+import { maxTimerDelay } from '../timing.js';
 
 /** Bad arguments: reported as one line and exit code 64, before anything touches Redis. */
 export class UsageError extends Error {
@@ -33,10 +35,18 @@ export type StatusArgs = Common & {
 export type Parsed = RunArgs | StatusArgs | { readonly kind: 'help' } | { readonly kind: 'version' };
 
 export const defaultUrl = 'redis://127.0.0.1:6379';
-export const defaults = { permits: 1, weight: 1, ttl: 10_000, grace: 5_000, limit: 100, prefix: 'rfs' } as const;
+/** The library's own defaults, and the CLI's. */
+export const defaults = {
+  permits: 1,
+  weight: library.weight,
+  ttl: library.ttl,
+  grace: 5_000,
+  limit: 100,
+  prefix: library.prefix,
+} as const;
 
 /** setTimeout treats longer delays as 1 ms, and the library rejects them. */
-const maxMs = 2 ** 31 - 1;
+const maxMs = maxTimerDelay;
 
 const common = {
   url: { type: 'string' },

@@ -32,6 +32,17 @@ export async function connect(url: string): Promise<Redis> {
     const cause = lastError ?? (error as Error);
     throw new UnreachableError(`cannot reach Redis at ${redactUrl(url)}: ${cause.message}`, { cause });
   }
+  // ioredis selects the URL's database on connecting but only logs a refusal: ask again,
+  // so that a database that does not exist fails here instead of showing database 0.
+  const db = redis.options.db ?? 0;
+  try {
+    if (db !== 0) await redis.select(db);
+  } catch (error) {
+    redis.disconnect();
+    throw new UnreachableError(`cannot use database ${db} at ${redactUrl(url)}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   connected = true;
   return redis;
 }

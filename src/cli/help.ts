@@ -18,15 +18,17 @@ While it waits on a terminal, it shows its place in the queue and the time
 waited on stderr; off a terminal it prints nothing unless --verbose.
 
 status prints who holds the permits (fencing token, weight, held for, expires
-in) and who waits, in queue order. HELD FOR is derived from the fencing token,
-which is at least the Redis server's clock at the grant.
+in, label) and who waits, in queue order. HELD FOR is read from the fencing
+token, which is the Redis server's clock at the grant in microseconds (unless
+that clock stepped back). run labels its lease with the host, its pid and the
+command, so status shows who holds a permit.
 
 Options of both:
   --url <url>       Redis, as redis://[user:pass@]host:port[/db] or rediss://...
                     Default: $REDIS_URL, else redis://127.0.0.1:6379
   --permits <n>     Permits of the semaphore. Use the same number everywhere
-                    <key> is used. (status only reports it: grants follow the
-                    number the latest acquire passed.) Default: ${defaults.permits}
+                    <key> is used (status reports the number in Redis when
+                    anyone holds or waits). Default: ${defaults.permits}
   --prefix <text>   Prefix of the Redis keys, as the library's \`prefix\`. Default: ${defaults.prefix}
   -h, --help        Show this help.
 

@@ -1,6 +1,5 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
-import type { Lease, QueuedEvent } from '../index.js';
+import { channels, type Lease, type QueuedEvent } from '../index.js';
 import { duration, programName } from './format.js';
 
 /** live: one line on the terminal, redrawn in place; lines: a log line per event; off: silence. */
@@ -9,7 +8,6 @@ export type ProgressMode = 'live' | 'lines' | 'off';
 /** Where our ticket stands now (0 = head), or undefined if it is not in the first `limit` waiters. */
 export type PositionLookup = (token: string, limit: number) => Promise<number | undefined>;
 
-const queuedChannel = 'redis-fair-semaphore:queued';
 const redrawMs = 200;
 /** The queued event gives the position once; status() is asked this often for the current one. */
 const pollMs = 1_000;
@@ -36,7 +34,7 @@ export class Progress {
     this.#lookup = lookup;
     this.#out = out;
     if (mode === 'off') return;
-    subscribe(queuedChannel, this.#onQueued);
+    channels.queued.subscribe(this.#onQueued);
     if (mode === 'live') {
       this.#redraw = setInterval(() => this.#draw(), redrawMs);
       this.#redraw.unref();
@@ -46,7 +44,7 @@ export class Progress {
   /** The wait is over, whichever way: clears the live line. */
   stop(): void {
     if (this.#mode === 'off') return;
-    unsubscribe(queuedChannel, this.#onQueued);
+    channels.queued.unsubscribe(this.#onQueued);
     clearInterval(this.#redraw);
     clearTimeout(this.#poll);
     this.#redraw = this.#poll = undefined;

@@ -1,6 +1,8 @@
+import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { AcquireTimeoutError, type Lease, Semaphore } from '../index.js';
+import { maxLabelLength } from '../options.js';
 import type { RunArgs } from './args.js';
 import { runCommand } from './command.js';
 import { close, connect, within } from './connection.js';
@@ -30,7 +32,7 @@ export async function run(a: RunArgs): Promise<number> {
 }
 
 async function hold(redis: Redis, a: RunArgs, signals: SignalRelay, cancel: AbortSignal): Promise<number> {
-  const sem = new Semaphore(redis, a.key, { permits: a.permits, ttl: a.ttl, prefix: a.prefix });
+  const sem = new Semaphore(redis, a.key, { permits: a.permits, ttl: a.ttl, prefix: a.prefix, label: runLabel(a) });
   const progress = new Progress(a.key, progressMode(a), async (token, limit) => {
     const index = (await sem.status({ limit })).waiters.findIndex((w) => w.token === token);
     return index < 0 ? undefined : index;
@@ -76,4 +78,10 @@ function progressMode(a: RunArgs): ProgressMode {
   if (a.quiet) return 'off';
   if (a.verbose) return 'lines';
   return process.stderr.isTTY ? 'live' : 'off';
+}
+
+/** Who holds the permit, for `status`: host, pid and command, in the characters a label allows. */
+export function runLabel(a: RunArgs): string {
+  const text = `${hostname()} ${process.pid} ${[a.command, ...a.args].join(' ')}`;
+  return text.replace(/[^A-Za-z0-9 _.:@,=+#()[\]-]/g, '_').slice(0, maxLabelLength).trimEnd() || 'run';
 }

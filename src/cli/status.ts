@@ -39,16 +39,17 @@ export function render(s: SemaphoreStatus): string {
       String(h.weight),
       duration(h.heldFor),
       duration(h.expiresIn),
+      h.label ?? '-',
       h.token,
     ]);
-    lines.push(table([['FENCING TOKEN', 'WEIGHT', 'HELD FOR', 'EXPIRES IN', 'TOKEN'], ...rows]));
+    lines.push(table([['FENCING TOKEN', 'WEIGHT', 'HELD FOR', 'EXPIRES IN', 'LABEL', 'TOKEN'], ...rows]));
   }
   lines.push('', 'Waiters (first in line first):');
   if (s.waiters.length === 0) {
     lines.push('  (none)');
   } else {
-    const rows = s.waiters.map((w, i) => [String(i + 1), String(w.weight), duration(w.expiresIn), w.token]);
-    lines.push(table([['#', 'WEIGHT', 'EXPIRES IN', 'TOKEN'], ...rows]));
+    const rows = s.waiters.map((w, i) => [String(i + 1), String(w.weight), duration(w.expiresIn), w.label ?? '-', w.token]);
+    lines.push(table([['#', 'WEIGHT', 'EXPIRES IN', 'LABEL', 'TOKEN'], ...rows]));
     if (s.waiting > s.waiters.length) lines.push(`  ... and ${s.waiting - s.waiters.length} more (see --limit)`);
   }
   return `${lines.join('\n')}\n`;

@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { once } from 'node:events';
 import { subscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
-import { Semaphore, type Lease, type QueuedEvent } from '../../src/index.js';
+import { channels, Semaphore, type Lease, type QueuedEvent } from '../../src/index.js';
 import type { Command, Report } from './protocol.js';
 
 const skew = Number(process.env['CLOCK_SKEW_MS'] ?? 0);
@@ -23,7 +23,7 @@ const leases = new Map<string, Lease>();
 // Telemetry is published inside the acquire's own async context, which carries the test's id.
 const currentId = new AsyncLocalStorage<string>();
 
-subscribe('redis-fair-semaphore:queued', (message) => {
+subscribe(channels.queued.name, (message) => {
   const id = currentId.getStore();
   if (id) send({ ev: 'queued', id, position: (message as QueuedEvent).position });
 });

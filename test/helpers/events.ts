@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { QueuedEvent } from '../../src/index.js';
+import { channels, type QueuedEvent } from '../../src/index.js';
 
 /**
  * Resolves once `count` acquisitions on `key` have been queued in this process, as the
@@ -13,10 +13,10 @@ export function queued(key: string, count = 1): Promise<QueuedEvent[]> {
       if (event.key !== key) return;
       seen.push(event);
       if (seen.length === count) {
-        unsubscribe('redis-fair-semaphore:queued', onMessage);
+        unsubscribe(channels.queued.name, onMessage);
         resolve(seen);
       }
     };
-    subscribe('redis-fair-semaphore:queued', onMessage);
+    subscribe(channels.queued.name, onMessage);
   });
 }

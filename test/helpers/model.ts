@@ -6,7 +6,7 @@
  * The test asks for status() after every step, at the same instant, so no step starts
  * with an expired entry left in Redis: the model never needs to hold one either.
  */
-import type { AcquireReply, HeartbeatReply, ReleaseReply, StatusReply } from '../../src/scripts.js';
+import type { AcquireReply, HeartbeatReply, ReleaseReply, StatusReply, WaiterInfo } from '../../src/scripts.js';
 
 type Holder = { token: string; fence: number; expiry: number };
 
@@ -136,7 +136,7 @@ export class SemaphoreModel {
         permits = shape(h.token).permits;
       }
     }
-    const waiters: { token: string; weight: number; expiresIn: number }[] = [];
+    const waiters: WaiterInfo[] = [];
     const seen = new Set<string>();
     for (const token of this.line.slice(0, 2 * limit + 100)) {
       const deadline = this.waiters.get(token);

@@ -1,0 +1,88 @@
+/**
+ * The package as users get it: built (`npm run build`'s steps, into a scratch folder),
+ * its types checked for internals, and an app importing it bundled with esbuild (as
+ * serverless deployments do) and run against Redis from a folder with nothing else in it.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { build } from 'esbuild';
+import { redisUrl, uniqueKey } from './helpers/redis.js';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Builds the package into a scratch folder, as `npm run build` does in place. */
+async function buildPackage(): Promise<string> {
+  const out = join(mkdtempSync(join(tmpdir(), 'rfs-package-')), 'dist');
+  await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out]);
+  await run(process.execPath, [join(out, 'lua.js'), '--embed', join(root, 'scripts')]);
+  return out;
+}
+
+const built = buildPackage();
+
+test('the built package carries its Lua inside its JavaScript and reads no file at run time', async (t) => {
+  const dist = await built;
+  const lua = readFileSync(join(dist, 'lua.js'), 'utf8');
+  t.regex(lua, /Written by `npm run build`/);
+  t.notRegex(lua, /readFileSync|node:fs/);
+  t.regex(lua, /#!lua/);
+});
+
+test("the built types hide the library's internals and export the client type", async (t) => {
+  const dist = await built;
+  const lease = readFileSync(join(dist, 'lease.d.ts'), 'utf8');
+  t.regex(lease, /private constructor\(\);/);
+  t.notRegex(lease, /clientEnded|static grant/);
+  t.regex(readFileSync(join(dist, 'index.d.ts'), 'utf8'), /Client as RedisClient/);
+});
+
+for (const format of ['cjs', 'esm'] as const) {
+  test(`an app bundled with esbuild --bundle --platform=node (${format}) runs against Redis, with no scripts/ beside it`, async (t) => {
+    const dist = await built;
+    const app = mkdtempSync(join(tmpdir(), 'rfs-app-'));
+    const key = uniqueKey('bundled');
+    writeFileSync(
+      join(app, 'main.mjs'),
+      [
+        "import { Redis } from 'ioredis';",
+        `import { Mutex } from ${JSON.stringify(join(dist, 'index.js'))};`,
+        'async function main() {',
+        '  const redis = new Redis(process.env.REDIS_URL);',
+        `  const mutex = new Mutex(redis, ${JSON.stringify(key)});`,
+        '  const lease = await mutex.acquire();',
+        '  const status = await mutex.status();',
+        '  await lease.release();',
+        '  await redis.quit();',
+        '  console.log(`held ${status.held}, fencing token ${lease.fencingToken > 0}`);',
+        '}',
+        'main().catch((error) => { console.error(error); process.exitCode = 1; });',
+      ].join('\n'),
+    );
+    const outfile = join(app, 'out', `app.${format === 'esm' ? 'mjs' : 'cjs'}`);
+    await build({
+      entryPoints: [join(app, 'main.mjs')],
+      bundle: true,
+      platform: 'node',
+      format,
+      outfile,
+      // ioredis is CommonJS: in an ES module bundle, its require() calls need one to use.
+      banner:
+        format === 'esm'
+          ? { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" }
+          : {},
+      nodePaths: [join(root, 'node_modules')],
+      logLevel: 'silent',
+    });
+    const { stdout } = await run(process.execPath, [outfile], {
+      cwd: join(app, 'out'),
+      env: { ...process.env, REDIS_URL: await redisUrl(), NODE_OPTIONS: '' },
+    });
+    t.is(stdout.trim(), 'held 1, fencing token true');
+  });
+}
