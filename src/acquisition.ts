@@ -172,7 +172,7 @@ export class Acquisition {
     switch (event.type) {
       case 'message':
         // A grant message is news only past the last token a call saw us queued behind.
-        if (event.fence > this.#staleUpTo) this.#grant(event.fence, this.#queuedAt);
+        if (event.fence > this.#staleUpTo) this.#grant(event.fence, this.#queuedAt, true);
         return;
       case 'giveUp':
         if (event.reason instanceof AcquireTimeoutError) {
@@ -302,8 +302,10 @@ export class Acquisition {
    * `validFrom`: no later than the moment Redis counts the lease's ttl from. If too
    * little of it is left (this process or Redis stalled), the grant is not handed out
    * as is: a re-check renews it if Redis still has it, or queues us again if not.
+   * `byMessage`: granted by another call, which kept our waiting deadline as the
+   * lease's expiry, where a reply's grant expires a whole ttl after it.
    */
-  #grant(fence: number, validFrom: number): void {
+  #grant(fence: number, validFrom: number, byMessage = false): void {
     if (performance.now() - validFrom > this.#ctx.ttl * staleGrantFraction) {
       // A try must never queue: give the stale grant back and report "not now".
       if (!this.#waits) {
@@ -312,12 +314,13 @@ export class Acquisition {
       }
       return this.#send(false);
     }
-    if (this.#ctx.replicas === 0) return this.#settle(() => this.#deliver(fence, validFrom));
+    if (this.#ctx.replicas === 0) return this.#settle(() => this.#deliver(fence, validFrom, byMessage));
     this.#state = { name: 'confirming' };
     confirmReplicated(this.#ctx, this.#token, fence).then(
       (confirmedFrom) => {
         if (this.#state.name !== 'confirming') return this.#cancel();
-        this.#settle(() => this.#deliver(fence, confirmedFrom));
+        // confirmReplicated refreshed the lease: it runs a whole ttl from then.
+        this.#settle(() => this.#deliver(fence, confirmedFrom, false));
       },
       (error: unknown) => {
         // Not safely granted: give the permit back rather than hold it unconfirmed.
@@ -327,8 +330,11 @@ export class Acquisition {
     );
   }
 
-  #deliver(fence: number, validFrom: number): void {
-    const lease = Lease.grant(this.#ctx, this.#token, this.#options.weight, fence, validFrom);
+  #deliver(fence: number, validFrom: number, renewTerm: boolean): void {
+    const lease = Lease.grant(this.#ctx, this.#token, this.#options.weight, fence, validFrom, {
+      autoRefresh: this.#options.autoRefresh,
+      renewTerm,
+    });
     publish('granted', () => ({
       key: this.#ctx.key,
       token: this.#token,

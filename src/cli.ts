@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `redis-fair-semaphore` command: `run` a command holding a permit, or show a
- * semaphore's `status`. Run `redis-fair-semaphore --help` for the whole contract.
+ * The `redis-fair-semaphore` command: `run` a command holding a permit; `acquire` a
+ * fixed-term lease and print its id, to `extend` or `release` it in a later step; or
+ * show a semaphore's `status`. Run `redis-fair-semaphore --help` for the whole contract.
  */
 import { readFileSync } from 'node:fs';
 import { parse, UsageError } from './cli/args.js';
@@ -9,6 +10,7 @@ import { UnreachableError } from './cli/connection.js';
 import { ExitCode } from './cli/exit-codes.js';
 import { programName, say } from './cli/format.js';
 import { help } from './cli/help.js';
+import { acquire, actOnLease } from './cli/lease.js';
 import { run } from './cli/run.js';
 import { status } from './cli/status.js';
 
@@ -33,6 +35,11 @@ async function main(argv: readonly string[]): Promise<number> {
         return await run(parsed);
       case 'status':
         return await status(parsed);
+      case 'acquire':
+        return await acquire(parsed);
+      case 'extend':
+      case 'release':
+        return await actOnLease(parsed);
     }
   } catch (error) {
     // One line, whatever the error: the full story is for --verbose readers of the library, not here.

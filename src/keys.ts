@@ -6,6 +6,8 @@
  * (prefix, key) pairs always name distinct keys, and the hash tag is the key itself.
  */
 export type Keyspace = {
+  /** The prefix it was made with. */
+  readonly prefix: string;
   /** KEYS of every script, in the order scripts/includes/fence.lua documents. */
   readonly keys: readonly [fence: string, tickets: string, waiters: string, line: string];
   /** A process's inbox channel for this semaphore is `channelPrefix + inbox`. */
@@ -15,6 +17,7 @@ export type Keyspace = {
 export function keyspace(prefix: string, key: string): Keyspace {
   const base = `${prefix}:{${key}}`;
   return {
+    prefix,
     keys: [`${base}:fence`, `${base}:tickets`, `${base}:waiters`, `${base}:line`],
     channelPrefix: `${base}:wake:`,
   };

@@ -1,15 +1,35 @@
 import { performance } from 'node:perf_hooks';
-import type { SemaphoreContext } from './context.js';
-import { LeaseLostError } from './errors.js';
+import { clientEnded, type SemaphoreContext } from './context.js';
+import { ClientClosedError, LeaseLostError } from './errors.js';
+import { encodeLeaseId } from './lease-id.js';
+import { requireCount } from './options.js';
 import { publish } from './telemetry.js';
-import { heartbeatFraction, refreshRetryFraction } from './timing.js';
+import { heartbeatFraction, maxTimerDelay, refreshRetryFraction } from './timing.js';
 import type { ClientBound, WakeListener } from './wake.js';
 
 type ClientBoundRegistry = Pick<WakeListener, 'bind' | 'unbind'>;
 
+/** Why a lease is lost when Redis says it no longer holds it. */
+export const goneFromRedis =
+  'Redis no longer has it (it expired or was released, here or through another handle, or Redis restarted or was flushed)';
+
+/** How a lease came to this process, for `Lease.grant`. */
+export type GrantOptions = {
+  /** It refreshes itself every `ttl / 3`; false: a fixed term of `ttl`. */
+  readonly autoRefresh: boolean;
+  /**
+   * Granted by a message, with the waiter's deadline as its expiry: a fixed term is
+   * renewed once, so that it runs a whole `ttl` from the grant.
+   */
+  readonly renewTerm: boolean;
+};
+
 /**
- * Permits held on a semaphore. It refreshes itself every `ttl / 3` until released
- * or lost; `signal` aborts in either case, with a `LeaseLostError` reason when lost.
+ * Permits held on a semaphore. By default it refreshes itself every `ttl / 3` until
+ * released or lost; with `autoRefresh: false` it has a fixed term instead, which ends
+ * `ttl` after the grant unless extended. `signal` aborts when it is lost (or its term
+ * ends), with a `LeaseLostError` reason. `id` names it, so that another process can
+ * take it over (`semaphore.lease(id)`).
  */
 export class Lease implements AsyncDisposable, ClientBound {
   /** The semaphore's key. */
@@ -37,46 +57,92 @@ export class Lease implements AsyncDisposable, ClientBound {
   /** Why the lease ended: released on purpose, or lost. Undefined while held. */
   #ended: 'released' | LeaseLostError | undefined;
   readonly #grantedAt: number;
+  /** Refreshes itself every ttl / 3; false while it has a fixed term. */
+  #auto: boolean;
   /**
    * One timer at a time, so a grant costs a single setTimeout: the next refresh, or
    * while a refresh is in flight, #validUntil (unless the refresh confirms the lease
-   * beyond it first).
+   * beyond it first); for a fixed term, its end.
    */
   #timer: NodeJS.Timeout | undefined;
   /** Local monotonic time until which Redis is known to hold the lease. */
   #validUntil: number;
   /** The release in flight or done; cleared when it failed, so that a later call sends it again. */
-  #released: Promise<void> | undefined;
+  #released: Promise<boolean> | undefined;
   /** A failed release is sent again on its own while the lease may still be held. */
   #retry: NodeJS.Timeout | undefined;
 
   /**
-   * @internal Made by an acquisition once granted; leases are never made by hand.
-   * `validFrom` (performance.now() time) is a moment no later than the one from which
-   * Redis counts the lease's ttl.
+   * @internal Made by an acquisition once granted. `validFrom` (performance.now() time)
+   * is a moment no later than the one from which Redis counts the lease's ttl.
    */
-  static grant(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, validFrom: number): Lease {
-    return new Lease(ctx, token, weight, fencingToken, validFrom);
+  static grant(
+    ctx: SemaphoreContext,
+    token: string,
+    weight: number,
+    fencingToken: number,
+    validFrom: number,
+    options: GrantOptions,
+  ): Lease {
+    const lease = new Lease(ctx, token, weight, fencingToken, validFrom + ctx.ttl, options.autoRefresh);
+    if (!options.autoRefresh && options.renewTerm) void lease.#renewTerm();
+    return lease;
   }
 
-  private constructor(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, validFrom: number) {
+  /**
+   * @internal A handle on a lease Redis was found to hold by a read sent at `sentAt`
+   * (performance.now() time), with `left` ms to go then. It starts with a fixed term.
+   */
+  static adopt(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, sentAt: number, left: number): Lease {
+    return new Lease(ctx, token, weight, fencingToken, sentAt + left, false);
+  }
+
+  private constructor(
+    ctx: SemaphoreContext,
+    token: string,
+    weight: number,
+    fencingToken: number,
+    validUntil: number,
+    autoRefresh: boolean,
+  ) {
     this.#ctx = ctx;
     this.key = ctx.key;
     this.token = token;
     this.weight = weight;
     this.fencingToken = fencingToken;
     this.#grantedAt = performance.now();
-    this.#validUntil = validFrom + ctx.ttl;
+    this.#validUntil = validUntil;
+    this.#auto = autoRefresh;
     this.#listener = ctx.listener();
     this.#listener.bind(this);
     ctx.local.held += weight;
-    this.#scheduleRefresh();
+    this.#arm();
   }
 
   /**
-   * Aborted when the lease is lost, or its client ends, with a `LeaseLostError` saying
-   * which: pass it to the work the lease protects. Not aborted by `release()`, so work
-   * still finishing after a normal release (a response body being read) is left alone.
+   * Names this lease for `semaphore.lease(id)` in any process: a URL-safe string of
+   * its prefix, key, token and fencing token. It holds nothing that Redis does not
+   * show to anyone who can read the key.
+   */
+  get id(): string {
+    return encodeLeaseId({
+      prefix: this.#ctx.space.prefix,
+      key: this.key,
+      token: this.token,
+      fencingToken: this.fencingToken,
+    });
+  }
+
+  /** True while it refreshes itself (the default); false while it has a fixed term. */
+  get autoRefresh(): boolean {
+    return this.#auto;
+  }
+
+  /**
+   * Aborted when the lease is lost, its fixed term ends, or (unless it has a fixed
+   * term) its client ends, with a `LeaseLostError` saying which: pass it to the work
+   * the lease protects. Not aborted by `release()`, so work still finishing after a
+   * normal release (a response body being read) is left alone.
    */
   get signal(): AbortSignal {
     if (!this.#controller) {
@@ -95,18 +161,56 @@ export class Lease implements AsyncDisposable, ClientBound {
   }
 
   /**
-   * Gives the permits back. Idempotent: later calls return the pending or settled
+   * Makes the lease expire no sooner than `ms` from now, on the Redis server's clock,
+   * and resolves with the ms it has left then (more than `ms` if it already had
+   * more: an extension never shortens a lease). Rejects with `LeaseLostError` if the
+   * lease is no longer held (expired, released here or through another handle, or
+   * lost by Redis); then nothing changed. Works on any lease; an automatic refresh
+   * never undoes an extension.
+   */
+  async extend(ms: number): Promise<number> {
+    const duration = requireCount('ms', ms, maxTimerDelay);
+    this.#requireUsable();
+    return this.#touch(duration);
+  }
+
+  /**
+   * Asks Redis how many ms the lease has left (server clock), without changing it.
+   * Rejects with `LeaseLostError` if it is no longer held.
+   */
+  async remaining(): Promise<number> {
+    this.#requireUsable();
+    return this.#touch(0);
+  }
+
+  /**
+   * Ends a fixed term: from now on the lease refreshes itself every `ttl / 3`, as if
+   * acquired without `autoRefresh: false` (the first refresh goes at once). Does
+   * nothing if it already does. Throws `LeaseLostError` once the lease has ended.
+   */
+  startAutoRefresh(): void {
+    this.#requireUsable();
+    if (this.#auto) return;
+    this.#auto = true;
+    clearTimeout(this.#timer);
+    this.#refreshDue();
+  }
+
+  /**
+   * Gives the permits back, and resolves with true, or with false if Redis no longer
+   * had them (they expired, or were released through another handle): there was
+   * nothing to give back. Idempotent: later calls return the pending or settled
    * release. If it fails (the connection is down), it rejects, and the permits stay
    * taken in Redis: the library sends it again on its own while the lease may still be
-   * held, and a later call sends it again at once. After a loss it resolves without
-   * contacting Redis: there is nothing left to give back.
+   * held, and a later call sends it again at once. After a loss (or the end of a
+   * fixed term) it resolves with false without contacting Redis.
    */
-  release(): Promise<void> {
+  release(): Promise<boolean> {
     if (this.#released) return this.#released;
     clearTimeout(this.#timer);
     clearTimeout(this.#retry);
     if (this.#ended instanceof LeaseLostError) {
-      this.#released = Promise.resolve();
+      this.#released = Promise.resolve(false);
       return this.#released;
     }
     if (!this.#ended) {
@@ -119,7 +223,7 @@ export class Lease implements AsyncDisposable, ClientBound {
       }));
     }
     const released = this.#ctx.scripts.release(this.token, this.fencingToken).then(
-      () => undefined,
+      (reply) => reply === 'released',
       (error: unknown) => {
         if (this.#released === released) this.#released = undefined;
         this.#retryRelease();
@@ -145,11 +249,26 @@ export class Lease implements AsyncDisposable, ClientBound {
     this.#retry.unref();
   }
 
-  /** @internal The user's client ended: the lease is gone with it, at once. */
+  /**
+   * @internal The user's client ended. A refreshing lease is gone with it, at once. A
+   * fixed-term one stays held in Redis until its term ends (another process may take
+   * it over), but this handle can no longer act on it.
+   */
   clientEnded(): void {
     clearTimeout(this.#retry);
-    if (this.#ended) return;
+    if (this.#ended || !this.#auto) return;
     this.#lose('the Redis client was closed (quit() or disconnect())');
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+
+  /** Extending, reading and refreshing need a lease that has not ended, and a client to send with. */
+  #requireUsable(): void {
+    if (this.#ended instanceof LeaseLostError) throw this.#ended;
+    if (this.#ended === 'released') throw new LeaseLostError(this.key, this.fencingToken, 'it was released');
+    if (clientEnded(this.#ctx)) throw new ClientClosedError(this.key);
   }
 
   #end(how: 'released' | LeaseLostError): void {
@@ -159,8 +278,32 @@ export class Lease implements AsyncDisposable, ClientBound {
     if (how instanceof LeaseLostError) this.#controller?.abort(how);
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.release();
+  /** The one timer, for what comes next: a refresh, or the end of the fixed term. */
+  #arm(): void {
+    clearTimeout(this.#timer);
+    if (this.#auto) return this.#scheduleRefresh();
+    this.#timer = setTimeout(this.#termDue, Math.max(0, this.#validUntil - performance.now()));
+    // A fixed term is meant to outlive its process (another one may take the lease
+    // over): its end must not keep the process alive.
+    this.#timer.unref();
+  }
+
+  readonly #termDue = (): void => {
+    if (this.#ended || this.#auto) return;
+    // Extended meanwhile: wait for the new end.
+    if (performance.now() < this.#validUntil) return this.#arm();
+    // Another handle may have extended it: this one says the term it knows of is over,
+    // and leaves the permits alone.
+    this.#lose('its fixed term ended without an extension');
+  };
+
+  /** A fixed-term grant that came by message runs its whole term from here. */
+  async #renewTerm(): Promise<void> {
+    try {
+      await this.#touch(this.#ctx.ttl);
+    } catch {
+      // Lost: #touch said so. Unreachable: the term ends at the waiter's deadline instead.
+    }
   }
 
   /**
@@ -177,8 +320,19 @@ export class Lease implements AsyncDisposable, ClientBound {
     // This process stalled past the expiry: someone else may hold the permit now.
     if (left <= 0) return this.#expire();
     // Count the lease lost if that moment passes with no confirmation, as when Redis stalls.
-    this.#timer = setTimeout(() => this.#expire(), left);
+    this.#timer = setTimeout(this.#expireDue, left);
     void this.#refresh();
+  };
+
+  readonly #expireDue = (): void => {
+    if (this.#ended) return;
+    const left = this.#validUntil - performance.now();
+    // An extension confirmed it beyond: keep watching for the refresh in flight.
+    if (left > 0) {
+      this.#timer = setTimeout(this.#expireDue, left);
+      return;
+    }
+    this.#expire();
   };
 
   #expire(): void {
@@ -192,11 +346,26 @@ export class Lease implements AsyncDisposable, ClientBound {
     this.#ctx.scripts.release(this.token, this.fencingToken).catch(() => {});
   }
 
-  async #refresh(): Promise<void> {
+  /**
+   * Sends refresh-4.lua: the lease is to be held `ms` more (0 reads). Resolves with the
+   * ms it has left; rejects with LeaseLostError (and counts the lease lost) once Redis
+   * no longer has it, or with the connection's error.
+   */
+  async #touch(ms: number): Promise<number> {
     const sentAt = performance.now();
-    let held: boolean;
+    const left = await this.#ctx.scripts.refresh(this.token, this.fencingToken, ms);
+    if (left === undefined) {
+      if (!this.#ended) this.#lose(goneFromRedis);
+      throw this.#ended instanceof LeaseLostError ? this.#ended : new LeaseLostError(this.key, this.fencingToken, goneFromRedis);
+    }
+    // The expiry only ever moves later: the furthest one confirmed is the one in force.
+    this.#validUntil = Math.max(this.#validUntil, sentAt + left);
+    return left;
+  }
+
+  async #refresh(): Promise<void> {
     try {
-      held = await this.#ctx.scripts.refresh(this.token, this.fencingToken, this.#ctx.ttl);
+      await this.#touch(this.#ctx.ttl);
     } catch (error) {
       if (this.#ended) return;
       clearTimeout(this.#timer);
@@ -213,11 +382,6 @@ export class Lease implements AsyncDisposable, ClientBound {
     }
     if (this.#ended) return;
     clearTimeout(this.#timer);
-    if (!held) {
-      this.#lose('Redis no longer has it (it expired, or Redis restarted or was flushed)');
-      return;
-    }
-    this.#validUntil = sentAt + this.#ctx.ttl;
     this.#scheduleRefresh();
   }
 

@@ -11,7 +11,8 @@ export type SemaphoreOptions = {
   /**
    * Milliseconds a holder keeps its permits, and a waiter its place, without a refresh:
    * an integer from 3 to 2^31 - 1. Leases refresh themselves every `ttl / 3`, so this
-   * only bounds how long a dead process blocks others.
+   * only bounds how long a dead process blocks others; a lease acquired with
+   * `autoRefresh: false` is held for exactly this long unless extended.
    * @default 10000
    */
   readonly ttl?: number;
@@ -71,6 +72,14 @@ export type AcquireOptions = {
   readonly weight?: number;
   /** This acquisition's label in `status()` (see `SemaphoreOptions.label`); replaces the semaphore's. */
   readonly label?: string;
+  /**
+   * `false` gives the lease a fixed term instead of refreshing it every `ttl / 3`: it
+   * is held for `ttl` from the grant unless extended (`lease.extend(ms)`) or released,
+   * and its `signal` aborts when the term ends. For leases handed to another process
+   * (`lease.id`, `semaphore.lease(id)`), or that must outlive this one.
+   * @default true
+   */
+  readonly autoRefresh?: boolean;
 };
 
 /** Options of `use()`: those of `acquire()`, plus single-flight skipping. */
@@ -93,6 +102,7 @@ export const defaults = {
   prefix: 'rfs',
   timeout: Number.POSITIVE_INFINITY,
   weight: 1,
+  autoRefresh: true,
 } as const;
 
 
@@ -191,6 +201,13 @@ export function requireSignal(value: unknown): AbortSignal | undefined {
   return value;
 }
 
+export function requireBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
 export function requireFunction<F>(name: string, value: unknown): F {
   if (typeof value !== 'function') {
     throw new TypeError(`Expected \`${name}\` to be a function, got ${describe(value)}`);
@@ -212,6 +229,7 @@ export type ResolvedAcquire = {
   signal: AbortSignal | undefined;
   weight: number;
   label: string | undefined;
+  autoRefresh: boolean;
 };
 
 /** `label`: the semaphore's own, which an acquire's replaces. */
@@ -226,6 +244,7 @@ export function resolveAcquire(options: unknown, permits: number, label?: string
     signal: requireSignal(o['signal']),
     weight,
     label: o['label'] === undefined ? label : requireLabel(o['label']),
+    autoRefresh: requireBoolean('autoRefresh', o['autoRefresh'] ?? defaults.autoRefresh),
   };
 }
 

@@ -16,7 +16,7 @@ export async function confirmReplicated(ctx: SemaphoreContext, token: string, fe
     ctx.scripts.refresh(token, fence, ctx.ttl),
     client.wait(ctx.replicas, ctx.replicaTimeout),
   ]);
-  if (!held) throw new LeaseLostError(ctx.key, fence, 'it was gone before its replicas confirmed it');
+  if (held === undefined) throw new LeaseLostError(ctx.key, fence, 'it was gone before its replicas confirmed it');
   if (acknowledged < ctx.replicas) {
     throw new NotReplicatedError(ctx.key, ctx.replicas, acknowledged, ctx.replicaTimeout);
   }

@@ -15,7 +15,7 @@ export function isCluster(client: Client): client is Cluster {
  * Bumped whenever a script's behaviour changes, so two versions of this library on
  * one Redis (mid-deploy) never run each other's scripts under one command name.
  */
-const version = 5;
+const version = 6;
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 
 /**
@@ -193,10 +193,16 @@ export class Scripts {
     throw unexpected('release', reply);
   }
 
-  /** True while the lease is held; false once it is gone. */
-  async refresh(token: string, fence: number, ttl: number): Promise<boolean> {
-    const reply = await this.#raw.refresh(...this.#keys, `${token}|${fence}`, ttl, this.#publish);
-    return int(reply, 'refresh') === 1;
+  /**
+   * Makes the lease expire no sooner than `ms` from now (server clock; 0 only reads).
+   * Resolves with the ms it has left, or undefined once it is gone (or expired).
+   */
+  async refresh(token: string, fence: number, ms: number): Promise<number | undefined> {
+    const reply = await this.#raw.refresh(...this.#keys, `${token}|${fence}`, ms, this.#publish);
+    const left = int(reply, 'refresh');
+    if (left === -1) return undefined;
+    if (left < 1) throw unexpected('refresh', reply);
+    return left;
   }
 
   async status(limit: number): Promise<StatusReply> {

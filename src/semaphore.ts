@@ -1,9 +1,11 @@
+import { performance } from 'node:perf_hooks';
 import { Acquisition } from './acquisition.js';
 import { checkEvictionPolicy, requireClient } from './client.js';
 import { clientEnded, type SemaphoreContext } from './context.js';
-import { AcquireTimeoutError, ClientClosedError } from './errors.js';
+import { AcquireTimeoutError, ClientClosedError, LeaseLostError } from './errors.js';
 import { keyspace } from './keys.js';
-import type { Lease } from './lease.js';
+import { goneFromRedis, Lease } from './lease.js';
+import { decodeLeaseId } from './lease-id.js';
 import {
   type AcquireOptions,
   defaults,
@@ -114,11 +116,11 @@ export class Semaphore {
    * Takes `weight` permits only if they are free now and nobody waits: it never
    * waits and never jumps the queue. One round trip.
    */
-  async tryAcquire(options?: Pick<AcquireOptions, 'weight' | 'label'>): Promise<Lease | null> {
-    const { weight, label } = resolveAcquire(options, this.permits, this.#label);
+  async tryAcquire(options?: Pick<AcquireOptions, 'weight' | 'label' | 'autoRefresh'>): Promise<Lease | null> {
+    const { weight, label, autoRefresh } = resolveAcquire(options, this.permits, this.#label);
     this.#requireOpen();
     checkEvictionPolicy(this.#ctx.client, this.key);
-    return new Acquisition(this.#ctx, { weight, label, timeout: 0, signal: undefined }).run();
+    return new Acquisition(this.#ctx, { weight, label, autoRefresh, timeout: 0, signal: undefined }).run();
   }
 
   /**
@@ -150,6 +152,34 @@ export class Semaphore {
     }
     await lease.release();
     return result;
+  }
+
+  /**
+   * A handle on the lease that `id` names (`lease.id`, from any process), so that
+   * this process can extend, release or refresh the same permits. The id must be of
+   * this semaphore's key and prefix (else a RangeError). One round trip: rejects with
+   * `LeaseLostError` if Redis no longer holds the lease, and otherwise resolves with a
+   * lease that has a fixed term, ending when the lease expires in Redis now, until
+   * it is extended or `startAutoRefresh()` is called. Two handles on one lease act on
+   * the same permits, and each knows only of the extensions it made itself.
+   */
+  async lease(id: string): Promise<Lease> {
+    const d = decodeLeaseId(id);
+    const prefix = this.#ctx.space.prefix;
+    if (d.key !== this.key || d.prefix !== prefix) {
+      throw new RangeError(
+        `Expected \`id\` to name a lease on semaphore "${this.key}" (prefix "${prefix}"), ` +
+          `got one on "${d.key}" (prefix "${d.prefix}")`,
+      );
+    }
+    this.#requireOpen();
+    const sentAt = performance.now();
+    const left = await this.#ctx.scripts.refresh(d.token, d.fencingToken, 0);
+    if (left === undefined) {
+      throw new LeaseLostError(this.key, d.fencingToken, goneFromRedis);
+    }
+    if (d.permits !== this.permits) this.#warnPermits(d.permits);
+    return Lease.adopt(this.#ctx, d.token, d.weight, d.fencingToken, sentAt, left);
   }
 
   /** Who holds and who waits, from Redis. `limit` caps the waiters listed (default 100). */

@@ -29,6 +29,12 @@ export function labelOf(token: string): string | undefined {
   return /~([^*/]*)/.exec(token)?.[1];
 }
 
+/** The weight and permits a token asked for (1 when absent), as scripts/includes/tickets.lua reads them. */
+export function shapeOf(token: string): { weight: number; permits: number } {
+  const [, weight, permits] = /(?:\*(\d+))?(?:\/(\d+))?$/.exec(token) ?? [];
+  return { weight: weight === undefined ? 1 : Number(weight), permits: permits === undefined ? 1 : Number(permits) };
+}
+
 /** A grant message is the new holder's entry: `<token>|<fencing token>`. */
 export function parseGrant(message: string): { token: string; fence: number } {
   const bar = message.lastIndexOf('|');

@@ -41,7 +41,9 @@ test('redis.calls per path: 4 for an uncontended acquire, 2 for its release, and
   const paths: Record<string, Record<string, number>> = {};
   paths['uncontended acquire'] = await callsOf(admin, async () => (holder = await acquire('x.1')));
   const fence = holder.kind === 'granted' ? holder.fence : 0;
-  paths['refresh'] = await callsOf(admin, () => scripts.refresh('x.1', fence, 10_000));
+  // Longer than the acquire's ttl, so it moves the expiry even within the same ms.
+  paths['refresh'] = await callsOf(admin, () => scripts.refresh('x.1', fence, 20_000));
+  paths['read of a lease'] = await callsOf(admin, () => scripts.refresh('x.1', fence, 0));
   paths['release, nobody waiting'] = await callsOf(admin, () => scripts.release('x.1', fence));
   holder = await acquire('x.2');
   paths['acquire that queues'] = await callsOf(admin, () => acquire('x.3'));
@@ -54,7 +56,8 @@ test('redis.calls per path: 4 for an uncontended acquire, 2 for its release, and
 
   t.deepEqual(paths, {
     'uncontended acquire': { time: 1, exists: 1, set: 1, zadd: 1 },
-    refresh: { time: 1, zadd: 1 },
+    refresh: { time: 1, zscore: 1, zadd: 1 },
+    'read of a lease': { time: 1, zscore: 1 },
     'release, nobody waiting': { zrem: 1, zcard: 1 },
     'acquire that queues': {
       ...{ time: 1, exists: 1, zremrangebyscore: 1, zrange: 2 },

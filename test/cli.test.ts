@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Progress } from '../src/cli/progress.js';
-import { channels, type QueuedEvent, Semaphore, type SemaphoreStatus } from '../src/index.js';
+import { channels, Mutex, type QueuedEvent, Semaphore, type SemaphoreStatus } from '../src/index.js';
 import { Cli, cli, type Outcome } from './helpers/cli.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
@@ -290,7 +290,20 @@ const badArguments: readonly (readonly [args: readonly string[], says: RegExp, e
   [['status', 'k', '--permits'], /--permits needs a value/],
   [['status', 'k', '--timeout', '5'], /unknown option --timeout/],
   [['status', 'k', '--json=yes'], /--json takes no value/],
-  [['status', 'k'], /REDIS_URL must start with redis:\/\//, { REDIS_URL: 'ftp://example.com' }],
+  [['status', 'k'], /REDIS_URL must start with redis:\/\//, { REDIS_URL: 'ftp://127.0.0.1' }],
+  [['acquire'], /missing <key>/],
+  [['acquire', 'k', '--', 'true'], /unexpected argument "true"/],
+  [['acquire', 'k', '--grace', '5'], /unknown option --grace/],
+  [['acquire', 'k', '--label', 'a/b'], /--label must be 1 to 64 characters/],
+  [['acquire', 'k', '--ttl', '0'], /--ttl must be an integer from 3/],
+  [['extend'], /missing <id>: extend <id> <ms>/],
+  [['extend', 'not-an-id', '1000'], /<id> is not a lease id/],
+  [['extend', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5'], /missing <ms>/],
+  [['extend', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '0'], /<ms> must be an integer from 1/],
+  [['extend', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '10', 'more'], /unexpected argument "more"/],
+  [['release'], /missing <id>: release <id>/],
+  [['release', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '10'], /unexpected argument "10" after <id>/],
+  [['release', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '--permits', '2'], /unknown option --permits/],
 ];
 
 test('every bad argument gives a one-line error and exit 64, before touching Redis', async (t) => {
@@ -317,7 +330,10 @@ test('--help documents the commands, options, signals and every exit code', asyn
     const outcome = await cli(args);
     t.is(outcome.code, 0);
     t.is(outcome.stderr, '');
-    for (const word of ['--permits', '--weight', '--ttl', '--timeout', '--grace', '--json', 'REDIS_URL', 'SIGKILL']) {
+    for (const word of ['--permits', '--weight', '--ttl', '--timeout', '--grace', '--json', '--label', 'REDIS_URL', 'SIGKILL']) {
+      t.true(outcome.stdout.includes(word), word);
+    }
+    for (const word of ['acquire <key>', 'extend <id> <ms>', 'release <id>', 'status <key>', 'run <key>']) {
       t.true(outcome.stdout.includes(word), word);
     }
     for (const code of ['64', '69', '70', '75', '79', '126', '127', '128\\+N']) {
@@ -390,4 +406,65 @@ test('a database that does not exist gives one line and exit 69, instead of show
   t.is(outcome.code, 69);
   t.regex(outcome.stderr, oneLine);
   t.regex(outcome.stderr, /cannot use database 99/);
+});
+
+test('acquire, extend, release: a shell script takes a permit in one step and gives it back in another', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('steps');
+  const mutex = new Mutex(await connect(), key);
+  const taken = await cli(['acquire', key, '--url', url, '--ttl', '60000', '--label', 'nightly report']);
+  t.is(taken.code, 0, taken.stderr);
+  t.is(taken.stderr, '');
+  const id = taken.stdout.trim();
+  t.regex(taken.stdout, /^[A-Za-z0-9._-]+\n$/);
+  // The process has exited; the permit stays held, labelled, for its term.
+  const held = await mutex.status();
+  t.is(held.held, 1);
+  t.is(held.holders[0]?.label, 'nightly report');
+  t.true(held.holders[0]!.expiresIn <= 60_000);
+
+  // A run queued behind it starts only once the id is released.
+  const run = new Cli(['run', key, '--url', url, '-v', '--', node, '-e', 'console.log("ran")']);
+  await run.waitFor('stderr', /waiting for/);
+  const extended = await cli(['extend', id, '600000', '--url', url]);
+  t.is(extended.code, 0, extended.stderr);
+  t.is(extended.stdout + extended.stderr, '');
+  t.true((await mutex.status()).holders[0]!.expiresIn > 590_000);
+  t.is(run.stdout, '');
+  const released = await cli(['release', id], { REDIS_URL: url });
+  t.is(released.code, 0, released.stderr);
+  t.is(released.stdout + released.stderr, '');
+  t.is((await run.done).code, 0);
+  t.is(run.stdout, 'ran\n');
+
+  // Once it is gone, acting on the id changes nothing and says so: exit 79.
+  for (const args of [['release', id], ['extend', id, '1000']]) {
+    const outcome = await cli([...args, '--url', url]);
+    t.is(outcome.code, 79, args[0]);
+    t.is(outcome.stdout, '');
+    t.regex(outcome.stderr, oneLine);
+    t.regex(outcome.stderr, /no longer held/);
+  }
+  t.is((await mutex.status()).held, 0);
+});
+
+test('acquire: --timeout gives up with exit 75, a signal while waiting exits 128+N; neither leaves a ticket', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('acquire-wait');
+  const sem = new Semaphore(await connect(), key, { permits: 2 });
+  const lease = await sem.acquire({ weight: 2 });
+  const timedOut = await cli(['acquire', key, '--url', url, '--permits', '2', '--timeout', '0']);
+  t.is(timedOut.code, 75);
+  t.is(timedOut.stdout, '');
+  t.regex(timedOut.stderr, /timed out/);
+  const waiting = new Cli(['acquire', key, '--url', url, '--permits', '2', '-v']);
+  await waiting.waitFor('stderr', /waiting for/);
+  waiting.process.kill('SIGTERM');
+  const outcome = await waiting.done;
+  t.is(outcome.code, 143);
+  t.is(outcome.stdout, '');
+  const status = await sem.status();
+  t.is(status.waiting, 0);
+  t.is(status.held, 2);
+  await lease.release();
 });

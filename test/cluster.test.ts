@@ -23,7 +23,7 @@ test('in a cluster, waiters are granted in FIFO order through sharded pub/sub', 
   const mutex = new Mutex(client, key, { ttl: 600_000 });
   const holder = await mutex.acquire();
   const order: number[] = [];
-  const waits: Promise<void>[] = [];
+  const waits: Promise<boolean>[] = [];
   for (let i = 0; i < 4; i++) {
     const isQueued = queued(key);
     waits.push(mutex.acquire().then(async (lease) => (order.push(i), lease.release())));

@@ -86,19 +86,24 @@ class Release extends Step {
   }
 }
 
+/**
+ * A holder's refresh (`ms` = its ttl), an extension by some handle (any `ms`), or a
+ * read of the time left (`ms` = 0); `stale`: by a handle with an old fencing token.
+ */
 class Refresh extends Step {
   constructor(
     readonly token: string,
-    readonly ttl: number,
+    readonly ms: number,
+    readonly stale: boolean,
   ) {
     super();
   }
   async apply(model: SemaphoreModel, real: Real) {
-    const fence = model.holders.get(this.token)?.fence ?? 1;
-    return [model.refresh(this.token, fence, this.ttl), await real.scripts.refresh(this.token, fence, this.ttl)];
+    const fence = (model.holders.get(this.token)?.fence ?? 2) - (this.stale ? 1 : 0);
+    return [model.refresh(this.token, fence, this.ms), await real.scripts.refresh(this.token, fence, this.ms)];
   }
   toString() {
-    return `refresh(${this.token}, ttl ${this.ttl})`;
+    return `refresh(${this.token}, ${this.ms} ms${this.stale ? ', stale fence' : ''})`;
   }
 }
 
@@ -126,7 +131,9 @@ const steps = fc.commands(
     fc.tuple(token, ttl, fc.boolean()).map(([k, t, wait]) => new Acquire(k, t, wait)),
     fc.tuple(token, ttl).map(([k, t]) => new Heartbeat(k, t)),
     fc.tuple(token, fc.boolean()).map(([k, exact]) => new Release(k, exact)),
-    fc.tuple(token, ttl).map(([k, t]) => new Refresh(k, t)),
+    fc
+      .tuple(token, fc.constantFrom(0, 100, 300, 1000), fc.boolean())
+      .map(([k, ms, stale]) => new Refresh(k, ms, stale)),
     fc.constantFrom(1, 50, 99, 100, 150, 301).map((ms) => new Advance(ms)),
   ],
   { size: '+1' },
@@ -144,7 +151,7 @@ async function property(redis: Redis, variant: ScriptVariant, cmds: Iterable<fc.
 const shipped: ScriptVariant = { name: '_model', rewrite: movableClock };
 
 testProp(
-  'the scripts behave as the model under any sequence of acquires, heartbeats, releases, refreshes and elapsed time',
+  'the scripts behave as the model under any sequence of acquires, heartbeats, releases, refreshes, extensions, reads and elapsed time',
   [steps],
   async (t, cmds) => {
     await property(await connect(), shipped, cmds);
@@ -179,6 +186,8 @@ const planted: Record<string, (lua: string) => string> = {
         )
       : lua,
   'a permit off by one': (lua) => lua.split('permits - s.held').join('permits - s.held + 1'),
+  'an extension that shortens the lease': (lua) =>
+    lua.includes('if wanted > expiry then') ? swap(lua, 'if wanted > expiry then', "if ARGV[2] ~= '0' then") : lua,
 };
 
 for (const [bug, plant] of Object.entries(planted)) {

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaults as library } from '../options.js';
+import { type DecodedLeaseId, decodeLeaseId } from '../lease-id.js';
+import { defaults as library, maxLabelLength, requireLabel } from '../options.js';
 import { maxTimerDelay } from '../timing.js';
 
 /** Bad arguments: reported as one line and exit code 64, before anything touches Redis. */
@@ -32,9 +33,37 @@ export type StatusArgs = Common & {
   readonly limit: number;
 };
 
-export type Parsed = RunArgs | StatusArgs | { readonly kind: 'help' } | { readonly kind: 'version' };
+/** `acquire`: wait, take a fixed-term lease, print its id. */
+export type AcquireArgs = Common & {
+  readonly kind: 'acquire';
+  readonly weight: number;
+  readonly ttl: number;
+  readonly timeout: number;
+  readonly label: string | undefined;
+  readonly verbose: boolean;
+  readonly quiet: boolean;
+};
+
+/** `extend <id> <ms>` and `release <id>`: the lease id says which key, prefix and permits. */
+export type LeaseArgs = {
+  readonly kind: 'extend' | 'release';
+  readonly id: string;
+  readonly lease: DecodedLeaseId;
+  readonly url: string;
+  /** extend: ms the lease is to be held from now. */
+  readonly ms: number;
+};
+
+export type Parsed =
+  | RunArgs
+  | StatusArgs
+  | AcquireArgs
+  | LeaseArgs
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' };
 
 export const defaultUrl = 'redis://127.0.0.1:6379';
+const commands = 'run, acquire, extend, release or status';
 /** The library's own defaults, and the CLI's. */
 export const defaults = {
   permits: 1,
@@ -65,6 +94,21 @@ const runOptions = {
   quiet: { type: 'boolean', short: 'q' },
 } as const satisfies ParseArgsConfig['options'];
 
+const acquireOptions = {
+  ...common,
+  weight: { type: 'string' },
+  ttl: { type: 'string' },
+  timeout: { type: 'string' },
+  label: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const satisfies ParseArgsConfig['options'];
+
+const leaseOptions = {
+  url: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
 const statusOptions = {
   ...common,
   json: { type: 'boolean' },
@@ -76,7 +120,7 @@ export function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Parsed {
   const [subcommand, ...rest] = argv;
   switch (subcommand) {
     case undefined:
-      throw new UsageError('missing command: expected run or status');
+      throw new UsageError(`missing command: expected ${commands}`);
     case '-h':
     case '--help':
     case 'help':
@@ -87,8 +131,13 @@ export function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Parsed {
       return parseRun(rest, env);
     case 'status':
       return parseStatus(rest, env);
+    case 'acquire':
+      return parseAcquire(rest, env);
+    case 'extend':
+    case 'release':
+      return parseLease(subcommand, rest, env);
     default:
-      throw new UsageError(`unknown command "${subcommand}": expected run or status`);
+      throw new UsageError(`unknown command "${subcommand}": expected ${commands}`);
   }
 }
 
@@ -136,6 +185,59 @@ function parseStatus(args: string[], env: NodeJS.ProcessEnv): Parsed {
     json: values.json ?? false,
     limit: integer('--limit', values.limit, defaults.limit, 1),
   };
+}
+
+function parseAcquire(args: string[], env: NodeJS.ProcessEnv): Parsed {
+  const { values, positionals } = tokenize(args, acquireOptions);
+  if (values.help) return { kind: 'help' };
+  const permits = integer('--permits', values.permits, defaults.permits, 1);
+  if (values.verbose && values.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
+  let label: string | undefined;
+  if (values.label !== undefined) {
+    try {
+      label = requireLabel(values.label);
+    } catch {
+      throw new UsageError(
+        `--label must be 1 to ${maxLabelLength} characters of letters, digits, space and _.:@,=+#()[]-, got "${values.label}"`,
+      );
+    }
+  }
+  return {
+    kind: 'acquire',
+    key: onlyKey(positionals),
+    url: redisUrl(values.url, env),
+    prefix: values.prefix ?? defaults.prefix,
+    permits,
+    weight: integer('--weight', values.weight, defaults.weight, 1, permits),
+    ttl: integer('--ttl', values.ttl, defaults.ttl, 3),
+    timeout: integer('--timeout', values.timeout, Number.POSITIVE_INFINITY, 0),
+    label,
+    verbose: values.verbose ?? false,
+    quiet: values.quiet ?? false,
+  };
+}
+
+function parseLease(kind: 'extend' | 'release', args: string[], env: NodeJS.ProcessEnv): Parsed {
+  const { values, positionals } = tokenize(args, leaseOptions);
+  if (values.help) return { kind: 'help' };
+  const [id, msText, extra] = positionals;
+  const usage = kind === 'extend' ? 'extend <id> <ms>' : 'release <id>';
+  if (id === undefined || id === '') throw new UsageError(`missing <id>: ${usage}`);
+  let lease: DecodedLeaseId;
+  try {
+    lease = decodeLeaseId(id);
+  } catch {
+    throw new UsageError(`<id> is not a lease id (as acquire prints it), got "${id.slice(0, 200)}"`);
+  }
+  let ms = 0;
+  if (kind === 'extend') {
+    if (msText === undefined) throw new UsageError(`missing <ms>: ${usage}`);
+    ms = integer('<ms>', msText, 0, 1);
+    if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after <ms>`);
+  } else if (msText !== undefined) {
+    throw new UsageError(`unexpected argument "${msText}" after <id>`);
+  }
+  return { kind, id, lease, url: redisUrl(values.url, env), ms };
 }
 
 function tokenize<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {

@@ -4,6 +4,9 @@ import { programName as p } from './format.js';
 
 export const help = `Usage:
   ${p} run <key> [options] -- <command> [args...]
+  ${p} acquire <key> [options]
+  ${p} extend <id> <ms> [--url <url>]
+  ${p} release <id> [--url <url>]
   ${p} status <key> [options]
   ${p} --help | --version
 
@@ -12,10 +15,22 @@ the same Redis and <key>.
 
 run waits its turn, then runs <command> while holding the permit (refreshed in
 the background), releases it when the command ends, and exits with the
-command's exit code (128+N if signal N ended it). The command finds the key and
-its fencing token in REDIS_FAIR_SEMAPHORE_KEY and REDIS_FAIR_SEMAPHORE_FENCING_TOKEN.
+command's exit code (128+N if signal N ended it). The command finds the key
+and its fencing token in REDIS_FAIR_SEMAPHORE_KEY and
+REDIS_FAIR_SEMAPHORE_FENCING_TOKEN.
 While it waits on a terminal, it shows its place in the queue and the time
 waited on stderr; off a terminal it prints nothing unless --verbose.
+
+acquire waits its turn like run, then takes the permit with a fixed term of
+--ttl ms (not refreshed), prints the lease's id on stdout and exits, leaving the
+permit held. A later step gives it back with release <id>, or keeps it longer
+with extend <id> <ms> (held at least <ms> more from now, on the Redis server's
+clock; never shortened). Unless one of them comes first, the permit frees itself
+when the term ends. The id is URL-safe and holds no secret: the key, prefix,
+ticket and fencing token, all of which status shows to anyone. For example:
+  id=$(${p} acquire nightly-report --ttl 3600000) || exit
+  ...
+  ${p} release "$id"
 
 status prints who holds the permits (fencing token, weight, held for, expires
 in, label) and who waits, in queue order. HELD FOR is read from the fencing
@@ -23,36 +38,49 @@ token, which is the Redis server's clock at the grant in microseconds (unless
 that clock stepped back). run labels its lease with the host, its pid and the
 command, so status shows who holds a permit.
 
-Options of both:
+Options of run, acquire and status:
   --url <url>       Redis, as redis://[user:pass@]host:port[/db] or rediss://...
                     Default: $REDIS_URL, else redis://127.0.0.1:6379
   --permits <n>     Permits of the semaphore. Use the same number everywhere
                     <key> is used (status reports the number in Redis when
                     anyone holds or waits). Default: ${defaults.permits}
-  --prefix <text>   Prefix of the Redis keys, as the library's \`prefix\`. Default: ${defaults.prefix}
+  --prefix <text>   Prefix of the Redis keys, as the library's \`prefix\`.
+                    Default: ${defaults.prefix}
   -h, --help        Show this help.
 
-Options of run:
+Options of run and acquire:
   --weight <n>      Permits to take at once, 1 to --permits. Default: ${defaults.weight}
-  --ttl <ms>        How long the permit outlives a run that stopped refreshing
-                    it (killed, frozen, cut off); refreshed every ttl/3. Default: ${defaults.ttl}
-  --timeout <ms>    Give up after waiting this long; 0 runs the command only if
-                    a permit is free now. Default: wait forever
-  --grace <ms>      If the lease is lost while the command runs, time between
-                    the SIGTERM and the SIGKILL sent to it; 0 sends SIGKILL at
-                    once. Default: ${defaults.grace}
+  --ttl <ms>        run: how long the permit outlives a run that stopped
+                    refreshing it (killed, frozen, cut off); refreshed every
+                    ttl/3. acquire: the lease's fixed term. Both: how long a
+                    waiter keeps its place without a heartbeat. Default: ${defaults.ttl}
+  --timeout <ms>    Give up after waiting this long; 0: only if a permit is
+                    free now. Default: wait forever
   -v, --verbose     Log waiting, acquiring and releasing on stderr as lines
                     (instead of the live line on a terminal).
   -q, --quiet       Print nothing of our own but errors, even on a terminal.
+
+Options of run:
+  --grace <ms>      If the lease is lost while the command runs, time between
+                    the SIGTERM and the SIGKILL sent to it; 0 sends SIGKILL at
+                    once. Default: ${defaults.grace}
+
+Options of acquire:
+  --label <text>    Shown by status beside the holder: 1 to 64 letters,
+                    digits, spaces and _.:@,=+#()[]-.
+                    Default: the host, the pid and "acquire"
+
+Options of extend and release: only --url. The key, prefix and permits come
+from the id.
 
 Options of status:
   --json            Print exactly what the library's status() returns.
   --limit <n>       List at most n waiters. Default: ${defaults.limit}
 
-Signals: run catches SIGINT, SIGTERM and SIGHUP. While waiting, one of them
-takes it out of the queue and it exits with 128+N. While the command runs,
-they are forwarded to it (only to it, not to its own children), and run exits
-as the command does.
+Signals: run and acquire catch SIGINT, SIGTERM and SIGHUP. While waiting, one
+of them takes it out of the queue and it exits with 128+N. While run's command
+runs, they are forwarded to it (only to it, not to its own children), and run
+exits as the command does.
 
 Lost lease: if Redis no longer holds the permit while the command runs (expired
 after Redis was unreachable for about ttl, restarted, flushed), run says so on
@@ -61,13 +89,18 @@ with ${ExitCode.leaseLost}.
 
 Exit codes:
   (command's)  run: the command's exit code, or 128+N if signal N ended it
-  0            status, --help: success
+  0            acquire, extend, release, status, --help: success
   ${ExitCode.usage}           bad arguments (nothing was sent to Redis)
   ${ExitCode.unavailable}           Redis could not be reached or refused the connection
   ${ExitCode.internal}           unexpected error, such as an error reply from Redis
-  ${ExitCode.timeout}           run: --timeout ran out; the command did not run
-  ${ExitCode.leaseLost}           run: the lease was lost; the command was stopped (or did not start)
+  ${ExitCode.timeout}           run, acquire: --timeout ran out before the grant (run: the
+               command did not run)
+  ${ExitCode.leaseLost}           run: the lease was lost; the command was stopped (or did
+               not start)
+               extend, release: the lease is no longer held (its term ended,
+               or it was released); nothing was changed
   ${ExitCode.cannotExecute}          run: the command could not be executed
   ${ExitCode.notFound}          run: the command was not found
-  128+N        run: signal N while waiting (130 for SIGINT, 143 for SIGTERM)
+  128+N        run, acquire: signal N while waiting (130 for SIGINT, 143
+               for SIGTERM)
 `;

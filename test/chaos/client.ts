@@ -28,10 +28,15 @@ process.on('unhandledRejection', (error) => send({ t: 'unhandled', message: Stri
 // maxRetriesPerRequest: null, so a killed connection delays commands instead of failing them.
 const redis = new Redis(env('REDIS_URL'), { maxRetriesPerRequest: null });
 redis.on('error', () => {});
-const lock =
+const lockOn = (client: Redis) =>
   permits === 1
-    ? new Mutex(redis, env('CHAOS_KEY'), { ttl })
-    : new Semaphore(redis, env('CHAOS_KEY'), { permits, ttl });
+    ? new Mutex(client, env('CHAOS_KEY'), { ttl })
+    : new Semaphore(client, env('CHAOS_KEY'), { permits, ttl });
+const lock = lockOn(redis);
+// A second connection, standing for a worker elsewhere that takes a lease over by its id.
+const workerRedis = new Redis(env('REDIS_URL'), { maxRetriesPerRequest: null });
+workerRedis.on('error', () => {});
+const worker = lockOn(workerRedis);
 
 let stopping = false;
 let seq = 0;
@@ -61,12 +66,44 @@ function ask(message: { t: 'enter' | 'write'; lease: string; token: string }): P
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Hands a fixed-term lease over as a scheduler would to a worker: by its id, on the
+ * worker's own connection. The worker extends the term to cover a short hold, or
+ * keeps a long one refreshed; killed or stalled in between, the permit comes back when
+ * the term (or the ttl) ends. Undefined if the lease could not be taken over: it was
+ * then given back.
+ */
+async function takeOver(lease: Lease, hold: number): Promise<Lease | undefined> {
+  try {
+    const handle = await worker.lease(lease.id);
+    if (hold > ttl / 2) handle.startAutoRefresh();
+    else await handle.extend(ttl);
+    send({ t: 'handover', ok: true });
+    return handle;
+  } catch (error) {
+    send({ t: 'handover', ok: false, error: (error as Error).name });
+    trace(`takeover of ${lease.fencingToken} failed: ${String(error)}`);
+    await lease.release().catch(() => {});
+    return undefined;
+  }
+}
+
 async function once(n: number): Promise<void> {
   const id = ++seq;
+  // Mostly short holds; one in ten outlasts a refresh (ttl / 3) or the ttl itself,
+  // so refreshes, and losses found by them, happen inside critical sections.
+  const hold = random.next() < 0.1 ? random.int(150, 2 * ttl) : random.int(2, 30);
+  const handover = random.next() < 0.25;
   send({ t: 'acquiring', seq: id, timeout });
   let lease: Lease;
   try {
-    lease = await lock.acquire({ timeout });
+    const taken = await lock.acquire({ timeout, autoRefresh: !handover });
+    const handle = handover ? await takeOver(taken, hold) : taken;
+    if (!handle) {
+      send({ t: 'acquired', seq: id });
+      return;
+    }
+    lease = handle;
   } catch (error) {
     const e = error as Error;
     send({ t: 'acquireFailed', seq: id, name: e.name, message: e.message });
@@ -84,9 +121,6 @@ async function once(n: number): Promise<void> {
   try {
     const token = String(lease.fencingToken);
     if (await ask({ t: 'enter', lease: name, token })) {
-      // Mostly short holds; one in ten outlasts a refresh (ttl / 3) or the ttl itself,
-      // so refreshes, and losses found by them, happen inside critical sections.
-      const hold = random.next() < 0.1 ? random.int(150, 2 * ttl) : random.int(2, 30);
       trace(`${name} entered, holding ${hold} ms`);
       await sleep(hold / 2);
       // A real user stops once the lease is lost; skipping here is that check.
@@ -104,6 +138,7 @@ async function once(n: number): Promise<void> {
 send({ t: 'ready' });
 for (let n = 0; !stopping; n++) await once(n);
 await redis.quit().catch(() => {});
+await workerRedis.quit().catch(() => {});
 send({ t: 'done' });
 finished = true;
 process.disconnect?.();

@@ -52,6 +52,9 @@ export type PoolStats = {
   unhandled: string[];
   crashed: number;
   lostReported: number;
+  /** Leases handed over by id (`handovers`), and takeovers that failed, by error name. */
+  handovers: number;
+  handoverErrors: Map<string, number>;
 };
 
 export class Pool {
@@ -65,6 +68,8 @@ export class Pool {
     unhandled: [],
     crashed: 0,
     lostReported: 0,
+    handovers: 0,
+    handoverErrors: new Map(),
   };
   readonly #o: PoolOptions;
   #nextId = 0;
@@ -144,6 +149,10 @@ export class Pool {
         break;
       case 'done':
         member.done = true;
+        break;
+      case 'handover':
+        if (m.ok) this.stats.handovers++;
+        else this.stats.handoverErrors.set(m.error ?? '?', (this.stats.handoverErrors.get(m.error ?? '?') ?? 0) + 1);
         break;
       case 'lost':
         this.stats.lostReported++;

@@ -16,6 +16,8 @@ export type ClientMessage =
   | { t: 'write'; seq: number; lease: string; token: string }
   | { t: 'leave'; lease: string }
   | { t: 'lost'; lease: string }
+  /** A fixed-term lease was taken over by id on another connection (`ok`), or that failed (`error`: its name). */
+  | { t: 'handover'; ok: boolean; error?: string }
   | { t: 'unhandled'; message: string }
   | { t: 'done' };
 

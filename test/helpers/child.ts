@@ -32,6 +32,15 @@ process.on('unhandledRejection', (error) => {
   send({ ev: 'unhandled', message: String(error) });
 });
 
+/** Remembers a lease under the test's name for it, and reports its loss. */
+function keep(id: string, lease: Lease): void {
+  leases.set(id, lease);
+  lease.signal.addEventListener('abort', () => {
+    const reason = lease.signal.reason as Error;
+    if (reason.name === 'LeaseLostError') send({ ev: 'lost', id, name: reason.name });
+  });
+}
+
 async function loop(c: Extract<Command, { op: 'loop' }>): Promise<void> {
   const sem = new Semaphore(redis, c.key, { permits: c.permits, ttl: c.ttl });
   let violations = 0;
@@ -65,13 +74,11 @@ process.on('message', (message: Command) => {
       case 'acquire': {
         const sem = new Semaphore(redis, message.key, { permits: message.permits, ttl: message.ttl });
         try {
-          const lease = await currentId.run(message.id, () => sem.acquire({ weight: message.weight ?? 1 }));
-          leases.set(message.id, lease);
-          lease.signal.addEventListener('abort', () => {
-            const reason = lease.signal.reason as Error;
-            if (reason.name === 'LeaseLostError') send({ ev: 'lost', id: message.id, name: reason.name });
-          });
-          send({ ev: 'granted', id: message.id, fence: String(lease.fencingToken) });
+          const lease = await currentId.run(message.id, () =>
+            sem.acquire({ weight: message.weight ?? 1, autoRefresh: message.autoRefresh ?? true }),
+          );
+          keep(message.id, lease);
+          send({ ev: 'granted', id: message.id, fence: String(lease.fencingToken), leaseId: lease.id });
           if (message.releaseAtOnce) {
             await lease.release();
             send({ ev: 'released', id: message.id });
@@ -81,9 +88,30 @@ process.on('message', (message: Command) => {
         }
         break;
       }
+      case 'takeOver': {
+        const sem = new Semaphore(redis, message.key, { permits: message.permits, ttl: message.ttl });
+        try {
+          const lease = await sem.lease(message.leaseId);
+          keep(message.id, lease);
+          const remaining = await lease.remaining();
+          send({ ev: 'tookOver', id: message.id, fence: String(lease.fencingToken), remaining });
+        } catch (error) {
+          send({ ev: 'error', id: message.id, name: (error as Error).name, message: String(error) });
+        }
+        break;
+      }
+      case 'extend': {
+        try {
+          const remaining = await leases.get(message.id)!.extend(message.ms);
+          send({ ev: 'extended', id: message.id, remaining });
+        } catch (error) {
+          send({ ev: 'error', id: message.id, name: (error as Error).name, message: String(error) });
+        }
+        break;
+      }
       case 'release': {
-        await leases.get(message.id)?.release();
-        send({ ev: 'released', id: message.id });
+        const released = await leases.get(message.id)?.release();
+        send({ ev: 'released', id: message.id, released });
         break;
       }
       case 'loop':

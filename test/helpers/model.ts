@@ -107,11 +107,12 @@ export class SemaphoreModel {
     return result;
   }
 
-  refresh(token: string, fence: number, ttl: number): boolean {
+  /** Held at least `ms` more (0 reads); never earlier. The ms left, or undefined once gone. */
+  refresh(token: string, fence: number, ms: number): number | undefined {
     const holder = this.holders.get(token);
-    const held = holder?.fence === fence;
-    if (held) holder.expiry = this.now + ttl;
-    return held;
+    if (holder?.fence !== fence || holder.expiry <= this.now) return undefined;
+    holder.expiry = Math.max(holder.expiry, this.now + ms);
+    return holder.expiry - this.now;
   }
 
   status(limit: number): StatusReply {

@@ -1,0 +1,60 @@
+/**
+ * A lease's id: what another process needs to act on the same permits, as one
+ * URL-safe string. `rfs1.<prefix>.<key>.<token>.<fencing token>`, the first three in
+ * base64url (no padding), the fencing token in decimal. Everything in it is also in
+ * Redis, readable by anyone who can read the key: it holds no secret.
+ *
+ * The `rfs1` tag is the format's version: a later format gets a new tag, and ids
+ * with this one keep being read for as long as the data layout is shared.
+ */
+import { shapeOf } from './tokens.js';
+
+const tag = 'rfs1';
+
+export type LeaseIdParts = {
+  readonly prefix: string;
+  readonly key: string;
+  readonly token: string;
+  readonly fencingToken: number;
+};
+
+/** What an id names, plus what its token says of the lease. */
+export type DecodedLeaseId = LeaseIdParts & { readonly weight: number; readonly permits: number };
+
+export function encodeLeaseId(p: LeaseIdParts): string {
+  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+  return `${tag}.${b64(p.prefix)}.${b64(p.key)}.${b64(p.token)}.${p.fencingToken}`;
+}
+
+/** Tokens as tokens.ts writes them: a 10-character inbox, a base-36 counter, then label, weight, permits. */
+const tokenShape = /^[A-Za-z0-9_-]{10}\.[0-9a-z]+(?:~[A-Za-z0-9 _.:@,=+#()[\]-]{1,64})?(?:\*[1-9]\d*)?(?:\/[1-9]\d*)?$/;
+
+/**
+ * The parts of an id made by `encodeLeaseId`, or a RangeError that names `id` (a
+ * TypeError if it is not a string). Only the canonical spelling of each part is
+ * accepted, so one lease has exactly one id.
+ */
+export function decodeLeaseId(id: unknown): DecodedLeaseId {
+  if (typeof id !== 'string') {
+    throw new TypeError(`Expected \`id\` to be a lease id (a string from lease.id), got ${id === null ? 'null' : typeof id}`);
+  }
+  const bad = (why: string) =>
+    new RangeError(`Expected \`id\` to be a lease id from lease.id, got "${id.slice(0, 200)}": ${why}`);
+  const parts = id.split('.');
+  if (parts[0] !== tag) throw bad(`it does not start with "${tag}."`);
+  if (parts.length !== 5) throw bad('it does not have five parts');
+  const [, prefix64, key64, token64, fence] = parts as [string, string, string, string, string];
+  const text = (part: string, what: string) => {
+    const decoded = Buffer.from(part, 'base64url').toString('utf8');
+    if (Buffer.from(decoded, 'utf8').toString('base64url') !== part) throw bad(`its ${what} is not base64url of UTF-8`);
+    return decoded;
+  };
+  const prefix = text(prefix64, 'prefix');
+  const key = text(key64, 'key');
+  const token = text(token64, 'token');
+  if (key === '') throw bad('its key is empty');
+  if (!tokenShape.test(token)) throw bad('its token is not one this library makes');
+  const fencingToken = /^[1-9]\d*$/.test(fence) ? Number(fence) : Number.NaN;
+  if (!Number.isSafeInteger(fencingToken)) throw bad('its fencing token is not a positive integer');
+  return { prefix, key, token, fencingToken, ...shapeOf(token) };
+}
