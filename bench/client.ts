@@ -253,7 +253,7 @@ async function hold(spec: LockSpec): Promise<void> {
   const h = holder;
   // redlock's plain acquire never extends itself (the other two refresh their leases):
   // extend it as its README advises, so the holder outlasts the measuring window.
-  if ('extend' in first) {
+  if (spec.lib === 'redlock') {
     const timer = setInterval(() => {
       const lock = h.held as Held & { extend: (ms: number) => Promise<Held> };
       lock.extend(spec.ttl).then(

@@ -7,6 +7,7 @@
  * The `rfs1` tag is the format's version: a later format gets a new tag, and ids
  * with this one keep being read for as long as the data layout is shared.
  */
+import { requireKey, requirePrefix } from './options.js';
 import { shapeOf } from './tokens.js';
 
 const tag = 'rfs1';
@@ -52,9 +53,19 @@ export function decodeLeaseId(id: unknown): DecodedLeaseId {
   const prefix = text(prefix64, 'prefix');
   const key = text(key64, 'key');
   const token = text(token64, 'token');
-  if (key === '') throw bad('its key is empty');
+  // As `new Semaphore` would check them: an id names nothing a semaphore could not be.
+  try {
+    requireKey(key);
+    requirePrefix(prefix);
+  } catch (error) {
+    throw bad(`its prefix or key could not name a semaphore (${(error as Error).message})`);
+  }
   if (!tokenShape.test(token)) throw bad('its token is not one this library makes');
+  const shape = shapeOf(token);
+  if (!Number.isSafeInteger(shape.permits) || shape.weight > shape.permits) {
+    throw bad('its token asks for a weight or permits no semaphore can have');
+  }
   const fencingToken = /^[1-9]\d*$/.test(fence) ? Number(fence) : Number.NaN;
   if (!Number.isSafeInteger(fencingToken)) throw bad('its fencing token is not a positive integer');
-  return { prefix, key, token, fencingToken, ...shapeOf(token) };
+  return { prefix, key, token, fencingToken, ...shape };
 }

@@ -9,6 +9,11 @@ import type { ClientBound, WakeListener } from './wake.js';
 
 type ClientBoundRegistry = Pick<WakeListener, 'bind' | 'unbind'>;
 
+/** ms from now until `at` (performance.now() time), as a delay setTimeout takes. */
+function delayUntil(at: number): number {
+  return Math.min(maxTimerDelay, Math.max(0, at - performance.now()));
+}
+
 /** Why a lease is lost when Redis says it no longer holds it. */
 export const goneFromRedis =
   'Redis no longer has it (it expired or was released, here or through another handle, or Redis restarted or was flushed)';
@@ -71,6 +76,12 @@ export class Lease implements AsyncDisposable, ClientBound {
   #released: Promise<boolean> | undefined;
   /** A failed release is sent again on its own while the lease may still be held. */
   #retry: NodeJS.Timeout | undefined;
+  /**
+   * Other handles may act on this lease: its id was read, or it is one such handle.
+   * Then a refresh that failed until the expiry this handle knew of gives nothing back:
+   * another handle may have extended the lease beyond it.
+   */
+  #shared: boolean;
 
   /**
    * @internal Made by an acquisition once granted. `validFrom` (performance.now() time)
@@ -94,7 +105,9 @@ export class Lease implements AsyncDisposable, ClientBound {
    * (performance.now() time), with `left` ms to go then. It starts with a fixed term.
    */
   static adopt(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, sentAt: number, left: number): Lease {
-    return new Lease(ctx, token, weight, fencingToken, sentAt + left, false);
+    const lease = new Lease(ctx, token, weight, fencingToken, sentAt + left, false);
+    lease.#shared = true;
+    return lease;
   }
 
   private constructor(
@@ -113,6 +126,7 @@ export class Lease implements AsyncDisposable, ClientBound {
     this.#grantedAt = performance.now();
     this.#validUntil = validUntil;
     this.#auto = autoRefresh;
+    this.#shared = false;
     this.#listener = ctx.listener();
     this.#listener.bind(this);
     ctx.local.held += weight;
@@ -125,6 +139,7 @@ export class Lease implements AsyncDisposable, ClientBound {
    * show to anyone who can read the key.
    */
   get id(): string {
+    this.#shared = true;
     return encodeLeaseId({
       prefix: this.#ctx.space.prefix,
       key: this.key,
@@ -189,6 +204,8 @@ export class Lease implements AsyncDisposable, ClientBound {
    * nothing if it already does. Throws `LeaseLostError` once the lease has ended.
    */
   startAutoRefresh(): void {
+    // A term that ran out before its timer fired ends now, as the timer would end it.
+    if (!this.#auto) this.#termDue();
     this.#requireUsable();
     if (this.#auto) return;
     this.#auto = true;
@@ -202,11 +219,15 @@ export class Lease implements AsyncDisposable, ClientBound {
    * nothing to give back. Idempotent: later calls return the pending or settled
    * release. If it fails (the connection is down), it rejects, and the permits stay
    * taken in Redis: the library sends it again on its own while the lease may still be
-   * held, and a later call sends it again at once. After a loss (or the end of a
-   * fixed term) it resolves with false without contacting Redis.
+   * held, and a later call sends it again at once. Once this handle has ended (a
+   * loss, or the end of its fixed term as it knows it) it resolves with false without
+   * contacting Redis: it no longer acts on the lease, which another handle may have
+   * extended. A fixed-term lease whose client was closed rejects with
+   * `ClientClosedError`: it stays held in Redis until its term ends.
    */
   release(): Promise<boolean> {
     if (this.#released) return this.#released;
+    if (!this.#ended && clientEnded(this.#ctx)) return Promise.reject(new ClientClosedError(this.key));
     clearTimeout(this.#timer);
     clearTimeout(this.#retry);
     if (this.#ended instanceof LeaseLostError) {
@@ -282,7 +303,7 @@ export class Lease implements AsyncDisposable, ClientBound {
   #arm(): void {
     clearTimeout(this.#timer);
     if (this.#auto) return this.#scheduleRefresh();
-    this.#timer = setTimeout(this.#termDue, Math.max(0, this.#validUntil - performance.now()));
+    this.#timer = setTimeout(this.#termDue, delayUntil(this.#validUntil));
     // A fixed term is meant to outlive its process (another one may take the lease
     // over): its end must not keep the process alive.
     this.#timer.unref();
@@ -311,7 +332,7 @@ export class Lease implements AsyncDisposable, ClientBound {
    * if less is left (a grant by message may come with part of its ttl spent).
    */
   #scheduleRefresh(delay = Math.min(this.#ctx.ttl * heartbeatFraction, (this.#validUntil - performance.now()) / 2)): void {
-    this.#timer = setTimeout(this.#refreshDue, Math.max(0, delay));
+    this.#timer = setTimeout(this.#refreshDue, Math.min(maxTimerDelay, Math.max(0, delay)));
   }
 
   readonly #refreshDue = (): void => {
@@ -320,7 +341,7 @@ export class Lease implements AsyncDisposable, ClientBound {
     // This process stalled past the expiry: someone else may hold the permit now.
     if (left <= 0) return this.#expire();
     // Count the lease lost if that moment passes with no confirmation, as when Redis stalls.
-    this.#timer = setTimeout(this.#expireDue, left);
+    this.#timer = setTimeout(this.#expireDue, delayUntil(this.#validUntil));
     void this.#refresh();
   };
 
@@ -329,7 +350,7 @@ export class Lease implements AsyncDisposable, ClientBound {
     const left = this.#validUntil - performance.now();
     // An extension confirmed it beyond: keep watching for the refresh in flight.
     if (left > 0) {
-      this.#timer = setTimeout(this.#expireDue, left);
+      this.#timer = setTimeout(this.#expireDue, delayUntil(this.#validUntil));
       return;
     }
     this.#expire();
@@ -341,8 +362,12 @@ export class Lease implements AsyncDisposable, ClientBound {
     this.#giveBack();
   }
 
-  /** In case a refresh still lands late: give the permit back rather than leave it held by nobody. */
+  /**
+   * In case a refresh still lands late: give the permit back rather than leave it held
+   * by nobody. Not for a shared lease: another handle may hold it beyond our expiry.
+   */
   #giveBack(): void {
+    if (this.#shared) return;
     this.#ctx.scripts.release(this.token, this.fencingToken).catch(() => {});
   }
 
@@ -360,6 +385,13 @@ export class Lease implements AsyncDisposable, ClientBound {
     }
     // The expiry only ever moves later: the furthest one confirmed is the one in force.
     this.#validUntil = Math.max(this.#validUntil, sentAt + left);
+    if (this.#ended instanceof LeaseLostError) {
+      // This handle ended (its expiry passed here) while the call was in flight, and its
+      // user was told the lease is lost: an extension it made must not keep the permits
+      // for nobody's sake (unless another handle may be using them).
+      if (ms > 0) this.#giveBack();
+      throw this.#ended;
+    }
     return left;
   }
 

@@ -106,6 +106,14 @@ export const defaults = {
 } as const;
 
 
+/**
+ * An option's value, or its default when it was left out. Only `undefined` means left
+ * out: a `null` is passed on, to be refused as the wrong type.
+ */
+export function orDefault(value: unknown, fallback: unknown): unknown {
+  return value === undefined ? fallback : value;
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return `"${value}" (string)`;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
@@ -235,16 +243,16 @@ export type ResolvedAcquire = {
 /** `label`: the semaphore's own, which an acquire's replaces. */
 export function resolveAcquire(options: unknown, permits: number, label?: string): ResolvedAcquire {
   const o = requireObject('options', options);
-  const weight = requireCount('weight', o['weight'] ?? defaults.weight);
+  const weight = requireCount('weight', orDefault(o['weight'], defaults.weight));
   if (weight > permits) {
     throw new RangeError(`Expected \`weight\` to be at most permits (${permits}), got ${describe(weight)}`);
   }
   return {
-    timeout: requireTimeout(o['timeout'] ?? defaults.timeout),
+    timeout: requireTimeout(orDefault(o['timeout'], defaults.timeout)),
     signal: requireSignal(o['signal']),
     weight,
     label: o['label'] === undefined ? label : requireLabel(o['label']),
-    autoRefresh: requireBoolean('autoRefresh', o['autoRefresh'] ?? defaults.autoRefresh),
+    autoRefresh: requireBoolean('autoRefresh', orDefault(o['autoRefresh'], defaults.autoRefresh)),
   };
 }
 

@@ -9,6 +9,7 @@ import { decodeLeaseId } from './lease-id.js';
 import {
   type AcquireOptions,
   defaults,
+  orDefault,
   requireCount,
   requireFunction,
   requireKey,
@@ -62,14 +63,14 @@ export class Semaphore {
       throw new TypeError('Expected `permits` to be an integer, got undefined: `new Semaphore(redis, key, { permits })`');
     }
     this.permits = requireCount('permits', o['permits']);
-    this.ttl = requireTtl(o['ttl'] ?? defaults.ttl);
-    const replicas = requireReplicas(o['replicas'] ?? defaults.replicas);
-    const replicaTimeout = requireCount('replicaTimeout', o['replicaTimeout'] ?? defaults.replicaTimeout, maxTimerDelay);
+    this.ttl = requireTtl(orDefault(o['ttl'], defaults.ttl));
+    const replicas = requireReplicas(orDefault(o['replicas'], defaults.replicas));
+    const replicaTimeout = requireCount('replicaTimeout', orDefault(o['replicaTimeout'], defaults.replicaTimeout), maxTimerDelay);
     if (replicas > 0 && isCluster(client)) {
       // WAIT has no key: a Cluster client would send it to an arbitrary node.
       throw new TypeError('`replicas` needs a Redis client; with a Cluster client it is not supported');
     }
-    const space = keyspace(requirePrefix(o['prefix'] ?? defaults.prefix), this.key);
+    const space = keyspace(requirePrefix(orDefault(o['prefix'], defaults.prefix)), this.key);
     this.#label = o['label'] === undefined ? undefined : requireLabel(o['label']);
     this.#ctx = {
       client,
@@ -78,7 +79,7 @@ export class Semaphore {
       ttl: this.ttl,
       replicas,
       replicaTimeout,
-      maxWaiters: requireMaxWaiters(o['maxWaiters'] ?? defaults.maxWaiters),
+      maxWaiters: requireMaxWaiters(orDefault(o['maxWaiters'], defaults.maxWaiters)),
       space,
       scripts: new Scripts(client, space, this.key),
       listener: () => listenerFor(client),

@@ -302,6 +302,8 @@ const badArguments: readonly (readonly [args: readonly string[], says: RegExp, e
   [['extend', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '0'], /<ms> must be an integer from 1/],
   [['extend', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '10', 'more'], /unexpected argument "more"/],
   [['release'], /missing <id>: release <id>/],
+  // A prefix with "{" could not name a semaphore: refused before connecting.
+  [['release', 'rfs1.YXs.aw.YWJjZGVmZ2hpai4x.5'], /<id> is not a lease id/],
   [['release', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '10'], /unexpected argument "10" after <id>/],
   [['release', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '--permits', '2'], /unknown option --permits/],
 ];

@@ -7,7 +7,7 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
-import { type Lease, LeaseLostError, Mutex, Semaphore } from '../src/index.js';
+import { ClientClosedError, type Lease, LeaseLostError, Mutex, Semaphore } from '../src/index.js';
 import { decodeLeaseId } from '../src/lease-id.js';
 import { keyspace } from '../src/keys.js';
 import { Scripts } from '../src/scripts.js';
@@ -55,7 +55,7 @@ async function expiryOf(redis: Redis, key: string, lease: { token: string; fenci
 test('a fixed-term lease is not refreshed: its term ends after ttl, its signal says so, and the next waiter gets the permit', async (t) => {
   const redis = await connect();
   const key = uniqueKey('term');
-  const mutex = new Mutex(redis, key, { ttl: 400 });
+  const mutex = new Mutex(redis, key, { ttl: 1_500 });
   const lease = await mutex.acquire({ autoRefresh: false });
   t.false(lease.autoRefresh);
   const expiry = await expiryOf(redis, key, lease);
@@ -71,7 +71,7 @@ test('a fixed-term lease is not refreshed: its term ends after ttl, its signal s
   // Granted at the end of the term (the fencing token is the server's clock in µs), not before.
   t.true(nextLease.fencingToken >= expiry! * 1000, `granted at ${nextLease.fencingToken} µs, term ended at ${expiry} ms`);
   // Nothing refreshed it: the expiry Redis had at the grant is the one it ended at.
-  t.is(expiry, Math.floor(lease.fencingToken / 1000) + 400);
+  t.is(expiry, Math.floor(lease.fencingToken / 1000) + 1_500);
   // Ended by its term: nothing to give back, and release says so without touching the new holder.
   t.false(await lease.release());
   t.true(nextLease.held);
@@ -88,6 +88,7 @@ test('bad arguments are refused with the option and the value named, before anyt
     message: /`autoRefresh` to be a boolean, got "no" \(string\)/,
   });
   await t.throwsAsync(sem.tryAcquire({ autoRefresh: 0 as never }), { instanceOf: TypeError, message: /`autoRefresh`/ });
+  await t.throwsAsync(sem.acquire({ autoRefresh: null as never }), { instanceOf: TypeError, message: /got null/ });
   await t.throwsAsync(sem.lease(42 as never), { instanceOf: TypeError, message: /`id`/ });
   for (const id of ['', 'nonsense', 'rfs1.a.b', 'rfs2.cmZz.YQ.YWFhYWFhYWFhYS4x.5', 'rfs1.cmZz.YQ.YWFhYWFhYWFhYS4x.05', 'rfs1.cmZz.YQ.bm90IGEgdG9rZW4.5']) {
     await t.throwsAsync(sem.lease(id), { instanceOf: RangeError, message: /`id`/ }, id);
@@ -220,7 +221,7 @@ test('two handles racing, one extending and one releasing, always end released a
   for (let i = 0; i < 40; i++) {
     const lease = await a.acquire({ autoRefresh: false });
     const [h1, h2] = await Promise.all([a.lease(lease.id), b.lease(lease.id)]);
-    // Sent in either order, from two connections: the two orders both happen.
+    // Sent in either order, from two connections: whichever Redis runs first, the end is the same.
     let extend: Promise<number>;
     let release: Promise<boolean>;
     if (i % 2 === 0) {
@@ -250,19 +251,21 @@ test('two handles racing, one extending and one releasing, always end released a
 test('startAutoRefresh turns a fixed term into a refreshing lease that outlives it', async (t) => {
   const redis = await connect();
   const key = uniqueKey('resume');
-  const mutex = new Mutex(redis, key, { ttl: 300 });
+  const mutex = new Mutex(redis, key, { ttl: 2_000 });
   const lease = await mutex.acquire({ autoRefresh: false });
-  const handle = await new Mutex(await connect(), key, { ttl: 300 }).lease(lease.id);
+  const handle = await new Mutex(await connect(), key, { ttl: 2_000 }).lease(lease.id);
   handle.startAutoRefresh();
   t.true(handle.autoRefresh);
   handle.startAutoRefresh();
-  // Count refreshes through Redis: each pushes the expiry forward again, well past the term.
-  const termEnd = Math.floor(lease.fencingToken / 1000) + 300;
+  // Follow the expiry in Redis: refreshes (every ttl / 3) push it a whole ttl past the term.
+  const termEnd = Math.floor(lease.fencingToken / 1000) + 2_000;
+  const deadline = Date.now() + 20_000;
   let expiry = 0;
-  while (expiry < termEnd + 900) {
+  while (expiry < termEnd + 2_000) {
     expiry = (await expiryOf(redis, key, lease)) ?? Number.NaN;
-    if (Number.isNaN(expiry)) return t.fail('the lease was lost');
-    await delay(25);
+    if (Number.isNaN(expiry) || handle.signal.aborted) return t.fail('the lease was lost');
+    if (Date.now() > deadline) return t.fail(`the expiry never moved past ${expiry}`);
+    await delay(50);
   }
   t.true(handle.held);
   t.true(await handle.release());
@@ -271,15 +274,15 @@ test('startAutoRefresh turns a fixed term into a refreshing lease that outlives 
 test('a refresh never undoes an extension', async (t) => {
   const redis = await connect();
   const key = uniqueKey('extend-auto');
-  const mutex = new Mutex(redis, key, { ttl: 150 });
+  const mutex = new Mutex(redis, key, { ttl: 300 });
   const lease = await mutex.acquire();
   t.true(lease.autoRefresh);
   const extendedTo = (await serverMs(redis)) + 60_000;
   await lease.extend(60_000);
-  // Refreshes (every 50 ms) go on; the expiry stays where the extension put it.
+  // Refreshes (every 100 ms) go on; the expiry stays where the extension put it.
   const first = (await expiryOf(redis, key, lease))!;
   t.true(first >= extendedTo);
-  await delay(200);
+  await delay(400);
   t.is(await expiryOf(redis, key, lease), first);
   await lease.release();
 });
@@ -414,4 +417,72 @@ test('release resolves to whether it gave permits back, the same answer every ti
   const released: boolean = await lease.release();
   t.true(released);
   t.true(await lease.release());
+});
+
+/** Keeps this process busy, timers and sockets unread, for `ms`: a stall, as a long GC pause would be. */
+function stall(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // Busy on purpose: nothing else in this process may run meanwhile.
+  }
+}
+
+test('an extension whose reply arrives after the term ended here rejects with LeaseLostError and gives the permits back', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('late-extend');
+  const mutex = new Mutex(redis, key, { ttl: 1_000 });
+  const lease = await mutex.acquire({ autoRefresh: false });
+  // Redis extends the lease at once; this process reads the reply only after its term ran out here.
+  const extending = lease.extend(60_000);
+  while (lease.held) stall(1);
+  await t.throwsAsync(extending, { instanceOf: LeaseLostError, message: /fixed term ended/ });
+  // The extension holds no permit for nobody's sake.
+  t.is((await mutex.status()).held, 0);
+});
+
+test('a handle whose own term ended acts on nothing: the extension another handle made stands', async (t) => {
+  const key = uniqueKey('inert');
+  const mutex = new Mutex(await connect(), key, { ttl: 1_000 });
+  const scheduler = await mutex.acquire({ autoRefresh: false });
+  const worker = await new Mutex(await connect(), key, { ttl: 1_000 }).lease(scheduler.id);
+  await worker.extend(60_000);
+  t.true((await aborted(scheduler.signal)) instanceof LeaseLostError);
+  t.false(await scheduler.release(), 'the ended handle gives nothing back');
+  await t.throwsAsync(scheduler.extend(1_000), { instanceOf: LeaseLostError });
+  t.is((await mutex.status()).held, 1);
+  t.true(worker.held);
+  t.true(await worker.release());
+});
+
+test('a refreshing lease that stalled past its expiry gives nothing back once another handle may hold it', async (t) => {
+  const key = uniqueKey('shared-stall');
+  const mutex = new Mutex(await connect(), key, { ttl: 300 });
+  const lease = await mutex.acquire();
+  const handle = await new Mutex(await connect(), key, { ttl: 300 }).lease(lease.id);
+  await handle.extend(60_000);
+  // Longer than the ttl: the refreshing handle counts its lease lost, as it must.
+  stall(500);
+  t.true((await aborted(lease.signal)) instanceof LeaseLostError);
+  // But the other handle extended it: it is still held, by that handle.
+  t.is((await mutex.status()).held, 1);
+  t.true(handle.held);
+  t.true(await handle.release());
+});
+
+test('a fixed-term lease whose client was closed stays held; its handle refuses to act with ClientClosedError', async (t) => {
+  const key = uniqueKey('closed-fixed');
+  const client = await connect();
+  const lease = await new Mutex(client, key, { ttl: 60_000 }).acquire({ autoRefresh: false });
+  const id = lease.id;
+  const ended = once(client, 'end');
+  await client.quit();
+  await ended;
+  t.false(lease.signal.aborted);
+  await t.throwsAsync(lease.extend(1_000), { instanceOf: ClientClosedError });
+  await t.throwsAsync(lease.remaining(), { instanceOf: ClientClosedError });
+  await t.throwsAsync(lease.release(), { instanceOf: ClientClosedError });
+  t.throws(() => lease.startAutoRefresh(), { instanceOf: ClientClosedError });
+  const other = new Mutex(await connect(), key, { ttl: 60_000 });
+  t.is((await other.status()).held, 1);
+  t.true(await (await other.lease(id)).release());
 });
