@@ -6,12 +6,8 @@
 import test from 'ava';
 import type { Redis } from 'ioredis';
 import { LeaseLostError, Mutex } from '../src/index.js';
-import { queued } from './helpers/events.js';
+import { aborted, queued } from './helpers/events.js';
 import { connect, redisUrl, startRedisServer, uniqueKey } from './helpers/redis.js';
-
-/** Resolves once `lease.signal` aborts, with its reason. */
-const aborted = (signal: AbortSignal) =>
-  new Promise<unknown>((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
 
 /** A holder and a waiter behind it, on a short ttl so heartbeats come quickly. */
 async function heldAndWaiting(redis: Redis, key: string) {

@@ -3,14 +3,13 @@
  * events (output lines, Redis lists, process exits), never on sleeps.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Progress } from '../src/cli/progress.js';
 import { channels, Mutex, type QueuedEvent, Semaphore, type SemaphoreStatus } from '../src/index.js';
 import { Cli, cli, type Outcome } from './helpers/cli.js';
+import { closedPort } from './helpers/ports.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -28,17 +27,6 @@ function queued(key: string): Promise<QueuedEvent> {
     };
     subscribe(channels.queued.name, onMessage);
   });
-}
-
-/** A loopback port with nothing listening on it. */
-async function deadPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 test('run: two invocations never overlap and go in the order they queued', async (t) => {
@@ -231,7 +219,7 @@ test('status --json equals the library status(), and the table shows the same ho
 });
 
 test('an unreachable Redis gives one line and exit 69', async (t) => {
-  const url = `redis://127.0.0.1:${await deadPort()}`;
+  const url = `redis://127.0.0.1:${await closedPort()}`;
   const runArgs = ['run', 'k', '--url', url, '--', node, '-e', 'console.log("ran")'];
   for (const args of [['status', 'k', '--url', url], runArgs]) {
     const outcome = await cli(args);
@@ -310,7 +298,7 @@ const badArguments: readonly (readonly [args: readonly string[], says: RegExp, e
 
 test('every bad argument gives a one-line error and exit 64, before touching Redis', async (t) => {
   // Were anything to connect, it would fail with 69 instead of 64.
-  const unreachable = `redis://127.0.0.1:${await deadPort()}`;
+  const unreachable = `redis://127.0.0.1:${await closedPort()}`;
   const outcomes: Outcome[] = [];
   // A few at a time: each is a Node process, and the machine is shared.
   for (let i = 0; i < badArguments.length; i += 4) {

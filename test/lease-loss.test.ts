@@ -1,11 +1,7 @@
 import test from 'ava';
 import { LeaseLostError, Mutex } from '../src/index.js';
+import { aborted } from './helpers/events.js';
 import { connect, startRedisServer, uniqueKey } from './helpers/redis.js';
-
-function aborted(signal: AbortSignal): Promise<unknown> {
-  if (signal.aborted) return Promise.resolve(signal.reason);
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
-}
 
 test('a lease whose keys vanish aborts its signal with LeaseLostError on the next refresh', async (t) => {
   const redis = await connect();

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { Mutex } from '../src/index.js';
-import { queued } from './helpers/events.js';
+import { LeaseLostError, Mutex } from '../src/index.js';
+import { aborted, queued } from './helpers/events.js';
 import { Contender } from './helpers/processes.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
@@ -50,4 +50,40 @@ test.serial('a try whose grant reaches a stalled process too late gives it back 
   const status = await mutex.status();
   t.is(status.held, 0);
   t.is(status.waiting, 0);
+});
+
+/** Keeps this process busy, timers and sockets unread, for `ms`: a stall, as a long GC pause would be. */
+function stall(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // Busy on purpose: nothing else in this process may run meanwhile.
+  }
+}
+
+test.serial('an extension whose reply arrives after the term ended here rejects with LeaseLostError and gives the permits back', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('late-extend');
+  const mutex = new Mutex(redis, key, { ttl: 1_000 });
+  const lease = await mutex.acquire({ autoRefresh: false });
+  // Redis extends the lease at once; this process reads the reply only after its term ran out here.
+  const extending = lease.extend(60_000);
+  while (lease.held) stall(1);
+  await t.throwsAsync(extending, { instanceOf: LeaseLostError, message: /fixed term ended/ });
+  // The extension holds no permit for nobody's sake.
+  t.is((await mutex.status()).held, 0);
+});
+
+test.serial('a refreshing lease that stalled past its expiry gives nothing back once another handle may hold it', async (t) => {
+  const key = uniqueKey('shared-stall');
+  const mutex = new Mutex(await connect(), key, { ttl: 300 });
+  const lease = await mutex.acquire();
+  const handle = await new Mutex(await connect(), key, { ttl: 300 }).lease(lease.id);
+  await handle.extend(60_000);
+  // Longer than the ttl: the refreshing handle counts its lease lost, as it must.
+  stall(500);
+  t.true((await aborted(lease.signal)) instanceof LeaseLostError);
+  // But the other handle extended it: it is still held, by that handle.
+  t.is((await mutex.status()).held, 1);
+  t.true(handle.held);
+  t.true(await handle.release());
 });

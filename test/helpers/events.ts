@@ -20,3 +20,9 @@ export function queued(key: string, count = 1): Promise<QueuedEvent[]> {
     subscribe(channels.queued.name, onMessage);
   });
 }
+
+/** Resolves with the signal's reason once it aborts (at once if it already has). */
+export function aborted(signal: AbortSignal): Promise<unknown> {
+  if (signal.aborted) return Promise.resolve(signal.reason);
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+}
