@@ -53,16 +53,8 @@ if not readHolders(s, token) then
   return -4
 end
 
--- A grant's reply: its fencing token, and the permits others asked for if they differ.
-local function grantReply(fence)
-  return s.other and fence .. ':' .. string.format('%.0f', s.other) or fence
-end
-
 if s.mine then
-  -- Already granted (a resend, or a re-check that missed the message): the caller
-  -- counts the lease's ttl from this call, so Redis must too.
-  redis.call('ZADD', KEYS[2], 'XX', expiry, s.mine)
-  return grantReply(fenceOf(s.mine))
+  return renewMine(s, expiry)
 end
 
 -- Others hold but nobody waits, and it fits: granted before the line's helpers exist.
@@ -72,7 +64,7 @@ if existing > (s.tickets and 1 or 0) then
   n = redis.pcall('ZCARD', KEYS[3])
 end
 if n == 0 and weight <= permits - s.held then
-  return grantReply((addHolder(s, token, weight, expiry)))
+  return grantReply(s, (addHolder(s, token, weight, expiry)))
 end
 
 --@include line
@@ -84,7 +76,7 @@ else
 end
 purgeWaiters(s)
 if s.n == 0 and weight <= permits - s.held then
-  return grantReply((addHolder(s, token, weight, expiry)))
+  return grantReply(s, (addHolder(s, token, weight, expiry)))
 end
 if string.sub(flags, 1, 1) == 't' then
   drain(s, nil)
@@ -117,6 +109,6 @@ keepUntil(expiry, fresh)
 -- Expired holders may have freed permits, or this ticket may head the line.
 drain(s, token)
 if s.granted then
-  return grantReply(s.granted)
+  return grantReply(s, s.granted)
 end
 return { position, nextExpiryIn(s, position), lastFence(), s.other or 0 }

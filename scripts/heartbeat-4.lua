@@ -36,13 +36,8 @@ if not readHolders(s, token) then
   return -4
 end
 
-local function grantReply(fence)
-  return s.other and fence .. ':' .. string.format('%.0f', s.other) or fence
-end
-
 if s.mine then
-  redis.call('ZADD', KEYS[2], 'XX', expiry, s.mine)
-  return grantReply(fenceOf(s.mine))
+  return renewMine(s, expiry)
 end
 
 countWaiters(s)
@@ -56,7 +51,7 @@ keepUntil(expiry, false)
 
 drain(s, token)
 if s.granted then
-  return grantReply(s.granted)
+  return grantReply(s, s.granted)
 end
 local position = nearHead(s, token)
 return { position, nextExpiryIn(s, position), lastFence(), s.other or 0 }

@@ -2,32 +2,19 @@
  * The command-line tool, driven as a child process against a real Redis. Waits are on
  * events (output lines, Redis lists, process exits), never on sleeps.
  */
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Progress } from '../src/cli/progress.js';
-import { channels, Mutex, type QueuedEvent, Semaphore, type SemaphoreStatus } from '../src/index.js';
+import { Mutex, Semaphore, type SemaphoreStatus } from '../src/index.js';
 import { Cli, cli, type Outcome } from './helpers/cli.js';
+import { queued } from './helpers/events.js';
 import { closedPort } from './helpers/ports.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const node = process.execPath;
 const oneLine = /^redis-fair-semaphore: [^\n]+\n$/;
-
-/** Resolves with the next `queued` event for `key` published in this process. */
-function queued(key: string): Promise<QueuedEvent> {
-  return new Promise((resolve) => {
-    const onMessage = (message: unknown) => {
-      const event = message as QueuedEvent;
-      if (event.key !== key) return;
-      unsubscribe(channels.queued.name, onMessage);
-      resolve(event);
-    };
-    subscribe(channels.queued.name, onMessage);
-  });
-}
 
 test('run: two invocations never overlap and go in the order they queued', async (t) => {
   const url = await redisUrl();

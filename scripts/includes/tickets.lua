@@ -64,6 +64,19 @@ local function fenceOf(member)
   return string.match(member, '|(%d+)$')
 end
 
+-- A grant's reply: its fencing token, and ':<permits>' when a holder asked for other
+-- permits than the caller (s.other).
+local function grantReply(s, fence)
+  return s.other and fence .. ':' .. string.format('%.0f', s.other) or fence
+end
+
+-- The caller already holds (a resend, or a re-check that missed the message): it counts
+-- its lease's ttl from this call, so Redis must too. Returns the grant's reply.
+local function renewMine(s, expiry)
+  redis.call('ZADD', KEYS[2], 'XX', expiry, s.mine)
+  return grantReply(s, fenceOf(s.mine))
+end
+
 -- Makes `token`, of `weight`, a holder until `expiry` (ms). Returns its fencing token
 -- and its member.
 local function addHolder(s, token, weight, expiry)

@@ -1,49 +1,32 @@
-import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { AcquireTimeoutError, LeaseLostError, Semaphore } from '../index.js';
-import { maxLabelLength } from '../options.js';
 import type { AcquireArgs, LeaseArgs } from './args.js';
 import { close, connect } from './connection.js';
 import { ExitCode } from './exit-codes.js';
 import { duration, say } from './format.js';
-import { Progress } from './progress.js';
-import { exitCodeFor, SignalRelay } from './signals.js';
+import { positionIn, Progress } from './progress.js';
+import { processLabel, progressMode } from './run.js';
+import { exitCodeFor, type SignalRelay, waitingCommand } from './signals.js';
 
 /**
  * `acquire <key>`: waits its turn, takes a lease with a fixed term of --ttl and prints
  * its id on stdout, so that a later step (`extend`, `release`, or a program using
  * `semaphore.lease(id)`) can act on it after this process has exited.
  */
-export async function acquire(a: AcquireArgs): Promise<number> {
-  const abort = new AbortController();
-  // Installed before connecting, so an early Ctrl-C cancels cleanly instead of killing us mid-queue.
-  const signals = new SignalRelay((signal) => abort.abort(signal));
-  try {
-    const redis = await connect(a.url);
-    try {
-      return await take(redis, a, signals, abort.signal);
-    } finally {
-      await close(redis);
-    }
-  } finally {
-    signals[Symbol.dispose]();
-  }
+export function acquire(a: AcquireArgs): Promise<number> {
+  return waitingCommand(a.url, (redis, signals, cancel) => take(redis, a, signals, cancel));
 }
 
 async function take(redis: Redis, a: AcquireArgs, signals: SignalRelay, cancel: AbortSignal): Promise<number> {
   const sem = new Semaphore(redis, a.key, { permits: a.permits, ttl: a.ttl, prefix: a.prefix });
-  const mode = a.quiet ? 'off' : a.verbose ? 'lines' : process.stderr.isTTY ? 'live' : 'off';
-  const progress = new Progress(a.key, mode, async (token, limit) => {
-    const index = (await sem.status({ limit })).waiters.findIndex((w) => w.token === token);
-    return index < 0 ? undefined : index;
-  });
+  const progress = new Progress(a.key, progressMode(a), positionIn(sem));
   let lease;
   try {
     lease = await sem.acquire({
       weight: a.weight,
       timeout: a.timeout,
       signal: cancel,
-      label: a.label ?? acquireLabel(),
+      label: a.label ?? processLabel('acquire', 'acquire'),
       autoRefresh: false,
     });
   } catch (error) {
@@ -92,10 +75,4 @@ export async function actOnLease(a: LeaseArgs): Promise<number> {
   } finally {
     await close(redis);
   }
-}
-
-/** Who took the permit, for `status`: the host and the pid of the `acquire` that did. */
-function acquireLabel(): string {
-  const text = `${hostname()} ${process.pid} acquire`;
-  return text.replace(/[^A-Za-z0-9 _.:@,=+#()[\]-]/g, '_').slice(0, maxLabelLength).trimEnd();
 }

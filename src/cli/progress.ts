@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { channels, type Lease, type QueuedEvent } from '../index.js';
+import { channels, type Lease, type QueuedEvent, type Semaphore } from '../index.js';
 import { duration, programName } from './format.js';
 
 /** live: one line on the terminal, redrawn in place; lines: a log line per event; off: silence. */
@@ -7,6 +7,14 @@ export type ProgressMode = 'live' | 'lines' | 'off';
 
 /** Where our ticket stands now (0 = head), or undefined if it is not in the first `limit` waiters. */
 export type PositionLookup = (token: string, limit: number) => Promise<number | undefined>;
+
+/** Our place among the first `limit` waiters of `sem`, from status(). */
+export function positionIn(sem: Semaphore): PositionLookup {
+  return async (token, limit) => {
+    const index = (await sem.status({ limit })).waiters.findIndex((w) => w.token === token);
+    return index < 0 ? undefined : index;
+  };
+}
 
 const redrawMs = 200;
 /** The queued event gives the position once; status() is asked this often for the current one. */

@@ -5,38 +5,23 @@ import { AcquireTimeoutError, type Lease, Semaphore } from '../index.js';
 import { maxLabelLength } from '../options.js';
 import type { RunArgs } from './args.js';
 import { runCommand } from './command.js';
-import { close, connect, within } from './connection.js';
+import { within } from './connection.js';
 import { ExitCode } from './exit-codes.js';
 import { say } from './format.js';
-import { Progress, type ProgressMode } from './progress.js';
-import { exitCodeFor, SignalRelay } from './signals.js';
+import { positionIn, Progress, type ProgressMode } from './progress.js';
+import { exitCodeFor, type SignalRelay, waitingCommand } from './signals.js';
 
 /** How long the final release may take before we leave it to expire by itself. */
 const releaseWaitMs = 2_000;
 
 /** `run <key> -- <command>`: wait our turn, run the command holding the permit, release. */
-export async function run(a: RunArgs): Promise<number> {
-  const abort = new AbortController();
-  // Installed before connecting, so an early Ctrl-C cancels cleanly instead of killing us mid-queue.
-  const signals = new SignalRelay((signal) => abort.abort(signal));
-  try {
-    const redis = await connect(a.url);
-    try {
-      return await hold(redis, a, signals, abort.signal);
-    } finally {
-      await close(redis);
-    }
-  } finally {
-    signals[Symbol.dispose]();
-  }
+export function run(a: RunArgs): Promise<number> {
+  return waitingCommand(a.url, (redis, signals, cancel) => hold(redis, a, signals, cancel));
 }
 
 async function hold(redis: Redis, a: RunArgs, signals: SignalRelay, cancel: AbortSignal): Promise<number> {
   const sem = new Semaphore(redis, a.key, { permits: a.permits, ttl: a.ttl, prefix: a.prefix, label: runLabel(a) });
-  const progress = new Progress(a.key, progressMode(a), async (token, limit) => {
-    const index = (await sem.status({ limit })).waiters.findIndex((w) => w.token === token);
-    return index < 0 ? undefined : index;
-  });
+  const progress = new Progress(a.key, progressMode(a), positionIn(sem));
   let lease: Lease;
   try {
     lease = await sem.acquire({ weight: a.weight, timeout: a.timeout, signal: cancel });
@@ -74,7 +59,8 @@ async function hold(redis: Redis, a: RunArgs, signals: SignalRelay, cancel: Abor
   return code;
 }
 
-function progressMode(a: RunArgs): ProgressMode {
+/** How a waiting command (run, acquire) reports its wait on stderr. */
+export function progressMode(a: { readonly quiet: boolean; readonly verbose: boolean }): ProgressMode {
   if (a.quiet) return 'off';
   if (a.verbose) return 'lines';
   return process.stderr.isTTY ? 'live' : 'off';
@@ -82,6 +68,11 @@ function progressMode(a: RunArgs): ProgressMode {
 
 /** Who holds the permit, for `status`: host, pid and command, in the characters a label allows. */
 export function runLabel(a: RunArgs): string {
-  const text = `${hostname()} ${process.pid} ${[a.command, ...a.args].join(' ')}`;
-  return text.replace(/[^A-Za-z0-9 _.:@,=+#()[\]-]/g, '_').slice(0, maxLabelLength).trimEnd() || 'run';
+  return processLabel([a.command, ...a.args].join(' '), 'run');
+}
+
+/** "<host> <pid> <what>", with what a label may not contain replaced and cut to its length. */
+export function processLabel(what: string, fallback: string): string {
+  const text = `${hostname()} ${process.pid} ${what}`;
+  return text.replace(/[^A-Za-z0-9 _.:@,=+#()[\]-]/g, '_').slice(0, maxLabelLength).trimEnd() || fallback;
 }

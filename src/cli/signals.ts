@@ -1,4 +1,6 @@
 import { constants } from 'node:os';
+import type { Redis } from 'ioredis';
+import { close, connect } from './connection.js';
 import { signalExitCode } from './exit-codes.js';
 
 /** The signals `run` catches: the first two are the ones people send; SIGHUP comes with a closed terminal. */
@@ -34,4 +36,27 @@ export class SignalRelay implements Disposable {
 
 export function exitCodeFor(signal: NodeJS.Signals): number {
   return signalExitCode(signal, constants.signals);
+}
+
+/**
+ * For the commands that wait their turn (run, acquire): catches the signals from before
+ * connecting, so an early Ctrl-C cancels cleanly instead of killing us mid-queue (a
+ * signal aborts `cancel`), then connects, runs `body`, and always closes the connection.
+ */
+export async function waitingCommand<T>(
+  url: string,
+  body: (redis: Redis, signals: SignalRelay, cancel: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const abort = new AbortController();
+  const signals = new SignalRelay((signal) => abort.abort(signal));
+  try {
+    const redis = await connect(url);
+    try {
+      return await body(redis, signals, abort.signal);
+    } finally {
+      await close(redis);
+    }
+  } finally {
+    signals[Symbol.dispose]();
+  }
 }
