@@ -7,7 +7,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
 import { channels } from '../src/index.js';
 import { busyWait, now, sleep, waitUntil } from './clock.js';
-import { type Held, openLock } from './libs.js';
+import { type Held, type Lock, openLock } from './libs.js';
 import type {
   Command,
   ContendResult,
@@ -93,8 +93,27 @@ async function solo(c: Extract<Command, { op: 'solo' }>): Promise<SoloResult> {
     pings.push(now() - t);
   }
   const counted = sent - before - pings.length;
+  const cpu = await clientCpu(lock, c.cpuPairs, c.cpuChunks);
+  const names = sentSince(namesBefore);
   await redis.quit();
-  return { pairs, pings, sent: counted, sentByName: sentSince(namesBefore) };
+  return { pairs, pings, sent: counted, sentByName: names, cpuUsecPerPair: cpu };
+}
+
+/**
+ * Client CPU per pair: this process's user + system time over back-to-back pairs on one
+ * key, in `chunks` parts (the orchestrator takes their median). Nothing else runs in the
+ * process meanwhile; the command counting above costs every library the same.
+ */
+async function clientCpu(lock: Lock, pairs: number, chunks: number): Promise<number[]> {
+  const out: number[] = [];
+  const per = Math.ceil(pairs / chunks);
+  for (let c = 0; c < chunks; c++) {
+    const start = process.cpuUsage();
+    for (let i = 0; i < per; i++) await (await lock.acquire()).release();
+    const used = process.cpuUsage(start);
+    out.push((used.user + used.system) / per);
+  }
+  return out;
 }
 
 async function contend(c: Extract<Command, { op: 'contend' }>, proc: number): Promise<ContendResult> {

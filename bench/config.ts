@@ -7,7 +7,8 @@ export type Config = {
    * W1, W2, W3 and W6 run in rounds that alternate the libraries (in rotating order),
    * so that a change in the shared machine's load falls on all of them alike.
    */
-  solo: { warmup: number; rounds: number; seconds: number };
+  /** `cpuPairs` back-to-back pairs per round, in `cpuChunks` parts, measure the client's CPU per pair. */
+  solo: { warmup: number; rounds: number; seconds: number; cpuPairs: number; cpuChunks: number };
   mutex: { processes: number; holdMs: number; rounds: number; seconds: number; warmupSeconds: number };
   semaphore: { permits: number; processes: number; holdMs: number; rounds: number; seconds: number; warmupSeconds: number };
   deep: { processes: number; depths: readonly [number, number]; seconds: number };
@@ -44,7 +45,14 @@ export function config(quick: boolean): Config {
   return {
     quick,
     ttl: 10_000,
-    solo: { warmup: quick ? 50 : 300, rounds: quick ? 1 : 3, seconds: quick ? 0.5 : 1 },
+    solo: {
+      warmup: quick ? 50 : 300,
+      // Full: 5 rounds, so that a passing burst of load on the shared machine moves the median little.
+      rounds: quick ? 1 : 5,
+      seconds: quick ? 0.5 : 1,
+      cpuPairs: quick ? 400 : 3_000,
+      cpuChunks: quick ? 2 : 6,
+    },
     mutex: { processes: 8, holdMs: 1, rounds, seconds: quick ? 1 : 5, warmupSeconds: quick ? 0.3 : 0.5 },
     semaphore: { permits: 3, processes: 12, holdMs: 2, rounds, seconds: quick ? 1 : 5, warmupSeconds: quick ? 0.3 : 0.5 },
     deep: { processes: quick ? 2 : 4, depths: [10, quick ? 1_000 : 10_000], seconds: quick ? 0.5 : 5 },

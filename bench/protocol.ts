@@ -25,7 +25,7 @@ export type Sample = {
 
 export type Command =
   /** W1: sequential pairs interleaved with PINGs on the same connection. */
-  | { op: 'solo'; spec: LockSpec; warmup: number; until: number }
+  | { op: 'solo'; spec: LockSpec; warmup: number; until: number; cpuPairs: number; cpuChunks: number }
   /** W2/W3: acquire, busy-hold, release, repeat until `until`; then report. */
   | { op: 'contend'; spec: LockSpec; holdMs: number; startAt: number; until: number }
   /** W4/W5: a holder in this process takes the lock and keeps it until `unhold`. */
@@ -55,7 +55,14 @@ export type Command =
 export type OpenPhase = { perSec: number; until: number };
 
 /** `sentByName`: every command the client sent in the whole call (warm-up included), by name. */
-export type SoloResult = { pairs: number[]; pings: number[]; sent: number; sentByName: Record<string, number> };
+export type SoloResult = {
+  pairs: number[];
+  pings: number[];
+  sent: number;
+  sentByName: Record<string, number>;
+  /** Client CPU (user + system) µs per pair, one figure per chunk of back-to-back pairs. */
+  cpuUsecPerPair: number[];
+};
 export type ContendResult = { samples: Sample[]; sent: number };
 export type ManyResult = { pairs: number; sent: number; pairMs: number[]; elapsedMs: number };
 export type WaitResult = { samples: Sample[] };

@@ -61,6 +61,7 @@ function rows(cfg: Config): Row[] {
     ['Redis µs per script call', (v) => num(v.scriptUsec)],
     ['Redis µs per pair in scripts (EVALSHA/EVAL)', (v) => num(v.scriptUsecPerPair)],
     ['Redis µs per pair, all commands sent', (v) => num(v.commandUsecPerPair)],
+    ['client CPU µs per pair (Node user + sys)', (v) => num(v.cpuUsecPerPair)],
   ]);
   const m = cfg.mutex;
   const s = cfg.semaphore;

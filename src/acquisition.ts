@@ -6,7 +6,7 @@ import { Lease } from './lease.js';
 import type { ResolvedAcquire } from './options.js';
 import { confirmReplicated } from './replication.js';
 import type { HeartbeatReply } from './scripts.js';
-import { publish } from './telemetry.js';
+import { channels, publish } from './telemetry.js';
 import type { WakeListener } from './wake.js';
 import { expiryMargin, firstRetryMs, heartbeatFraction, staleGrantFraction } from './timing.js';
 
@@ -35,6 +35,13 @@ type State =
   | { readonly name: 'leaving' }
   | { readonly name: 'done' };
 
+/** The states that carry nothing, made once: an uncontended acquire allocates none. */
+const sending: State = { name: 'sending' };
+const queued: State = { name: 'queued' };
+const confirming: State = { name: 'confirming' };
+const leaving: State = { name: 'leaving' };
+const done: State = { name: 'done' };
+
 type Event =
   | { readonly type: 'reply'; readonly reply: HeartbeatReply; readonly sentAt: number }
   | { readonly type: 'failed'; readonly error: unknown }
@@ -52,13 +59,14 @@ type Event =
 export class Acquisition {
   readonly #ctx: SemaphoreContext;
   readonly #options: ResolvedAcquire;
+  readonly #orNull: boolean;
   readonly #listener: WakeListener;
   readonly #channel: string;
   readonly #startedAt = performance.now();
   readonly #promise: Promise<Lease | null>;
   #resolve!: (lease: Lease | null) => void;
   #reject!: (error: unknown) => void;
-  #state: State = { name: 'sending' };
+  #state: State = sending;
   /** Names the ticket in Redis (tokens.ts); replaced only when the ticket was evicted. */
   #token: string;
   #timeout: NodeJS.Timeout | undefined;
@@ -94,11 +102,16 @@ export class Acquisition {
    */
   #staleUpTo = 0;
 
-  constructor(ctx: SemaphoreContext, options: ResolvedAcquire) {
+  /**
+   * `orNull`: a try (`tryAcquire()`), which resolves with null when the permits are not
+   * free at once; `acquire({ timeout: 0 })` rejects with an AcquireTimeoutError instead.
+   */
+  constructor(ctx: SemaphoreContext, options: ResolvedAcquire, orNull = false) {
     this.#ctx = ctx;
     this.#options = options;
+    this.#orNull = orNull;
     this.#listener = ctx.listener();
-    this.#channel = ctx.space.channelPrefix + this.#listener.tokens.inbox;
+    this.#channel = ctx.inboxChannel(this.#listener);
     this.#token = this.#listener.tokens.next(options.weight, ctx.permits, options.label);
     this.#promise = new Promise<Lease | null>((resolve, reject) => {
       this.#resolve = resolve;
@@ -113,11 +126,15 @@ export class Acquisition {
 
   /**
    * Starts the acquisition; settles once granted, timed out, aborted or failed.
-   * Resolves with null only for `timeout: 0` when the permits are not free at once.
+   * Resolves with null only for a try (`orNull`) when the permits are not free at once.
    */
   run(): Promise<Lease | null> {
     const { signal, timeout } = this.#options;
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (signal) {
+      // Made only when there is a signal: most acquires have none.
+      this.#onAbort = () => this.#on({ type: 'giveUp', reason: signal.reason });
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
     if (timeout !== Number.POSITIVE_INFINITY && timeout > 0) {
       this.#timeout = setTimeout(() => this.#on({ type: 'giveUp', reason: new AcquireTimeoutError(this.#ctx.key, timeout) }), timeout);
     }
@@ -202,7 +219,7 @@ export class Acquisition {
         return this.#grant(reply.fence, sentAt);
       case 'busy':
         // A try never queues, so there is no ticket to take back.
-        return this.#settle(() => this.#resolve(null));
+        return this.#settle(() => this.#notNow());
       case 'full':
         // Nothing was queued (or our ticket had expired and the queue filled up meanwhile).
         return this.#settle(() => this.#reject(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters)));
@@ -217,7 +234,7 @@ export class Acquisition {
         this.#queuedAt = Math.max(this.#queuedAt, sentAt);
         this.#staleUpTo = Math.max(this.#staleUpTo, reply.lastFence);
         const again = state.name === 'checking' && state.again;
-        this.#state = { name: 'queued' };
+        this.#state = queued;
         this.#announce(reply.position);
         this.#ensureSubscribed();
         if (again) return this.#send(false);
@@ -235,7 +252,7 @@ export class Acquisition {
     }
     // The connection is down (or the node restarting): keep trying, soon at first, then
     // backing off to the heartbeat's pace; if the ticket expired meanwhile, it queues again.
-    this.#state = { name: 'queued' };
+    this.#state = queued;
     this.#retryIn = Math.min(this.#retryIn * 2, this.#ctx.ttl * heartbeatFraction);
     clearTimeout(this.#heartbeat);
     this.#heartbeat = setTimeout(() => this.recheck(), this.#retryIn);
@@ -247,7 +264,7 @@ export class Acquisition {
    */
   #send(first: boolean): void {
     clearTimeout(this.#heartbeat);
-    this.#state = first ? { name: 'sending' } : { name: 'checking', again: false };
+    this.#state = first ? sending : { name: 'checking', again: false };
     const sentAt = performance.now();
     this.#lastSent = sentAt;
     const { scripts, ttl, maxWaiters } = this.#ctx;
@@ -309,13 +326,13 @@ export class Acquisition {
     if (performance.now() - validFrom > this.#ctx.ttl * staleGrantFraction) {
       // A try must never queue: give the stale grant back and report "not now".
       if (!this.#waits) {
-        this.#settle(() => this.#resolve(null));
+        this.#settle(() => this.#notNow());
         return this.#cancel();
       }
       return this.#send(false);
     }
     if (this.#ctx.replicas === 0) return this.#settle(() => this.#deliver(fence, validFrom, byMessage));
-    this.#state = { name: 'confirming' };
+    this.#state = confirming;
     confirmReplicated(this.#ctx, this.#token, fence).then(
       (confirmedFrom) => {
         if (this.#state.name !== 'confirming') return this.#cancel();
@@ -335,7 +352,7 @@ export class Acquisition {
       autoRefresh: this.#options.autoRefresh,
       renewTerm,
     });
-    publish('granted', () => ({
+    if (channels.granted.hasSubscribers) publish('granted', () => ({
       key: this.#ctx.key,
       token: this.#token,
       weight: this.#options.weight,
@@ -353,14 +370,14 @@ export class Acquisition {
    * only the first call needs the second. Sending one now as well means a caller that
    * closes its client right away still takes its ticket back.
    */
-  #leave(reason: unknown, sending: boolean): void {
+  #leave(reason: unknown, inFlight: boolean): void {
     this.#settle(() => this.#reject(reason));
     this.#cancel();
-    if (sending) this.#state = { name: 'leaving' };
+    if (inFlight) this.#state = leaving;
   }
 
   #finishLeaving(): void {
-    this.#state = { name: 'done' };
+    this.#state = done;
     this.#cancel();
   }
 
@@ -379,16 +396,22 @@ export class Acquisition {
     if (this.#waits && !this.#settled) this.#ctx.local.waiting--;
     this.#settled = true;
     const wasLeaving = this.#state.name === 'leaving';
-    if (!wasLeaving) this.#state = { name: 'done' };
+    if (!wasLeaving) this.#state = done;
     clearTimeout(this.#timeout);
     clearTimeout(this.#heartbeat);
-    this.#options.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
     this.#listener.unregister(this.#token);
     if (this.#watching) {
       this.#watching = false;
       this.#listener.detach(this.#channel);
     }
     settle();
+  }
+
+  /** A single try found the permits taken: tryAcquire() says null, acquire({ timeout: 0 }) rejects. */
+  #notNow(): void {
+    if (this.#orNull) this.#resolve(null);
+    else this.#reject(new AcquireTimeoutError(this.#ctx.key, 0));
   }
 
   #closed(): ClientClosedError {
@@ -399,7 +422,5 @@ export class Acquisition {
     return performance.now() - this.#startedAt;
   }
 
-  readonly #onAbort = (): void => {
-    this.#on({ type: 'giveUp', reason: this.#options.signal?.reason });
-  };
+  #onAbort: (() => void) | undefined;
 }

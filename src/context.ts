@@ -17,6 +17,8 @@ export type SemaphoreContext = {
   readonly space: Keyspace;
   readonly scripts: Scripts;
   listener(): WakeListener;
+  /** This client's inbox channel for the semaphore (grants are published there), made once per listener. */
+  inboxChannel(listener: WakeListener): string;
   /** This semaphore object's acquisitions still waiting, and the weight its leases hold. */
   readonly local: { waiting: number; held: number };
   /** Redis showed a holder that asked for other permits than ours. */

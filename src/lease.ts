@@ -3,7 +3,7 @@ import { clientEnded, type SemaphoreContext } from './context.js';
 import { ClientClosedError, LeaseLostError } from './errors.js';
 import { encodeLeaseId } from './lease-id.js';
 import { requireCount } from './options.js';
-import { publish } from './telemetry.js';
+import { channels, publish } from './telemetry.js';
 import { heartbeatFraction, maxTimerDelay, refreshRetryFraction } from './timing.js';
 import type { ClientBound, WakeListener } from './wake.js';
 
@@ -236,7 +236,7 @@ export class Lease implements AsyncDisposable, ClientBound {
     }
     if (!this.#ended) {
       this.#end('released');
-      publish('released', () => ({
+      if (channels.released.hasSubscribers) publish('released', () => ({
         key: this.key,
         token: this.token,
         fencingToken: this.fencingToken,
@@ -303,20 +303,20 @@ export class Lease implements AsyncDisposable, ClientBound {
   #arm(): void {
     clearTimeout(this.#timer);
     if (this.#auto) return this.#scheduleRefresh();
-    this.#timer = setTimeout(this.#termDue, delayUntil(this.#validUntil));
+    this.#timer = setTimeout(() => this.#termDue(), delayUntil(this.#validUntil));
     // A fixed term is meant to outlive its process (another one may take the lease
     // over): its end must not keep the process alive.
     this.#timer.unref();
   }
 
-  readonly #termDue = (): void => {
+  #termDue(): void {
     if (this.#ended || this.#auto) return;
     // Extended meanwhile: wait for the new end.
     if (performance.now() < this.#validUntil) return this.#arm();
     // Another handle may have extended it: this one says the term it knows of is over,
     // and leaves the permits alone.
     this.#lose('its fixed term ended without an extension');
-  };
+  }
 
   /** A fixed-term grant that came by message runs its whole term from here. */
   async #renewTerm(): Promise<void> {
@@ -332,29 +332,29 @@ export class Lease implements AsyncDisposable, ClientBound {
    * if less is left (a grant by message may come with part of its ttl spent).
    */
   #scheduleRefresh(delay = Math.min(this.#ctx.ttl * heartbeatFraction, (this.#validUntil - performance.now()) / 2)): void {
-    this.#timer = setTimeout(this.#refreshDue, Math.min(maxTimerDelay, Math.max(0, delay)));
+    this.#timer = setTimeout(() => this.#refreshDue(), Math.min(maxTimerDelay, Math.max(0, delay)));
   }
 
-  readonly #refreshDue = (): void => {
+  #refreshDue(): void {
     if (this.#ended) return;
     const left = this.#validUntil - performance.now();
     // This process stalled past the expiry: someone else may hold the permit now.
     if (left <= 0) return this.#expire();
     // Count the lease lost if that moment passes with no confirmation, as when Redis stalls.
-    this.#timer = setTimeout(this.#expireDue, delayUntil(this.#validUntil));
+    this.#timer = setTimeout(() => this.#expireDue(), delayUntil(this.#validUntil));
     void this.#refresh();
-  };
+  }
 
-  readonly #expireDue = (): void => {
+  #expireDue(): void {
     if (this.#ended) return;
     const left = this.#validUntil - performance.now();
     // An extension confirmed it beyond: keep watching for the refresh in flight.
     if (left > 0) {
-      this.#timer = setTimeout(this.#expireDue, delayUntil(this.#validUntil));
+      this.#timer = setTimeout(() => this.#expireDue(), delayUntil(this.#validUntil));
       return;
     }
     this.#expire();
-  };
+  }
 
   #expire(): void {
     if (this.#ended) return;

@@ -233,11 +233,11 @@ export function requireObject(name: string, value: unknown): Record<string, unkn
 
 /** Acquire options with defaults applied, checked against the semaphore's permits. */
 export type ResolvedAcquire = {
-  timeout: number;
-  signal: AbortSignal | undefined;
-  weight: number;
-  label: string | undefined;
-  autoRefresh: boolean;
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
+  readonly weight: number;
+  readonly label: string | undefined;
+  readonly autoRefresh: boolean;
 };
 
 /** `label`: the semaphore's own, which an acquire's replaces. */

@@ -1,62 +1,57 @@
-import type { Cluster, Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import type { Cluster } from 'ioredis';
+import type { Adapter, Script, ScriptArgs } from './adapters/adapter.js';
+import { type IoredisClient, ioredisAdapter } from './adapters/ioredis.js';
 import { LayoutVersionError } from './errors.js';
 import type { Keyspace } from './keys.js';
 import { files, type ScriptName, sources } from './lua.js';
 import { labelOf } from './tokens.js';
 
 /** Either ioredis client: every script call goes through the user's connection. */
-export type Client = Redis | Cluster;
+export type Client = IoredisClient;
 
 export function isCluster(client: Client): client is Cluster {
   return (client as { isCluster?: boolean }).isCluster === true;
 }
 
 /**
- * Bumped whenever a script's behaviour changes, so two versions of this library on
- * one Redis (mid-deploy) never run each other's scripts under one command name.
+ * A variant of the scripts with their Lua rewritten: the seam model-based tests use
+ * to put the scripts on a clock they can move. Its own SHAs keep it apart from the
+ * shipped scripts on one Redis. The library itself always uses the scripts as they are.
  */
-const version = 6;
-type Raw = (...args: (string | number)[]) => Promise<unknown>;
+export type ScriptVariant = { readonly rewrite: (lua: string) => string };
 
-/**
- * A variant of the scripts under other command names, with their Lua rewritten: the
- * seam model-based tests use to put the scripts on a clock they can move. The
- * library itself always uses the scripts as they are.
- */
-export type ScriptVariant = { readonly name: string; readonly rewrite: (lua: string) => string };
-
-const original: ScriptVariant = { name: '', rewrite: (lua) => lua };
-const registered = new WeakMap<Client, Set<string>>();
-const names = Object.keys(files) as ScriptName[];
+const original: ScriptVariant = { rewrite: (lua) => lua };
+const compiled = new WeakMap<ScriptVariant, Record<ScriptName, Script>>();
+const adapters = new WeakMap<Client, Adapter>();
 
 /** The Lua of every script as sent to Redis, includes inlined (see lua.ts). */
 export const scriptSources = sources;
 
-/**
- * Registers the scripts on a client once. ioredis then sends EVALSHA, falls back to
- * EVAL on NOSCRIPT (after SCRIPT FLUSH or a restart), per connection and cluster node.
- */
-function bind(client: Client, variant: ScriptVariant): Record<ScriptName, Raw> {
-  let defined = registered.get(client);
-  if (!defined) registered.set(client, (defined = new Set()));
-  if (!defined.has(variant.name)) {
-    const lua = scriptSources();
-    for (const name of names) {
-      const numberOfKeys = Number(/-(\d+)\.lua$/.exec(files[name])?.[1]);
-      client.defineCommand(commandName(name, variant), { lua: variant.rewrite(lua[name]), numberOfKeys });
+/** Every script of a variant with its SHA, hashed once per process. */
+function scriptsOf(variant: ScriptVariant): Record<ScriptName, Script> {
+  let scripts = compiled.get(variant);
+  if (!scripts) {
+    const lua = sources();
+    scripts = {} as Record<ScriptName, Script>;
+    for (const name of Object.keys(files) as ScriptName[]) {
+      const text = variant.rewrite(lua[name]);
+      scripts[name] = {
+        lua: text,
+        sha: createHash('sha1').update(text).digest('hex'),
+        numberOfKeys: Number(/-(\d+)\.lua$/.exec(files[name])?.[1]),
+      };
     }
-    defined.add(variant.name);
+    compiled.set(variant, scripts);
   }
-  const commands = client as unknown as Record<string, Raw>;
-  const call =
-    (name: ScriptName): Raw =>
-    (...args) =>
-      (commands[commandName(name, variant)] as Raw).call(client, ...args);
-  return Object.fromEntries(names.map((name) => [name, call(name)])) as Record<ScriptName, Raw>;
+  return scripts;
 }
 
-function commandName(name: ScriptName, variant: ScriptVariant): string {
-  return `rfs${version}${variant.name}_${name}`;
+/** One adapter per client, shared by every semaphore on it. */
+export function adapterFor(client: Client): Adapter {
+  let adapter = adapters.get(client);
+  if (!adapter) adapters.set(client, (adapter = ioredisAdapter(client)));
+  return adapter;
 }
 
 function unexpected(what: string, value: unknown): TypeError {
@@ -148,20 +143,24 @@ export type StatusReply = {
 
 /** Typed calls of the scripts in scripts/, for one semaphore. The only place replies are decoded. */
 export class Scripts {
-  readonly #raw: Record<ScriptName, Raw>;
+  readonly #adapter: Adapter;
+  readonly #scripts: Record<ScriptName, Script>;
   readonly #keys: readonly string[];
   readonly #key: string;
   /** Sharded pub/sub (`s`) in a cluster keeps each wake-up inside the key's shard. */
   readonly #publish: 'p' | 's';
+  /** The acquire's flags for the last maxWaiters asked for: one semaphore always asks the same. */
+  #flags = { maxWaiters: Number.NaN, wait: '', try: '' };
 
   constructor(client: Client, space: Keyspace, key: string, variant: ScriptVariant = original) {
-    this.#raw = bind(client, variant);
+    this.#adapter = adapterFor(client);
+    this.#scripts = scriptsOf(variant);
     this.#keys = space.keys;
     this.#key = key;
-    this.#publish = isCluster(client) ? 's' : 'p';
+    this.#publish = this.#adapter.cluster ? 's' : 'p';
   }
 
-  async acquire(a: {
+  acquire(a: {
     /** From tokens.ts: names the caller's inbox, the weight and the permits. */
     token: string;
     ttl: number;
@@ -169,44 +168,30 @@ export class Scripts {
     /** Infinity for no cap. */
     maxWaiters: number;
   }): Promise<AcquireReply> {
-    const flags = `${a.wait ? 'q' : 't'}${this.#publish}${Number.isFinite(a.maxWaiters) ? a.maxWaiters : 0}`;
-    const reply = await this.#raw.acquire(...this.#keys, a.token, a.ttl, flags);
-    const decoded = this.#waitReply(reply, 'acquire');
-    if (decoded.kind === 'gone') throw unexpected('acquire', reply);
-    return decoded;
+    const flags = this.#acquireFlags(a.maxWaiters);
+    return this.#run('acquire', [a.token, a.ttl, a.wait ? flags.wait : flags.try]).then(this.#acquireReply);
   }
 
   heartbeat(token: string, ttl: number): Promise<HeartbeatReply> {
-    return this.#raw
-      .heartbeat(...this.#keys, token, ttl, this.#publish)
-      .then((reply) => this.#waitReply(reply, 'heartbeat'));
+    return this.#run('heartbeat', [token, ttl, this.#publish]).then(this.#heartbeatReply);
   }
 
   /** `fence` undefined: a waiter gives up its place (or the grant that raced it). */
-  async release(token: string, fence: number | undefined): Promise<ReleaseReply> {
+  release(token: string, fence: number | undefined): Promise<ReleaseReply> {
     const ticket = fence === undefined ? token : `${token}|${fence}`;
-    const reply = await this.#raw.release(...this.#keys, ticket, this.#publish);
-    const code = int(reply, 'release');
-    if (code === 1) return 'released';
-    if (code === 0) return 'dequeued';
-    if (code === -1) return 'unknown';
-    throw unexpected('release', reply);
+    return this.#run('release', [ticket, this.#publish]).then(releaseReply);
   }
 
   /**
    * Makes the lease expire no sooner than `ms` from now (server clock; 0 only reads).
    * Resolves with the ms it has left, or undefined once it is gone (or expired).
    */
-  async refresh(token: string, fence: number, ms: number): Promise<number | undefined> {
-    const reply = await this.#raw.refresh(...this.#keys, `${token}|${fence}`, ms, this.#publish);
-    const left = int(reply, 'refresh');
-    if (left === -1) return undefined;
-    if (left < 1) throw unexpected('refresh', reply);
-    return left;
+  refresh(token: string, fence: number, ms: number): Promise<number | undefined> {
+    return this.#run('refresh', [`${token}|${fence}`, ms, this.#publish]).then(refreshReply);
   }
 
   async status(limit: number): Promise<StatusReply> {
-    const reply = await this.#raw.status(...this.#keys, limit, this.#publish);
+    const reply = await this.#run('status', [limit, this.#publish]);
     if (!Array.isArray(reply) && int(reply, 'status') === -4) throw new LayoutVersionError(this.#key);
     const r = array(reply, 'status');
     const n = (i: number) => int(r[i], 'status');
@@ -241,6 +226,28 @@ export class Scripts {
     };
   }
 
+  /** One script call: the semaphore's keys, then `argv`. */
+  #run(name: ScriptName, argv: ScriptArgs): Promise<unknown> {
+    return this.#adapter.run(this.#scripts[name], this.#keys, argv);
+  }
+
+  #acquireFlags(maxWaiters: number): { wait: string; try: string } {
+    const f = this.#flags;
+    if (f.maxWaiters !== maxWaiters) {
+      const cap = `${this.#publish}${Number.isFinite(maxWaiters) ? maxWaiters : 0}`;
+      this.#flags = { maxWaiters, wait: `q${cap}`, try: `t${cap}` };
+    }
+    return this.#flags;
+  }
+
+  readonly #acquireReply = (reply: unknown): AcquireReply => {
+    const decoded = this.#waitReply(reply, 'acquire');
+    if (decoded.kind === 'gone') throw unexpected('acquire', reply);
+    return decoded;
+  };
+
+  readonly #heartbeatReply = (reply: unknown): HeartbeatReply => this.#waitReply(reply, 'heartbeat');
+
   /**
    * Replies of acquire-4.lua and heartbeat-4.lua: the fencing token's digits when
    * granted, an array when queued, a negative code otherwise.
@@ -269,4 +276,19 @@ export class Scripts {
     if (code === -4) throw new LayoutVersionError(this.#key);
     throw unexpected(what, value);
   }
+}
+
+function releaseReply(reply: unknown): ReleaseReply {
+  const code = int(reply, 'release');
+  if (code === 1) return 'released';
+  if (code === 0) return 'dequeued';
+  if (code === -1) return 'unknown';
+  throw unexpected('release', reply);
+}
+
+function refreshReply(reply: unknown): number | undefined {
+  const left = int(reply, 'refresh');
+  if (left === -1) return undefined;
+  if (left < 1) throw unexpected('refresh', reply);
+  return left;
 }

@@ -20,13 +20,14 @@ import {
   requireReplicas,
   requireTtl,
   resolveAcquire,
+  type ResolvedAcquire,
   type SemaphoreOptions,
   type UseCallback,
   type UseOptions,
 } from './options.js';
 import { type Client, isCluster, Scripts, type StatusReply } from './scripts.js';
 import { maxTimerDelay } from './timing.js';
-import { listenerFor } from './wake.js';
+import { listenerFor, type WakeListener } from './wake.js';
 
 /** What `status()` reports, read from Redis in one round trip. */
 export type SemaphoreStatus = {
@@ -48,6 +49,9 @@ export class Semaphore {
   readonly ttl: number;
   readonly #ctx: SemaphoreContext;
   readonly #label: string | undefined;
+  /** What `acquire()` without options resolves to. */
+  readonly #defaults: ResolvedAcquire;
+  #inbox: { readonly listener: WakeListener; readonly channel: string } | undefined;
   /** A permit-count warning is given once per semaphore object. */
   #warned = false;
 
@@ -83,9 +87,17 @@ export class Semaphore {
       space,
       scripts: new Scripts(client, space, this.key),
       listener: () => listenerFor(client),
+      inboxChannel: (listener) => {
+        // A Map key built afresh for every acquire would be hashed afresh every time.
+        if (this.#inbox?.listener !== listener) {
+          this.#inbox = { listener, channel: space.channelPrefix + listener.tokens.inbox };
+        }
+        return this.#inbox.channel;
+      },
       local: { waiting: 0, held: 0 },
       otherPermits: (permits) => this.#warnPermits(permits),
     };
+    this.#defaults = resolveAcquire(undefined, this.permits, this.#label);
   }
 
   /** How many acquisitions made through this object are still waiting (no Redis round trip). */
@@ -103,14 +115,19 @@ export class Semaphore {
    * Rejects with `AcquireTimeoutError` after `timeout` ms, or with `signal.reason`
    * when aborted; either way its ticket leaves the queue.
    */
-  async acquire(options?: AcquireOptions): Promise<Lease> {
-    const resolved = resolveAcquire(options, this.permits, this.#label);
-    resolved.signal?.throwIfAborted();
-    this.#requireOpen();
-    checkEvictionPolicy(this.#ctx.client, this.key);
-    const lease = await new Acquisition(this.#ctx, resolved).run();
-    if (!lease) throw new AcquireTimeoutError(this.key, 0);
-    return lease;
+  acquire(options?: AcquireOptions): Promise<Lease> {
+    try {
+      // No options, the common call: checked once, in the constructor.
+      const resolved = options === undefined ? this.#defaults : resolveAcquire(options, this.permits, this.#label);
+      resolved.signal?.throwIfAborted();
+      this.#requireOpen();
+      checkEvictionPolicy(this.#ctx.client, this.key);
+      // Never null: only a try resolves with null, and this is not one.
+      return new Acquisition(this.#ctx, resolved).run() as Promise<Lease>;
+    } catch (error) {
+      // Bad input and a closed client reject, as from an async function.
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -121,7 +138,7 @@ export class Semaphore {
     const { weight, label, autoRefresh } = resolveAcquire(options, this.permits, this.#label);
     this.#requireOpen();
     checkEvictionPolicy(this.#ctx.client, this.key);
-    return new Acquisition(this.#ctx, { weight, label, autoRefresh, timeout: 0, signal: undefined }).run();
+    return new Acquisition(this.#ctx, { weight, label, autoRefresh, timeout: 0, signal: undefined }, true).run();
   }
 
   /**

@@ -123,18 +123,17 @@ test('SCRIPT FLUSH, then an abort within the round trip: the cancel never overta
   const key = uniqueKey('flush-abort');
   const mutex = new Mutex(redis, key, { ttl: long });
   const holder = await new Mutex(admin, key, { ttl: long }).acquire();
-  // The acquire script is loaded on this connection (so it goes as EVALSHA), the release
-  // script not yet (so the cancel goes straight as EVAL, ahead of any resend).
   t.is(await mutex.tryAcquire(), null);
   await admin.script('FLUSH');
   const controller = new AbortController();
   const pending = mutex.acquire({ signal: controller.signal });
-  // The acquire is on the wire (as EVALSHA, about to come back NOSCRIPT): give up now.
+  // The acquire is on the wire (as EVALSHA, about to come back NOSCRIPT and be resent as
+  // EVAL): give up now, so that the first cancel goes out before that resend.
   controller.abort(new Error('changed my mind'));
   await t.throwsAsync(pending, { message: 'changed my mind' });
   // Replies come back in order on the connection: the first PING's reply follows the
-  // NOSCRIPT that made ioredis resend the acquire, the second follows the resend, the
-  // third the cancel the library sends once the resend is answered.
+  // NOSCRIPTs that made the library resend the acquire and the cancel, the second follows
+  // the resends, the third the cancel the library sends once the acquire is answered.
   for (let i = 0; i < 3; i++) await redis.ping();
   const status = await mutex.status();
   t.is(status.waiting, 0);

@@ -16,7 +16,7 @@ const ttl = 300;
 const start = 1_800_000_000_000;
 
 /** The scripts as shipped, on a clock the test moves (see helpers/clock.ts). */
-const movable: ScriptVariant = { name: '_corrupt', rewrite: movableClock };
+const movable: ScriptVariant = { rewrite: movableClock };
 
 type World = { redis: Redis; scripts: Scripts; keys: readonly string[]; clockKey: string; now: number; fences: Map<string, number> };
 

@@ -181,7 +181,7 @@ test('an expired lease is gone for every handle, even before any call on the key
   const redis = await connect();
   const key = uniqueKey('expired-handle');
   const space = keyspace('rfs', key);
-  const scripts = new Scripts(redis, space, key, { name: '_handover', rewrite: movableClock });
+  const scripts = new Scripts(redis, space, key, { rewrite: movableClock });
   const clock = `${space.keys[0]}:clock`;
   await redis.set(clock, 1_800_000_000_000);
   const granted = await scripts.acquire({ token: 'abcdefghij.1', ttl: 1_000, wait: true, maxWaiters: Infinity });

@@ -28,21 +28,24 @@ export type SoloFigures = {
   scriptUsecPerPair: number;
   /** Redis CPU per pair over every command the client sent (a plain SET NX too), µs. */
   commandUsecPerPair: number;
+  /** Client (Node) CPU per pair, µs: the median of every round's chunks. */
+  cpuUsecPerPair: number;
 };
 
 export async function soloRound(ctx: Ctx, lib: LibId, seconds: number): Promise<SoloRound> {
   const [client] = ctx.pool.take(1);
-  const { warmup } = ctx.cfg.solo;
+  const { warmup, cpuPairs, cpuChunks } = ctx.cfg.solo;
   const before = await commandStats(ctx.admin);
   const r = await client!.call<SoloResult>(
-    { op: 'solo', spec: spec(ctx, 'w1', lib), warmup, until: now() + seconds * 1000 },
+    { op: 'solo', spec: spec(ctx, 'w1', lib), warmup, until: now() + seconds * 1000, cpuPairs, cpuChunks },
     seconds * 1000 + 60_000,
   );
   const stats = statsDelta(before, await commandStats(ctx.admin));
   const cost = scriptCost(stats);
   return {
     ...r,
-    pairsRun: warmup + r.pairs.length,
+    // The CPU chunks' pairs ran inside the commandstats window too.
+    pairsRun: warmup + r.pairs.length + Math.ceil(cpuPairs / cpuChunks) * cpuChunks,
     scriptCalls: cost.calls,
     scriptUsec: cost.usec,
     commandUsec: clientCommandsUsec(stats, r.sentByName),
@@ -66,5 +69,9 @@ export function soloFigures(rounds: readonly SoloRound[]): SoloFigures {
     // Warm-up pairs ran inside the same commandstats window, so they count in the divisor.
     scriptUsecPerPair: sum(rounds.map((r) => r.scriptUsec)) / pairsRun,
     commandUsecPerPair: sum(rounds.map((r) => r.commandUsec)) / pairsRun,
+    cpuUsecPerPair: percentile(
+      rounds.flatMap((r) => r.cpuUsecPerPair),
+      0.5,
+    ),
   };
 }
