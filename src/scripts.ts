@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { closedError, isCluster } from './client.js';
 import { LayoutVersionError } from './errors.js';
 import type { Keyspace } from './keys.js';
 import { files, type ScriptName, sources } from './lua.js';
@@ -7,9 +8,7 @@ import { labelOf } from './tokens.js';
 /** Either ioredis client: every script call goes through the user's connection. */
 export type Client = Redis | Cluster;
 
-export function isCluster(client: Client): client is Cluster {
-  return (client as { isCluster?: boolean }).isCluster === true;
-}
+export { isCluster };
 
 /**
  * Bumped whenever a script's behaviour changes, so two versions of this library on
@@ -36,7 +35,7 @@ export const scriptSources = sources;
  * Registers the scripts on a client once. ioredis then sends EVALSHA, falls back to
  * EVAL on NOSCRIPT (after SCRIPT FLUSH or a restart), per connection and cluster node.
  */
-function bind(client: Client, variant: ScriptVariant): Record<ScriptName, Raw> {
+function bind(client: Client, variant: ScriptVariant, key: string): Record<ScriptName, Raw> {
   let defined = registered.get(client);
   if (!defined) registered.set(client, (defined = new Set()));
   if (!defined.has(variant.name)) {
@@ -51,7 +50,9 @@ function bind(client: Client, variant: ScriptVariant): Record<ScriptName, Raw> {
   const call =
     (name: ScriptName): Raw =>
     (...args) =>
-      (commands[commandName(name, variant)] as Raw).call(client, ...args);
+      (commands[commandName(name, variant)] as Raw).call(client, ...args).catch((error: unknown) => {
+        throw closedError(client, key, error);
+      });
   return Object.fromEntries(names.map((name) => [name, call(name)])) as Record<ScriptName, Raw>;
 }
 
@@ -155,7 +156,7 @@ export class Scripts {
   readonly #publish: 'p' | 's';
 
   constructor(client: Client, space: Keyspace, key: string, variant: ScriptVariant = original) {
-    this.#raw = bind(client, variant);
+    this.#raw = bind(client, variant, key);
     this.#keys = space.keys;
     this.#key = key;
     this.#publish = isCluster(client) ? 's' : 'p';
