@@ -1,4 +1,10 @@
+import type { Cluster } from 'ioredis';
+import { ClientClosedError } from './errors.js';
 import type { Client } from './scripts.js';
+
+export function isCluster(client: Client): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
 
 /** Duck-typed, so a second copy of ioredis in node_modules still counts as ioredis. */
 export function requireClient(client: unknown): Client {
@@ -15,6 +21,29 @@ export function requireClient(client: unknown): Client {
     );
   }
   return client as Client;
+}
+
+/**
+ * True from the moment quit() or disconnect() is called on `client` (or it ended: its
+ * retry strategy gave up), though ioredis reports status "ready" until the socket closes.
+ */
+export function isClosed(client: Client): boolean {
+  const { status, manuallyClosing } = client as unknown as { status?: string; manuallyClosing?: boolean };
+  if (status === 'end') return true;
+  // ioredis's own flag (5 and 6): quit() and disconnect() set it at the call, while a
+  // connection that merely dropped passes 'close' and 'reconnecting' without it, and comes back.
+  if (manuallyClosing !== true) return false;
+  // A Redis clears it as it ends; a Cluster only once a later connect() is under way.
+  return !isCluster(client) || status === 'disconnecting' || status === 'close';
+}
+
+/** ioredis's error, in 5 and 6 alike, for a command it dropped because its client closed. */
+const connectionClosed = 'Connection is closed.';
+
+/** A command dropped because the client was closed meanwhile fails as a call made after would: ClientClosedError. */
+export function closedError(client: Client, key: string, error: unknown): unknown {
+  const dropped = error instanceof Error && error.message === connectionClosed;
+  return dropped && isClosed(client) ? new ClientClosedError(key, { cause: error }) : error;
 }
 
 const checked = new WeakSet<Client>();

@@ -1,7 +1,7 @@
 import { SemaphoreError } from './errors.js';
 import type { Keyspace } from './keys.js';
 import type { Client, Scripts } from './scripts.js';
-import type { WakeListener } from './wake.js';
+import { noticeClosed, type WakeListener } from './wake.js';
 
 /** What leases and pending acquisitions need of their semaphore. */
 export type SemaphoreContext = {
@@ -38,7 +38,10 @@ function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError';
 }
 
-/** True once the user's client was closed for good (quit() or disconnect()). */
+/**
+ * True once the user's client was closed for good: from the quit() or disconnect() call
+ * on, before ioredis says 'end'. Its listener, and so its refreshing leases, end at once.
+ */
 export function clientEnded(ctx: SemaphoreContext): boolean {
-  return (ctx.client as { status?: string }).status === 'end';
+  return noticeClosed(ctx.client);
 }

@@ -99,17 +99,19 @@ export class QueueFullError extends SemaphoreError {
 
 /**
  * The Redis client was closed (quit() or disconnect()): before the call (nothing was
- * sent), or while an acquire was waiting (its ticket expires within its ttl).
+ * sent), while its command was on its way (ioredis dropped it), or while an acquire was
+ * waiting (its ticket expires within its ttl).
  */
 export class ClientClosedError extends SemaphoreError {
   override readonly name = 'ClientClosedError';
 
-  constructor(key: string) {
+  constructor(key: string, options?: ErrorOptions) {
     super(
       ErrorCode.clientClosed,
       key,
       `The Redis client of semaphore "${key}" is closed; nothing can be acquired with it. ` +
         'Keep the client open until every acquire settles and every lease is released.',
+      options,
     );
   }
 }

@@ -227,7 +227,8 @@ export class Lease implements AsyncDisposable, ClientBound {
    */
   release(): Promise<boolean> {
     if (this.#released) return this.#released;
-    if (!this.#ended && clientEnded(this.#ctx)) return Promise.reject(new ClientClosedError(this.key));
+    // The client first: found closed, it ends a refreshing lease, as its 'end' would have.
+    if (clientEnded(this.#ctx) && !this.#ended) return Promise.reject(new ClientClosedError(this.key));
     clearTimeout(this.#timer);
     clearTimeout(this.#retry);
     if (this.#ended instanceof LeaseLostError) {
@@ -287,9 +288,11 @@ export class Lease implements AsyncDisposable, ClientBound {
 
   /** Extending, reading and refreshing need a lease that has not ended, and a client to send with. */
   #requireUsable(): void {
+    // Asked first, for the same reason as in release().
+    const closed = clientEnded(this.#ctx);
     if (this.#ended instanceof LeaseLostError) throw this.#ended;
     if (this.#ended === 'released') throw new LeaseLostError(this.key, this.fencingToken, 'it was released');
-    if (clientEnded(this.#ctx)) throw new ClientClosedError(this.key);
+    if (closed) throw new ClientClosedError(this.key);
   }
 
   #end(how: 'released' | LeaseLostError): void {

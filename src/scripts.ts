@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Cluster } from 'ioredis';
 import type { Adapter, Script, ScriptArgs } from './adapters/adapter.js';
 import { type IoredisClient, ioredisAdapter } from './adapters/ioredis.js';
+import { closedError, isCluster } from './client.js';
 import { LayoutVersionError } from './errors.js';
 import type { Keyspace } from './keys.js';
 import { files, type ScriptName, sources } from './lua.js';
@@ -10,9 +10,7 @@ import { labelOf } from './tokens.js';
 /** Either ioredis client: every script call goes through the user's connection. */
 export type Client = IoredisClient;
 
-export function isCluster(client: Client): client is Cluster {
-  return (client as { isCluster?: boolean }).isCluster === true;
-}
+export { isCluster };
 
 /**
  * A variant of the scripts with their Lua rewritten: the seam model-based tests use
@@ -149,10 +147,12 @@ export class Scripts {
   readonly #key: string;
   /** Sharded pub/sub (`s`) in a cluster keeps each wake-up inside the key's shard. */
   readonly #publish: 'p' | 's';
+  readonly #client: Client;
   /** The acquire's flags for the last maxWaiters asked for: one semaphore always asks the same. */
   #flags = { maxWaiters: Number.NaN, wait: '', try: '' };
 
   constructor(client: Client, space: Keyspace, key: string, variant: ScriptVariant = original) {
+    this.#client = client;
     this.#adapter = adapterFor(client);
     this.#scripts = scriptsOf(variant);
     this.#keys = space.keys;
@@ -169,17 +169,17 @@ export class Scripts {
     maxWaiters: number;
   }): Promise<AcquireReply> {
     const flags = this.#acquireFlags(a.maxWaiters);
-    return this.#run('acquire', [a.token, a.ttl, a.wait ? flags.wait : flags.try]).then(this.#acquireReply);
+    return this.#run('acquire', [a.token, a.ttl, a.wait ? flags.wait : flags.try], this.#acquireReply);
   }
 
   heartbeat(token: string, ttl: number): Promise<HeartbeatReply> {
-    return this.#run('heartbeat', [token, ttl, this.#publish]).then(this.#heartbeatReply);
+    return this.#run('heartbeat', [token, ttl, this.#publish], this.#heartbeatReply);
   }
 
   /** `fence` undefined: a waiter gives up its place (or the grant that raced it). */
   release(token: string, fence: number | undefined): Promise<ReleaseReply> {
     const ticket = fence === undefined ? token : `${token}|${fence}`;
-    return this.#run('release', [ticket, this.#publish]).then(releaseReply);
+    return this.#run('release', [ticket, this.#publish], releaseReply);
   }
 
   /**
@@ -187,11 +187,11 @@ export class Scripts {
    * Resolves with the ms it has left, or undefined once it is gone (or expired).
    */
   refresh(token: string, fence: number, ms: number): Promise<number | undefined> {
-    return this.#run('refresh', [`${token}|${fence}`, ms, this.#publish]).then(refreshReply);
+    return this.#run('refresh', [`${token}|${fence}`, ms, this.#publish], refreshReply);
   }
 
   async status(limit: number): Promise<StatusReply> {
-    const reply = await this.#run('status', [limit, this.#publish]);
+    const reply = await this.#run('status', [limit, this.#publish], (r) => r);
     if (!Array.isArray(reply) && int(reply, 'status') === -4) throw new LayoutVersionError(this.#key);
     const r = array(reply, 'status');
     const n = (i: number) => int(r[i], 'status');
@@ -226,10 +226,17 @@ export class Scripts {
     };
   }
 
-  /** One script call: the semaphore's keys, then `argv`. */
-  #run(name: ScriptName, argv: ScriptArgs): Promise<unknown> {
-    return this.#adapter.run(this.#scripts[name], this.#keys, argv);
+  /**
+   * One script call: the semaphore's keys, then `argv`; `decode` reads its reply. A call
+   * the client dropped because it was closed meanwhile fails with ClientClosedError.
+   */
+  #run<T>(name: ScriptName, argv: ScriptArgs, decode: (reply: unknown) => T): Promise<T> {
+    return this.#adapter.run(this.#scripts[name], this.#keys, argv).then(decode, this.#failed);
   }
+
+  readonly #failed = (error: unknown): never => {
+    throw closedError(this.#client, this.#key, error);
+  };
 
   #acquireFlags(maxWaiters: number): { wait: string; try: string } {
     const f = this.#flags;

@@ -1,3 +1,4 @@
+import { isClosed } from './client.js';
 import { type Client, isCluster } from './scripts.js';
 import { publish } from './telemetry.js';
 import { lingerMs } from './timing.js';
@@ -49,8 +50,17 @@ export class WakeListener {
     this.#client = client;
     this.#cluster = isCluster(client);
     // The user's client ending is our cue to let go of everything tied to it.
-    client.once('end', () => this.close());
+    client.once('end', this.#onEnd);
+    // A Cluster tells of a quit() at once, long before its nodes have quit (it also
+    // disconnects on its own to reconnect: isClosed tells the two apart).
+    if (this.#cluster) client.on('disconnecting', this.#onDisconnecting);
   }
+
+  readonly #onEnd = (): void => this.close();
+
+  readonly #onDisconnecting = (): void => {
+    if (isClosed(this.#client)) this.close();
+  };
 
   get closed(): boolean {
     return this.#closed;
@@ -125,6 +135,8 @@ export class WakeListener {
     if (this.#closed) return;
     this.#closed = true;
     listeners.delete(this.#client);
+    this.#client.off('end', this.#onEnd);
+    this.#client.off('disconnecting', this.#onDisconnecting);
     const targets = [...this.#targets.values()];
     const bound = [...this.#bound];
     this.#targets.clear();
@@ -246,6 +258,17 @@ function unrefSocket(sub: Client): void {
 }
 
 const listeners = new WeakMap<Client, WakeListener>();
+
+/**
+ * True once the user's client was closed (isClosed). The first to see it lets go of all
+ * that is tied to the client, as its 'end' would a moment later: so a call made right
+ * after quit() or disconnect() finds what it would find after 'end'.
+ */
+export function noticeClosed(client: Client): boolean {
+  if (!isClosed(client)) return false;
+  listeners.get(client)?.close();
+  return true;
+}
 
 export function listenerFor(client: Client): WakeListener {
   let listener = listeners.get(client);

@@ -1,6 +1,7 @@
+import { once } from 'node:events';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { AcquireTimeoutError, LeaseLostError, Mutex, Semaphore } from '../src/index.js';
+import { AcquireTimeoutError, ClientClosedError, ErrorCode, LeaseLostError, Mutex, Semaphore } from '../src/index.js';
 import { listenerFor } from '../src/wake.js';
 import { type LocalCluster, slotOf, startCluster } from './helpers/cluster.js';
 import { queued } from './helpers/events.js';
@@ -260,4 +261,43 @@ test('in a cluster, stringNumbers: true works, and a closed client loses its lea
   await client.quit();
   t.true((await aborted) instanceof LeaseLostError);
   await t.throwsAsync(sem.acquire(), { name: 'ClientClosedError' });
+});
+
+for (const closing of ['await quit()', 'disconnect()'] as const) {
+  test(`in a cluster, right after ${closing}, every call meets a closed client: ClientClosedError`, async (t) => {
+    const c = await getCluster();
+    const client = c.connect();
+    const sem = new Semaphore(client, uniqueKey('cluster-closing'), { permits: 2, ttl: 60_000 });
+    const lease = await sem.acquire({ autoRefresh: false });
+    if (closing === 'await quit()') await client.quit();
+    else client.disconnect();
+    t.throws(() => lease.startAutoRefresh(), { instanceOf: ClientClosedError });
+    const calls = [
+      lease.extend(1_000),
+      lease.remaining(),
+      lease.release(),
+      sem.lease(lease.id),
+      sem.status(),
+      sem.acquire(),
+      sem.tryAcquire(),
+    ];
+    const errors = await Promise.all(calls.map((call) => t.throwsAsync(call, { instanceOf: ClientClosedError })));
+    t.deepEqual(
+      errors.map((e) => e?.code),
+      calls.map(() => ErrorCode.clientClosed),
+    );
+  });
+}
+
+test("in a cluster, quit() loses a refreshing lease as the client says 'disconnecting', before its nodes have quit", async (t) => {
+  const c = await getCluster();
+  const client = c.connect();
+  const lease = await new Mutex(client, uniqueKey('cluster-disconnecting')).acquire();
+  const disconnecting = once(client, 'disconnecting');
+  const quit = client.quit();
+  await disconnecting;
+  t.is(client.status, 'disconnecting');
+  t.false(lease.held);
+  t.true(lease.signal.reason instanceof LeaseLostError);
+  await quit;
 });
