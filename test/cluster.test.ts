@@ -31,7 +31,11 @@ test('in a cluster, waiters are granted in FIFO order through sharded pub/sub', 
     await isQueued;
   }
   const owner = await ownerOf(c, `rfs:{${key}}:tickets`);
-  const channels = (await owner.redis.call('PUBSUB', 'SHARDCHANNELS', `rfs:{${key}}:*`)) as string[];
+  // The SSUBSCRIBE went out with the first 'queued', on a shard connection that may still be opening.
+  const channels = await eventually(
+    async () => (await owner.redis.call('PUBSUB', 'SHARDCHANNELS', `rfs:{${key}}:*`)) as string[],
+    (list) => list.length > 0,
+  );
   owner.redis.disconnect();
   t.is(channels.length, 1, 'one sharded inbox channel on the key’s own shard');
   await holder.release();
