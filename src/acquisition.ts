@@ -268,13 +268,10 @@ export class Acquisition {
     const sentAt = performance.now();
     this.#lastSent = sentAt;
     const { scripts, ttl, maxWaiters } = this.#ctx;
-    const call = first
-      ? scripts.acquire({ token: this.#token, ttl, wait: this.#waits, maxWaiters })
-      : scripts.heartbeat(this.#token, ttl);
-    call.then(
-      (reply) => this.#on({ type: 'reply', reply, sentAt }),
-      (error: unknown) => this.#on({ type: 'failed', error }),
-    );
+    const ok = (reply: HeartbeatReply) => this.#on({ type: 'reply', reply, sentAt });
+    const fail = (error: unknown) => this.#on({ type: 'failed', error });
+    if (first) scripts.acquireThen({ token: this.#token, ttl, wait: this.#waits, maxWaiters }, ok, fail);
+    else scripts.heartbeatThen(this.#token, ttl, ok, fail);
   }
 
   #announce(position: number): void {
@@ -360,6 +357,8 @@ export class Acquisition {
       waited: this.#waited(),
     }));
     this.#resolve(lease);
+    // Queued after the caller's continuation, which may well release the lease at once.
+    queueMicrotask(() => lease.start());
   }
 
   /**

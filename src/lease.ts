@@ -85,7 +85,8 @@ export class Lease implements AsyncDisposable, ClientBound {
 
   /**
    * @internal Made by an acquisition once granted. `validFrom` (performance.now() time)
-   * is a moment no later than the one from which Redis counts the lease's ttl.
+   * is a moment no later than the one from which Redis counts the lease's ttl. Its timer
+   * waits for start(), which the acquisition calls once the caller has the lease.
    */
   static grant(
     ctx: SemaphoreContext,
@@ -107,6 +108,7 @@ export class Lease implements AsyncDisposable, ClientBound {
   static adopt(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, sentAt: number, left: number): Lease {
     const lease = new Lease(ctx, token, weight, fencingToken, sentAt + left, false);
     lease.#shared = true;
+    lease.#arm();
     return lease;
   }
 
@@ -130,7 +132,16 @@ export class Lease implements AsyncDisposable, ClientBound {
     this.#listener = ctx.listener();
     this.#listener.bind(this);
     ctx.local.held += weight;
-    this.#arm();
+  }
+
+  /**
+   * @internal Arms the lease's timer (its first refresh, or the end of its fixed term),
+   * unless it was released or given one meanwhile. Called just after the caller was
+   * handed the lease: a lease released before its first await never costs a timer, and
+   * no caller waits for one to be set (a refresh is due only a third of a ttl later).
+   */
+  start(): void {
+    if (this.#ended === undefined && this.#timer === undefined) this.#arm();
   }
 
   /**
@@ -244,13 +255,17 @@ export class Lease implements AsyncDisposable, ClientBound {
         held: performance.now() - this.#grantedAt,
       }));
     }
-    const released = this.#ctx.scripts.release(this.token, this.fencingToken).then(
-      (reply) => reply === 'released',
-      (error: unknown) => {
-        if (this.#released === released) this.#released = undefined;
-        this.#retryRelease();
-        throw error;
-      },
+    const released = new Promise<boolean>((resolve, reject) =>
+      this.#ctx.scripts.releaseThen(
+        this.token,
+        this.fencingToken,
+        (reply) => resolve(reply === 'released'),
+        (error: unknown) => {
+          if (this.#released === released) this.#released = undefined;
+          this.#retryRelease();
+          reject(error);
+        },
+      ),
     );
     this.#released = released;
     return released;

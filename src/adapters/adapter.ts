@@ -19,11 +19,13 @@ export type Adapter = {
   /** A Cluster client: script calls are routed by their first key, wake-ups use sharded pub/sub. */
   readonly cluster: boolean;
   /**
-   * Runs `script` by its SHA; if Redis does not know it (NOSCRIPT: after a restart or
-   * SCRIPT FLUSH), sends the whole Lua once more on the same connection. Resolves with
-   * the script's raw reply.
+   * Runs `script` by its SHA (EVALSHA) and resolves with its raw reply. Rejects with
+   * Redis's NOSCRIPT error when Redis does not have it (after a restart or SCRIPT
+   * FLUSH): scripts.ts then sends it whole, with `eval`, on the same connection.
    */
-  run(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown>;
+  evalsha(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown>;
+  /** Runs `script` from its Lua (EVAL), which also loads it for later EVALSHAs. */
+  eval(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown>;
 };
 
 /** Redis replies NOSCRIPT when EVALSHA names a script it does not have (any more). */

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { type Adapter, isNoScript, type Script, type ScriptArgs } from './adapter.js';
+import type { Adapter, Script, ScriptArgs } from './adapter.js';
 
 /** Either ioredis client. */
 export type IoredisClient = Redis | Cluster;
@@ -17,11 +17,7 @@ export function ioredisAdapter(client: IoredisClient): Adapter {
   const c = client as unknown as { evalsha: Send; eval: Send; isCluster?: boolean };
   return {
     cluster: c.isCluster === true,
-    run(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown> {
-      return c.evalsha(script.sha, script.numberOfKeys, keys, argv).catch((error: unknown) => {
-        if (!isNoScript(error)) throw error;
-        return c.eval(script.lua, script.numberOfKeys, keys, argv);
-      });
-    },
+    evalsha: (script: Script, keys: ScriptArgs, argv: ScriptArgs) => c.evalsha(script.sha, script.numberOfKeys, keys, argv),
+    eval: (script: Script, keys: ScriptArgs, argv: ScriptArgs) => c.eval(script.lua, script.numberOfKeys, keys, argv),
   };
 }
