@@ -141,7 +141,11 @@ export class Lease implements AsyncDisposable, ClientBound {
    * no caller waits for one to be set (a refresh is due only a third of a ttl later).
    */
   start(): void {
-    if (this.#ended === undefined && this.#timer === undefined) this.#arm();
+    if (this.#ended !== undefined || this.#timer !== undefined) return;
+    // The caller may have stalled this process past the expiry: what is due runs now, before
+    // any reply is read, as the timer would have fired first had it been armed at the grant.
+    if (performance.now() >= this.#validUntil) return this.#auto ? this.#refreshDue() : this.#termDue();
+    this.#arm();
   }
 
   /**

@@ -73,6 +73,20 @@ test.serial('an extension whose reply arrives after the term ended here rejects 
   t.is((await mutex.status()).held, 0);
 });
 
+test.serial('a caller that stalls past a fixed term before its first await finds the term ended at that await', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('stall-before-await');
+  const mutex = new Mutex(redis, key, { ttl: 300 });
+  const lease = await mutex.acquire({ autoRefresh: false });
+  stall(350);
+  // The lease's timer is armed only after this continuation; the term it would have ended
+  // ends there at once, before any timer or reply can run.
+  await null;
+  t.true(lease.signal.aborted);
+  t.regex(String((lease.signal.reason as Error).message), /fixed term ended/);
+  t.false(await lease.release());
+});
+
 test.serial('a refreshing lease that stalled past its expiry gives nothing back once another handle may hold it', async (t) => {
   const key = uniqueKey('shared-stall');
   const mutex = new Mutex(await connect(), key, { ttl: 300 });
