@@ -24,6 +24,25 @@ export const missAnalysis = `## Why the misses
   not manage), the second breaks the rule that a script declares every key it touches. The
   same cost explains most of W1's pair p50 and W6 (one process, 100 keys): the rest is
   client-side work per call in Node.
+- **Client CPU per pair (W1).** Most of a pair's client CPU is the same for every library: two
+  socket writes and reads and ioredis's handling of two commands. Against redis-semaphore this
+  library sends a larger acquire (four keys, a 40-character SHA, token, ttl, flags, where a
+  plain \`SET\` has five short arguments) and keeps a lease object with its refresh timer (armed
+  after the caller's continuation, so a lease released before its first await costs none).
+  Profiled with \`node --cpu-prof\`, what is left in this library's own code is a few µs per
+  pair; the run-to-run spread of this figure on the shared VM is larger than that, so the ratio
+  lands on either side of 1.0× from one run to the next. What would close it for good: fewer
+  or shorter arguments per call (one key instead of four, which breaks the rule that a script
+  declares every key it touches), or Redis Functions (\`FCALL\` names a function instead of a SHA).
+- **W1 pair p50, W7 at 50 % load (the uncontended acquire).** The pair's p50 is two round trips
+  plus Redis's time in the two scripts (the W1 rows) plus the client's work: the first sets it
+  near redis-semaphore's, the second adds a few µs per pair. W7's median request is an
+  uncontended acquire in a process that slept between requests, where everything runs with cold
+  caches: measured stage by stage on this VM (a probe around \`sendCommand\`), the request
+  leaves as fast as redis-semaphore's, and what is slower is Redis's script and the client's
+  steps from the reply to the resolved \`acquire()\` (decode, grant, lease object), each a few
+  µs when cold, tens of µs together against redis-semaphore's shorter path. What would close
+  it: a grant path with fewer objects and promise steps between the reply and the caller.
 - **Throughput, handoff (W2, W3).** Every grant crosses processes: the release's script grants
   and publishes in one call, and a sleeping process must wake up to read it. Measured in this
   run, a bare \`PUBLISH\` reaches an idle subscriber in another process in the time shown beside
