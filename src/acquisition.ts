@@ -349,13 +349,16 @@ export class Acquisition {
       autoRefresh: this.#options.autoRefresh,
       renewTerm,
     });
-    if (channels.granted.hasSubscribers) publish('granted', () => ({
-      key: this.#ctx.key,
-      token: this.#token,
-      weight: this.#options.weight,
-      fencingToken: fence,
-      waited: this.#waited(),
-    }));
+    // Checked here too: even an unused payload closure is an allocation per grant.
+    if (channels.granted.hasSubscribers) {
+      publish('granted', () => ({
+        key: this.#ctx.key,
+        token: this.#token,
+        weight: this.#options.weight,
+        fencingToken: fence,
+        waited: this.#waited(),
+      }));
+    }
     this.#resolve(lease);
     // Queued after the caller's continuation, which may well release the lease at once.
     queueMicrotask(() => lease.start());

@@ -252,12 +252,14 @@ export class Lease implements AsyncDisposable, ClientBound {
     }
     if (!this.#ended) {
       this.#end('released');
-      if (channels.released.hasSubscribers) publish('released', () => ({
-        key: this.key,
-        token: this.token,
-        fencingToken: this.fencingToken,
-        held: performance.now() - this.#grantedAt,
-      }));
+      if (channels.released.hasSubscribers) {
+        publish('released', () => ({
+          key: this.key,
+          token: this.token,
+          fencingToken: this.fencingToken,
+          held: performance.now() - this.#grantedAt,
+        }));
+      }
     }
     const released = new Promise<boolean>((resolve, reject) =>
       this.#ctx.scripts.releaseThen(
