@@ -1,20 +1,17 @@
+import { isIoredis } from './adapters/ioredis.js';
+import { isNodeRedis } from './adapters/node-redis.js';
+import type { SemaphoreContext } from './context.js';
 import type { Client } from './scripts.js';
 
-/** Duck-typed, so a second copy of ioredis in node_modules still counts as ioredis. */
+/** Duck-typed, so a second copy of either package in node_modules still counts. */
 export function requireClient(client: unknown): Client {
-  const c = client as Partial<Record<'defineCommand' | 'duplicate' | 'evalsha', unknown>> | null;
-  if (
-    typeof c !== 'object' ||
-    c === null ||
-    typeof c.defineCommand !== 'function' ||
-    typeof c.duplicate !== 'function' ||
-    typeof c.evalsha !== 'function'
-  ) {
+  if (typeof client !== 'object' || client === null || !(isIoredis(client) || isNodeRedis(client))) {
     throw new TypeError(
-      `Expected \`redis\` to be an ioredis Redis or Cluster client, got ${c === null ? 'null' : typeof client}`,
+      'Expected `redis` to be an ioredis Redis or Cluster client, or a node-redis (`redis` package) client from ' +
+        `createClient() or createCluster(), got ${client === null ? 'null' : typeof client}`,
     );
   }
-  return client as Client;
+  return client;
 }
 
 const checked = new WeakSet<Client>();
@@ -24,13 +21,13 @@ const checked = new WeakSet<Client>();
  * pressure: an evicted holder or fence would break mutual exclusion silently.
  * Runs beside the first acquire, never in its path; a Redis that forbids CONFIG is left alone.
  */
-export function checkEvictionPolicy(client: Client, key: string): void {
-  if (checked.has(client)) return;
-  checked.add(client);
-  client.config('GET', 'maxmemory-policy').then(
-    (reply) => {
-      const policy = Array.isArray(reply) ? reply[1] : undefined;
-      if (typeof policy === 'string' && policy !== 'noeviction') {
+export function checkEvictionPolicy(ctx: SemaphoreContext): void {
+  if (checked.has(ctx.client)) return;
+  checked.add(ctx.client);
+  const key = ctx.key;
+  ctx.adapter.configGet('maxmemory-policy').then(
+    (policy) => {
+      if (policy !== undefined && policy !== 'noeviction') {
         process.emitWarning(
           `Redis maxmemory-policy is "${policy}": under memory pressure Redis may evict the keys of semaphore ` +
             `"${key}" and let two holders in. Set maxmemory-policy to noeviction.`,

@@ -1,3 +1,6 @@
+import type { Adapter } from './adapters/adapter.js';
+import { isIoredisReplyError } from './adapters/ioredis.js';
+import { isNodeRedisReplyError } from './adapters/node-redis.js';
 import { SemaphoreError } from './errors.js';
 import type { Keyspace } from './keys.js';
 import type { Client, Scripts } from './scripts.js';
@@ -6,6 +9,8 @@ import type { WakeListener } from './wake.js';
 /** What leases and pending acquisitions need of their semaphore. */
 export type SemaphoreContext = {
   readonly client: Client;
+  /** How the library talks to `client`. */
+  readonly adapter: Adapter;
   readonly key: string;
   readonly permits: number;
   readonly ttl: number;
@@ -35,10 +40,10 @@ export function isPermanent(error: unknown): boolean {
 }
 
 function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
+  return error instanceof Error && (isIoredisReplyError(error) || isNodeRedisReplyError(error));
 }
 
 /** True once the user's client was closed for good (quit() or disconnect()). */
 export function clientEnded(ctx: SemaphoreContext): boolean {
-  return (ctx.client as { status?: string }).status === 'end';
+  return ctx.adapter.closed();
 }

@@ -1,18 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { Cluster } from 'ioredis';
 import type { Adapter, Script, ScriptArgs } from './adapters/adapter.js';
-import { type IoredisClient, ioredisAdapter } from './adapters/ioredis.js';
+import { type IoredisClient, ioredisAdapter, isIoredis } from './adapters/ioredis.js';
+import { type NodeRedisClient, nodeRedisAdapter } from './adapters/node-redis.js';
 import { LayoutVersionError } from './errors.js';
 import type { Keyspace } from './keys.js';
 import { files, type ScriptName, sources } from './lua.js';
 import { labelOf } from './tokens.js';
 
-/** Either ioredis client: every script call goes through the user's connection. */
-export type Client = IoredisClient;
-
-export function isCluster(client: Client): client is Cluster {
-  return (client as { isCluster?: boolean }).isCluster === true;
-}
+/** An ioredis or node-redis client (see client.ts): every script call goes through the user's connection. */
+export type Client = IoredisClient | NodeRedisClient;
 
 /**
  * A variant of the scripts with their Lua rewritten: the seam model-based tests use
@@ -50,7 +46,10 @@ function scriptsOf(variant: ScriptVariant): Record<ScriptName, Script> {
 /** One adapter per client, shared by every semaphore on it. */
 export function adapterFor(client: Client): Adapter {
   let adapter = adapters.get(client);
-  if (!adapter) adapters.set(client, (adapter = ioredisAdapter(client)));
+  if (!adapter) {
+    adapter = isIoredis(client) ? ioredisAdapter(client) : nodeRedisAdapter(client);
+    adapters.set(client, adapter);
+  }
   return adapter;
 }
 

@@ -24,6 +24,45 @@ export type Adapter = {
    * the script's raw reply.
    */
   run(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown>;
+  /** The user closed the client (or it gave up reconnecting): it will send nothing any more. */
+  closed(): boolean;
+  /** Calls `listener` once, when the user's client has ended for good. */
+  onEnd(listener: () => void): void;
+  /** CONFIG GET of one parameter; undefined when Redis has no such parameter. */
+  configGet(name: string): Promise<string | undefined>;
+  /** WAIT on the connection the scripts use: how many replicas acknowledged its writes. */
+  wait(replicas: number, timeoutMs: number): Promise<number>;
+  /** A pub/sub connection of its own, made from the user's client and connecting at once. */
+  subscriber(events: SubscriberEvents): Subscriber;
+};
+
+/**
+ * A wake-up connection (sharded pub/sub in a cluster). It never keeps the process
+ * alive: only pending acquires use it, and each of those holds a timer of its own.
+ */
+export type Subscriber = {
+  /** Resolves once Redis confirmed every channel: a message published from then on is heard. */
+  subscribe(channels: readonly string[]): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  /** The connection is up now (not lost since it was last restored). */
+  connected(): boolean;
+  /** Closes the connection; whatever it reports after this is of no interest. */
+  close(): void;
+};
+
+/** What a Subscriber reports, each in the order it happens. */
+export type SubscriberEvents = {
+  message(channel: string, message: string): void;
+  /** A connection (again): for telemetry. */
+  ready(): void;
+  /** The connection dropped: messages may go unheard until restored(). */
+  lost(): void;
+  /** Every subscription is live again after a reconnect; messages sent meanwhile were lost. */
+  restored(): void;
+  /** Resubscribing after a reconnect failed; a later reconnect (or ended()) follows. */
+  unsure(): void;
+  /** Gone for good (closed from outside, or it gave up reconnecting) while the user's client lives on. */
+  ended(): void;
 };
 
 /** Redis replies NOSCRIPT when EVALSHA names a script it does not have (any more). */

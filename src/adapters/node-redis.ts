@@ -1,0 +1,237 @@
+import { type Adapter, isNoScript, type Script, type ScriptArgs, type Subscriber, type SubscriberEvents } from './adapter.js';
+
+/**
+ * A client of the `redis` package (node-redis v4 or v5), from `createClient()` or
+ * `createCluster()`, connected by its owner. Structural, so that ioredis users need
+ * not install it, and a second copy of the package still counts.
+ */
+export type NodeRedisClient = {
+  readonly isOpen: boolean;
+  duplicate: (...args: never[]) => unknown;
+  evalSha: (...args: never[]) => unknown;
+  sendCommand: (...args: never[]) => unknown;
+};
+
+/** Duck-typed like isIoredis: what both versions' clients and clusters have. */
+export function isNodeRedis(client: object): client is NodeRedisClient {
+  const c = client as Partial<Record<'duplicate' | 'evalSha' | 'sendCommand' | 'connect', unknown>>;
+  return (
+    'isOpen' in client &&
+    typeof c.duplicate === 'function' &&
+    typeof c.evalSha === 'function' &&
+    typeof c.sendCommand === 'function' &&
+    typeof c.connect === 'function'
+  );
+}
+
+/** node-redis reports an error reply as an ErrorReply (SimpleError, BlobError in v5), without a name of its own. */
+export function isNodeRedisReplyError(error: Error): boolean {
+  for (let proto = Object.getPrototypeOf(error); proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
+    if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ErrorReply') return true;
+  }
+  return false;
+}
+
+type Listener = (message: string, channel: string) => void;
+type Emitter = {
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  once(event: string, listener: (...args: never[]) => void): unknown;
+};
+type ScriptOptions = { keys: string[]; arguments: string[] };
+/** What the adapter uses of a node-redis client or cluster (both versions). */
+type Client = Emitter & {
+  readonly isOpen: boolean;
+  readonly isReady?: boolean;
+  /** A cluster's masters (v4 and v5); a plain client has none. */
+  readonly masters?: unknown;
+  evalSha(sha: string, options: ScriptOptions): Promise<unknown>;
+  eval(lua: string, options: ScriptOptions): Promise<unknown>;
+  configGet(name: string): Promise<Record<string, string | undefined>>;
+  sendCommand(args: string[]): Promise<unknown>;
+  duplicate(): Client;
+  connect(): Promise<unknown>;
+  unref?(): void;
+  destroy?(): void;
+  disconnect(): Promise<unknown>;
+  subscribe(channels: string[], listener: Listener): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  sSubscribe(channels: string[], listener: Listener): Promise<unknown>;
+  sUnsubscribe(channel: string): Promise<unknown>;
+};
+
+/**
+ * node-redis wants every argument as a string (numbers are not encoded) and routes a
+ * Cluster call by the first of `keys`.
+ */
+export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
+  const c = client as unknown as Client;
+  const cluster = c.masters !== undefined;
+  const options = (keys: ScriptArgs, argv: ScriptArgs): ScriptOptions => ({
+    keys: keys as string[],
+    arguments: argv.map(String),
+  });
+  return {
+    cluster,
+    run(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown> {
+      const o = options(keys, argv);
+      return c.evalSha(script.sha, o).catch((error: unknown) => {
+        if (!isNoScript(error)) throw error;
+        return c.eval(script.lua, o);
+      });
+    },
+    // Cleared at once by quit(), close(), destroy() and disconnect(), and when the
+    // reconnect strategy gives up; also before connect(), when commands fail alike.
+    closed: () => !c.isOpen,
+    onEnd(listener) {
+      // A client says 'end'; a v5 cluster says 'disconnect' (a v4 cluster says nothing).
+      c.once(cluster ? 'disconnect' : 'end', listener);
+    },
+    async configGet(name) {
+      const reply = await c.configGet(name);
+      return reply[name];
+    },
+    async wait(replicas, timeoutMs) {
+      return Number(await c.sendCommand(['WAIT', String(replicas), String(timeoutMs)]));
+    },
+    subscriber: (events) => (cluster ? clusterSubscriber(c, events) : clientSubscriber(c, events)),
+  };
+}
+
+let probes = 0;
+
+/**
+ * A channel no one else uses, beside `channel`: of the same hash tag (the same shard)
+ * and matching the same ACL patterns. Its SUBSCRIBE's reply comes after those of every
+ * command sent before it on the connection, the resubscription included.
+ */
+function probeOf(channel: string): string {
+  return `${channel}:probe:${++probes}`;
+}
+
+/**
+ * A duplicate of the user's client. node-redis resubscribes on its own after a
+ * reconnect, before it says 'ready'; a probe subscribed then confirms it.
+ */
+function clientSubscriber(client: Client, events: SubscriberEvents): Subscriber {
+  // Our own offline queue: a SUBSCRIBE sent while connecting must wait, whatever the user chose.
+  const sub = (client.duplicate as (overrides: object) => Client)({ disableOfflineQueue: false });
+  const channels = new Set<string>();
+  const onMessage: Listener = (message, channel) => events.message(channel, message);
+  let readyBefore = false;
+  let down = false;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    events.ended();
+  };
+  sub.unref?.();
+  const lose = () => {
+    if (!sub.isOpen) return end();
+    if (!readyBefore || down) return;
+    down = true;
+    events.lost();
+  };
+  // Also how it says it gave up reconnecting: an error, with the client closed.
+  sub.on('error', lose);
+  sub.on('reconnecting', lose);
+  sub.on('ready', () => {
+    events.ready();
+    if (!readyBefore) {
+      readyBefore = true;
+      return;
+    }
+    down = false;
+    const [first] = channels;
+    if (first === undefined) return events.restored();
+    const probe = probeOf(first);
+    sub.subscribe([probe], () => {}).then(
+      () => {
+        sub.unsubscribe(probe).catch(() => {});
+        events.restored();
+      },
+      () => events.unsure(),
+    );
+  });
+  sub.once('end', end);
+  sub.connect().catch(end);
+  return {
+    async subscribe(list) {
+      for (const channel of list) channels.add(channel);
+      try {
+        await sub.subscribe([...list], onMessage);
+      } catch (error) {
+        for (const channel of list) channels.delete(channel);
+        throw error;
+      }
+    },
+    async unsubscribe(channel) {
+      channels.delete(channel);
+      await sub.unsubscribe(channel);
+    },
+    connected: () => sub.isReady === true,
+    close: () => close(sub),
+  };
+}
+
+/**
+ * A duplicate of the user's cluster, whose sharded subscriptions live on a connection
+ * per master that it restores itself. A v5 cluster reports a node reconnecting (v4 does
+ * not): then a probe per watched channel, on its shard, confirms that it is back.
+ */
+function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber {
+  const sub = client.duplicate();
+  const channels = new Set<string>();
+  const onMessage: Listener = (message, channel) => events.message(channel, message);
+  // Slots must be known before a channel can be routed to its shard.
+  const connected = sub.connect();
+  connected.catch(() => events.ended());
+  let round = 0;
+  sub.on('error', () => {});
+  sub.on('node-error', () => {});
+  sub.on('node-reconnecting', () => {
+    const mine = ++round;
+    events.lost();
+    const probes = [...channels].map(probeOf);
+    Promise.all(probes.map((probe) => sub.sSubscribe([probe], () => {}))).then(
+      () => {
+        for (const probe of probes) sub.sUnsubscribe(probe).catch(() => {});
+        // A later reconnect has a probe of its own.
+        if (mine === round) events.restored();
+      },
+      () => {
+        if (mine === round) events.unsure();
+      },
+    );
+  });
+  sub.once('disconnect', () => events.ended());
+  return {
+    async subscribe(list) {
+      await connected;
+      for (const channel of list) channels.add(channel);
+      try {
+        // One call per channel: a call goes to the shard of its first channel only.
+        await Promise.all(list.map((channel) => sub.sSubscribe([channel], onMessage)));
+      } catch (error) {
+        for (const channel of list) channels.delete(channel);
+        throw error;
+      }
+    },
+    async unsubscribe(channel) {
+      channels.delete(channel);
+      await sub.sUnsubscribe(channel);
+    },
+    connected: () => true,
+    close: () => close(sub),
+  };
+}
+
+/** destroy() (v5) or disconnect() (v4, a v5 alias); either throws when already closed. */
+function close(sub: Client): void {
+  try {
+    if (sub.destroy) sub.destroy();
+    else sub.disconnect().catch(() => {});
+  } catch {
+    // Closed already.
+  }
+}
