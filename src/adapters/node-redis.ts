@@ -1,3 +1,4 @@
+import { clusterEndCheckMs } from '../timing.js';
 import { type Adapter, isNoScript, type Script, type ScriptArgs, type Subscriber, type SubscriberEvents } from './adapter.js';
 
 /**
@@ -35,19 +36,19 @@ export function isNodeRedisReplyError(error: Error): boolean {
 type Listener = (message: string, channel: string) => void;
 type Emitter = {
   on(event: string, listener: (...args: never[]) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
   once(event: string, listener: (...args: never[]) => void): unknown;
 };
-type ScriptOptions = { keys: string[]; arguments: string[] };
 /** What the adapter uses of a node-redis client or cluster (both versions). */
 type Client = Emitter & {
   readonly isOpen: boolean;
   readonly isReady?: boolean;
   /** A cluster's masters (v4 and v5); a plain client has none. */
   readonly masters?: unknown;
-  evalSha(sha: string, options: ScriptOptions): Promise<unknown>;
-  eval(lua: string, options: ScriptOptions): Promise<unknown>;
   configGet(name: string): Promise<Record<string, string | undefined>>;
+  /** A client's; a cluster's takes the key to route by and whether the command only reads first. */
   sendCommand(args: string[]): Promise<unknown>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean, args: string[]): Promise<unknown>;
   duplicate(): Client;
   connect(): Promise<unknown>;
   unref?(): void;
@@ -60,31 +61,40 @@ type Client = Emitter & {
 };
 
 /**
- * node-redis wants every argument as a string (numbers are not encoded) and routes a
- * Cluster call by the first of `keys`.
+ * node-redis wants every argument as a string (numbers are not encoded). Scripts go
+ * through sendCommand, with the first key named for a Cluster to route by: v4's
+ * evalSha() and eval() lose their keys on the way and send to a random node.
  */
 export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
   const c = client as unknown as Client;
   const cluster = c.masters !== undefined;
-  const options = (keys: ScriptArgs, argv: ScriptArgs): ScriptOptions => ({
-    keys: keys as string[],
-    arguments: argv.map(String),
-  });
+  const send = (args: string[], firstKey: string): Promise<unknown> =>
+    cluster ? c.sendCommand(firstKey, false, args) : c.sendCommand(args);
   return {
     cluster,
     run(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown> {
-      const o = options(keys, argv);
-      return c.evalSha(script.sha, o).catch((error: unknown) => {
+      const tail = [String(script.numberOfKeys), ...(keys as string[]), ...argv.map(String)];
+      const firstKey = keys[0] as string;
+      return send(['EVALSHA', script.sha, ...tail], firstKey).catch((error: unknown) => {
         if (!isNoScript(error)) throw error;
-        return c.eval(script.lua, o);
+        return send(['EVAL', script.lua, ...tail], firstKey);
       });
     },
     // Cleared at once by quit(), close(), destroy() and disconnect(), and when the
     // reconnect strategy gives up; also before connect(), when commands fail alike.
     closed: () => !c.isOpen,
     onEnd(listener) {
-      // A client says 'end'; a v5 cluster says 'disconnect' (a v4 cluster says nothing).
-      c.once(cluster ? 'disconnect' : 'end', listener);
+      if (!cluster) return void c.once('end', listener);
+      // A v5 cluster says 'disconnect'; a v4 cluster says nothing, so it is looked at now and then.
+      const ended = () => {
+        if (c.isOpen) return;
+        clearInterval(check);
+        c.off('disconnect', ended);
+        listener();
+      };
+      const check = setInterval(ended, clusterEndCheckMs);
+      check.unref();
+      c.on('disconnect', ended);
     },
     async configGet(name) {
       const reply = await c.configGet(name);
@@ -175,27 +185,24 @@ function clientSubscriber(client: Client, events: SubscriberEvents): Subscriber 
 }
 
 /**
- * A duplicate of the user's cluster, whose sharded subscriptions live on a connection
- * per master that it restores itself. A v5 cluster reports a node reconnecting (v4 does
- * not): then a probe per watched channel, on its shard, confirms that it is back.
+ * The user's own cluster: its sharded subscriptions already live on connections of
+ * their own, one per master, which it restores itself and closes with the cluster. A
+ * v5 cluster reports a node reconnecting (v4 does not): then a probe per watched
+ * channel, on its shard, confirms that every subscription is back.
  */
 function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber {
-  const sub = client.duplicate();
   const channels = new Set<string>();
   const onMessage: Listener = (message, channel) => events.message(channel, message);
-  // Slots must be known before a channel can be routed to its shard.
-  const connected = sub.connect();
-  connected.catch(() => events.ended());
   let round = 0;
-  sub.on('error', () => {});
-  sub.on('node-error', () => {});
-  sub.on('node-reconnecting', () => {
+  let closed = false;
+  client.on('node-reconnecting', () => {
+    if (closed) return;
     const mine = ++round;
     events.lost();
     const probes = [...channels].map(probeOf);
-    Promise.all(probes.map((probe) => sub.sSubscribe([probe], () => {}))).then(
+    Promise.all(probes.map((probe) => client.sSubscribe([probe], () => {}))).then(
       () => {
-        for (const probe of probes) sub.sUnsubscribe(probe).catch(() => {});
+        for (const probe of probes) client.sUnsubscribe(probe).catch(() => {});
         // A later reconnect has a probe of its own.
         if (mine === round) events.restored();
       },
@@ -204,14 +211,12 @@ function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber
       },
     );
   });
-  sub.once('disconnect', () => events.ended());
   return {
     async subscribe(list) {
-      await connected;
       for (const channel of list) channels.add(channel);
       try {
         // One call per channel: a call goes to the shard of its first channel only.
-        await Promise.all(list.map((channel) => sub.sSubscribe([channel], onMessage)));
+        await Promise.all(list.map((channel) => client.sSubscribe([channel], onMessage)));
       } catch (error) {
         for (const channel of list) channels.delete(channel);
         throw error;
@@ -219,10 +224,15 @@ function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber
     },
     async unsubscribe(channel) {
       channels.delete(channel);
-      await sub.sUnsubscribe(channel);
+      await client.sUnsubscribe(channel);
     },
     connected: () => true,
-    close: () => close(sub),
+    // Ours are only the channels: the connections are the cluster's.
+    close() {
+      closed = true;
+      for (const channel of channels) client.sUnsubscribe(channel).catch(() => {});
+      channels.clear();
+    },
   };
 }
 
