@@ -1,12 +1,14 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import test, { type ExecutionContext } from 'ava';
 import type { Redis } from 'ioredis';
+import * as v5 from 'redis';
 import {
   AcquireTimeoutError,
   channels,
   ClientClosedError,
   LeaseLostError,
   Mutex,
+  NotReplicatedError,
   type RedisClient,
   Semaphore,
   type SubscriberEvent,
@@ -157,7 +159,48 @@ const closing = test.macro(async (t: ExecutionContext, v: NodeRedis, close: Clos
   await t.throwsAsync(sem.acquire(), { instanceOf: ClientClosedError });
 });
 
+const replicated = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const master = await startRedisServer();
+  const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
+  const r = await connect(replica.url);
+  while (!(await r.info('replication')).includes('master_link_status:up')) {
+    // Replication has no event a client can wait on; the initial sync takes milliseconds.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const redis = await v.connect(master.url);
+  const key = uniqueKey('nr-wait');
+  const lease = await new Mutex(redis, key, { ttl: long, replicas: 1 }).acquire();
+  // Confirmed by WAIT: the replica has the grant.
+  t.true((await r.exists(`rfs:{${key}}:fence`, `rfs:{${key}}:tickets`)) > 0);
+  await lease.release();
+  const error = await t.throwsAsync(new Mutex(redis, key, { replicas: 2, replicaTimeout: 50 }).acquire(), {
+    instanceOf: NotReplicatedError,
+  });
+  t.is(error?.acknowledged, 1);
+});
+
+const evictable = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const server = await startRedisServer(['--maxmemory-policy', 'allkeys-lru']);
+  const redis = await v.connect(server.url);
+  const key = uniqueKey('nr-evict');
+  const warned = new Promise<Error & { code?: string }>((resolve) => {
+    const listener = (warning: Error) => {
+      if (!warning.message.includes(`"${key}"`)) return;
+      process.off('warning', listener);
+      resolve(warning);
+    };
+    process.on('warning', listener);
+  });
+  const lease = await new Mutex(redis, key).acquire();
+  const warning = await warned;
+  t.is(warning.code, 'RFS_EVICTION_POLICY');
+  t.regex(warning.message, /allkeys-lru/);
+  await lease.release();
+});
+
 for (const v of nodeRedis) {
+  test(`${v.name}: with replicas, WAIT confirms the grant or refuses it`, replicated, v);
+  test(`${v.name}: an evicting maxmemory-policy is warned of`, evictable, v);
   test(`${v.name}: waiters are granted in the order they queued`, fifo, v);
   test(`${v.name}: a waiter is woken by the grant message`, pushed, v);
   test(`${v.name}: a timed-out or aborted waiter leaves the queue; tryAcquire and status`, leaving, v);
@@ -189,6 +232,9 @@ test('node-redis clients are accepted where the types say so; anything else is r
   const asType: RedisClient = redis;
   t.truthy(new Mutex(asType, uniqueKey('nr-type')));
   t.throws(() => new Mutex({ evalSha() {} } as never, 'k'), { instanceOf: TypeError, message: /ioredis.*node-redis/ });
+  // Not supported (yet): its pub/sub and connection life cycle are its own.
+  const sentinel = v5.createSentinel({ name: 'm', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] });
+  t.throws(() => new Mutex(sentinel as never, 'k'), { instanceOf: TypeError, message: /createClient\(\) or createCluster\(\)/ });
 });
 
 test('cross-process: node-redis here and ioredis there take turns on one key', async (t) => {
@@ -226,7 +272,27 @@ const clusterFifo = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   t.throws(() => new Mutex(client, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /Cluster/ });
 });
 
+const clusterClosed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const c = await getCluster();
+  const client = (await v.connectCluster(c.startupNodes)) as unknown as RedisClient & { disconnect(): Promise<unknown> };
+  const key = uniqueKey('nr-cluster-close');
+  const sem = new Semaphore(client, key, { permits: 1, ttl: long });
+  const holder = await sem.acquire();
+  const isQueued = queued(key);
+  const waiting = sem.acquire();
+  await isQueued;
+  const lost = aborted(holder.signal);
+  await client.disconnect();
+  // A v4 cluster says nothing when closed: it is noticed within a second.
+  await t.throwsAsync(waiting, { instanceOf: ClientClosedError });
+  t.true((await lost) instanceof LeaseLostError);
+  await t.throwsAsync(sem.acquire(), { instanceOf: ClientClosedError });
+});
+
 let cluster: ReturnType<typeof startCluster> | undefined;
 const getCluster = () => (cluster ??= startCluster());
 
-for (const v of nodeRedis) test(`${v.name}: a cluster grants in FIFO order through sharded pub/sub`, clusterFifo, v);
+for (const v of nodeRedis) {
+  test(`${v.name}: a cluster grants in FIFO order through sharded pub/sub`, clusterFifo, v);
+  test(`${v.name}: a closed cluster rejects a waiting acquire and loses a refreshing lease`, clusterClosed, v);
+}
