@@ -292,6 +292,35 @@ const clusterClosed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
 let cluster: ReturnType<typeof startCluster> | undefined;
 const getCluster = () => (cluster ??= startCluster());
 
+test('node-redis v5: in a cluster, killed sharded pub/sub connections are restored and the waiter granted', async (t) => {
+  // A cluster of its own: killing every pub/sub connection must not touch other tests.
+  const c = await startCluster();
+  const client = (await nodeRedis[0]!.connectCluster(c.startupNodes)) as unknown as RedisClient;
+  const key = uniqueKey('nr-cluster-kill');
+  const mutex = new Mutex(client, key, { ttl: long });
+  const holder = await mutex.acquire();
+  const isQueued = queued(key);
+  const waiting = mutex.acquire();
+  await isQueued;
+  const admins = await Promise.all(c.nodes.map((n) => connect(n.url)));
+  const subscribed = async () => {
+    let n = 0;
+    for (const admin of admins) n += ((await admin.call('PUBSUB', 'SHARDCHANNELS', `rfs:{${key}}:wake:*`)) as string[]).length;
+    return n;
+  };
+  await eventually(subscribed, (n) => n === 1);
+  const back = subscriberEvent('resubscribed');
+  let killed = 0;
+  for (const admin of admins) killed += Number(await admin.client('KILL', 'TYPE', 'pubsub'));
+  t.is(killed, 1);
+  await back;
+  // Only the message can wake it now: the re-check found the lock still held.
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.fencingToken > holder.fencingToken);
+  await lease.release();
+});
+
 for (const v of nodeRedis) {
   test(`${v.name}: a cluster grants in FIFO order through sharded pub/sub`, clusterFifo, v);
   test(`${v.name}: a closed cluster rejects a waiting acquire and loses a refreshing lease`, clusterClosed, v);

@@ -136,15 +136,15 @@ function clientSubscriber(client: Client, events: SubscriberEvents): Subscriber 
     events.ended();
   };
   sub.unref?.();
-  const lose = () => {
-    if (!sub.isOpen) return end();
+  // How it says it gave up reconnecting: an error, with the client closed.
+  sub.on('error', () => {
+    if (!sub.isOpen) end();
+  });
+  sub.on('reconnecting', () => {
     if (!readyBefore || down) return;
     down = true;
     events.lost();
-  };
-  // Also how it says it gave up reconnecting: an error, with the client closed.
-  sub.on('error', lose);
-  sub.on('reconnecting', lose);
+  });
   sub.on('ready', () => {
     events.ready();
     if (!readyBefore) {
