@@ -65,6 +65,20 @@ export type SubscriberEvents = {
   ended(): void;
 };
 
+/**
+ * Subscribes through `send`, keeping `list` in `channels` (what a subscriber restores
+ * after a reconnect) unless Redis refuses it (an ACL without channel rights).
+ */
+export async function subscribeKept(channels: Set<string>, list: readonly string[], send: () => Promise<unknown>): Promise<void> {
+  for (const channel of list) channels.add(channel);
+  try {
+    await send();
+  } catch (error) {
+    for (const channel of list) channels.delete(channel);
+    throw error;
+  }
+}
+
 /** Redis replies NOSCRIPT when EVALSHA names a script it does not have (any more). */
 export function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');

@@ -1,5 +1,13 @@
 import type { Cluster, Redis } from 'ioredis';
-import { type Adapter, isNoScript, type Script, type ScriptArgs, type Subscriber, type SubscriberEvents } from './adapter.js';
+import {
+  type Adapter,
+  isNoScript,
+  type Script,
+  type ScriptArgs,
+  type Subscriber,
+  type SubscriberEvents,
+  subscribeKept,
+} from './adapter.js';
 
 /** Either ioredis client. */
 export type IoredisClient = Redis | Cluster;
@@ -74,16 +82,7 @@ function redisSubscriber(client: Redis, events: SubscriberEvents): Subscriber {
   });
   listen(sub, 'message', events);
   return {
-    async subscribe(list) {
-      for (const channel of list) channels.add(channel);
-      try {
-        await sub.subscribe(...list);
-      } catch (error) {
-        // Refused (an ACL): not ours to restore after a reconnect.
-        for (const channel of list) channels.delete(channel);
-        throw error;
-      }
-    },
+    subscribe: (list) => subscribeKept(channels, list, () => sub.subscribe(...list)),
     async unsubscribe(channel) {
       channels.delete(channel);
       await sub.unsubscribe(channel);

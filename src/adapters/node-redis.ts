@@ -1,5 +1,13 @@
 import { clusterEndCheckMs } from '../timing.js';
-import { type Adapter, isNoScript, type Script, type ScriptArgs, type Subscriber, type SubscriberEvents } from './adapter.js';
+import {
+  type Adapter,
+  isNoScript,
+  type Script,
+  type ScriptArgs,
+  type Subscriber,
+  type SubscriberEvents,
+  subscribeKept,
+} from './adapter.js';
 
 /**
  * A client of the `redis` package (node-redis v4 or v5), from `createClient()` or
@@ -166,15 +174,7 @@ function clientSubscriber(client: Client, events: SubscriberEvents): Subscriber 
   sub.once('end', end);
   sub.connect().catch(end);
   return {
-    async subscribe(list) {
-      for (const channel of list) channels.add(channel);
-      try {
-        await sub.subscribe([...list], onMessage);
-      } catch (error) {
-        for (const channel of list) channels.delete(channel);
-        throw error;
-      }
-    },
+    subscribe: (list) => subscribeKept(channels, list, () => sub.subscribe([...list], onMessage)),
     async unsubscribe(channel) {
       channels.delete(channel);
       await sub.unsubscribe(channel);
@@ -212,16 +212,9 @@ function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber
     );
   });
   return {
-    async subscribe(list) {
-      for (const channel of list) channels.add(channel);
-      try {
-        // One call per channel: a call goes to the shard of its first channel only.
-        await Promise.all(list.map((channel) => client.sSubscribe([channel], onMessage)));
-      } catch (error) {
-        for (const channel of list) channels.delete(channel);
-        throw error;
-      }
-    },
+    // One call per channel: a call goes to the shard of its first channel only.
+    subscribe: (list) =>
+      subscribeKept(channels, list, () => Promise.all(list.map((channel) => client.sSubscribe([channel], onMessage)))),
     async unsubscribe(channel) {
       channels.delete(channel);
       await client.sUnsubscribe(channel);
