@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import test, { type ExecutionContext } from 'ava';
 import type { Redis } from 'ioredis';
 import * as v5 from 'redis';
+import * as v4 from 'redis4';
 import {
   AcquireTimeoutError,
   channels,
@@ -219,6 +220,8 @@ test('node-redis clients are accepted where the types say so; anything else is r
   const asType: RedisClient = redis;
   t.truthy(new Mutex(asType, uniqueKey('nr-type')));
   t.throws(() => new Mutex({ evalSha() {} } as never, 'k'), { instanceOf: TypeError, message: /ioredis.*node-redis/ });
+  const legacy = v4.createClient({ legacyMode: true });
+  t.throws(() => new Mutex(legacy as never, 'k'), { instanceOf: TypeError, message: /node-redis/ });
   // Not supported (yet): its pub/sub and connection life cycle are its own.
   const sentinel = v5.createSentinel({ name: 'm', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] });
   t.throws(() => new Mutex(sentinel as never, 'k'), { instanceOf: TypeError, message: /createClient\(\) or createCluster\(\)/ });

@@ -32,13 +32,17 @@ export type Adapter = {
   configGet(name: string): Promise<string | undefined>;
   /** WAIT on the connection the scripts use: how many replicas acknowledged its writes. */
   wait(replicas: number, timeoutMs: number): Promise<number>;
-  /** A pub/sub connection of its own, made from the user's client and connecting at once. */
+  /**
+   * The wake-up subscriber, connecting at once: a duplicate of the user's client, or
+   * where the client keeps pub/sub apart by itself (a node-redis cluster), the client.
+   */
   subscriber(events: SubscriberEvents): Subscriber;
 };
 
 /**
- * A wake-up connection (sharded pub/sub in a cluster). It never keeps the process
- * alive: only pending acquires use it, and each of those holds a timer of its own.
+ * Wake-up subscriptions (sharded pub/sub in a cluster). A connection made for them is
+ * unreferenced where the client allows: only pending acquires use it, and each of
+ * those holds a timer of its own.
  */
 export type Subscriber = {
   /** Resolves once Redis confirmed every channel: a message published from then on is heard. */

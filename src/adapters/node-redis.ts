@@ -21,11 +21,17 @@ export type NodeRedisClient = {
   sendCommand: (...args: never[]) => unknown;
 };
 
-/** Duck-typed like isIoredis: what both versions' clients and clusters have. */
+/**
+ * Duck-typed like isIoredis: what both versions' clients and clusters have. A v4
+ * `legacyMode` client (callbacks; its promise API under `.v4`) is not one.
+ */
 export function isNodeRedis(client: object): client is NodeRedisClient {
-  const c = client as Partial<Record<'duplicate' | 'evalSha' | 'sendCommand' | 'connect', unknown>>;
+  const c = client as Partial<Record<'duplicate' | 'evalSha' | 'sendCommand' | 'connect', unknown>> & {
+    options?: { legacyMode?: unknown };
+  };
   return (
     'isOpen' in client &&
+    c.options?.legacyMode !== true &&
     typeof c.duplicate === 'function' &&
     typeof c.evalSha === 'function' &&
     typeof c.sendCommand === 'function' &&
@@ -194,9 +200,7 @@ function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber
   const channels = new Set<string>();
   const onMessage: Listener = (message, channel) => events.message(channel, message);
   let round = 0;
-  let closed = false;
-  client.on('node-reconnecting', () => {
-    if (closed) return;
+  const reconnecting = () => {
     const mine = ++round;
     events.lost();
     const probes = [...channels].map(probeOf);
@@ -210,7 +214,8 @@ function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber
         if (mine === round) events.unsure();
       },
     );
-  });
+  };
+  client.on('node-reconnecting', reconnecting);
   return {
     // One call per channel: a call goes to the shard of its first channel only.
     subscribe: (list) =>
@@ -222,7 +227,7 @@ function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber
     connected: () => true,
     // Ours are only the channels: the connections are the cluster's.
     close() {
-      closed = true;
+      client.off('node-reconnecting', reconnecting);
       for (const channel of channels) client.sUnsubscribe(channel).catch(() => {});
       channels.clear();
     },
