@@ -31,6 +31,18 @@ async function connected<C extends Closable & { connect(): Promise<unknown> }>(c
 
 const url = (node: { host: string; port: number }) => ({ url: `redis://${node.host}:${node.port}` });
 
+/**
+ * The version RFS_CLIENT names (`node-redis`: v5, `node-redis4`), or undefined for
+ * ioredis (unset, or `ioredis`). .ci/run runs part of the suite so.
+ */
+export function fromEnv(): NodeRedis | undefined {
+  const which = process.env['RFS_CLIENT'];
+  if (which === undefined || which === 'ioredis') return undefined;
+  const v = { 'node-redis': nodeRedis[0], 'node-redis4': nodeRedis[1] }[which];
+  if (!v) throw new Error(`RFS_CLIENT=${which}: expected ioredis, node-redis or node-redis4`);
+  return v;
+}
+
 export const nodeRedis: readonly NodeRedis[] = [
   {
     name: 'node-redis v5',
