@@ -207,7 +207,8 @@ for (const v of nodeRedis) {
   test(`${v.name}: a waiter is woken by the grant message`, pushed, v);
   test(`${v.name}: a timed-out or aborted waiter leaves the queue; tryAcquire and status`, leaving, v);
   test(`${v.name}: SCRIPT FLUSH, then acquire still works`, flushed, v);
-  test(`${v.name}: a killed pub/sub connection is resubscribed and the waiter granted`, resubscribed, v);
+  // Serial: another test's subscriber events must not stand in for this one's.
+  test.serial(`${v.name}: a killed pub/sub connection is resubscribed and the waiter granted`, resubscribed, v);
   test(`${v.name}: quit() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) => c.quit!());
   test(`${v.name}: disconnect() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) => c.disconnect());
 }
@@ -227,7 +228,7 @@ test('node-redis clients are accepted where the types say so; anything else is r
   t.throws(() => new Mutex(sentinel as never, 'k'), { instanceOf: TypeError, message: /createClient\(\) or createCluster\(\)/ });
 });
 
-test('cross-process: node-redis here and ioredis there take turns on one key', async (t) => {
+test('cross-process: node-redis here and a contender process there take turns on one key', async (t) => {
   const url = await redisUrl();
   const key = uniqueKey('nr-cross');
   const mutex = new Mutex(await nodeRedis[0]!.connect(url), key, { ttl: long });
@@ -279,7 +280,7 @@ const clusterClosed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
 let cluster: ReturnType<typeof startCluster> | undefined;
 const getCluster = () => (cluster ??= startCluster());
 
-test('node-redis v5: in a cluster, killed sharded pub/sub connections are restored and the waiter granted', async (t) => {
+test.serial('node-redis v5: in a cluster, killed sharded pub/sub connections are restored and the waiter granted', async (t) => {
   // A cluster of its own: killing every pub/sub connection must not touch other tests.
   const c = await startCluster();
   const client = (await nodeRedis[0]!.connectCluster(c.startupNodes)) as unknown as RedisClient;
