@@ -1,3 +1,6 @@
+import type { Adapter } from './adapters/adapter.js';
+import { isIoredisReplyError } from './adapters/ioredis.js';
+import { isNodeRedisReplyError } from './adapters/node-redis.js';
 import { SemaphoreError } from './errors.js';
 import type { Keyspace } from './keys.js';
 import type { Client, Scripts } from './scripts.js';
@@ -6,6 +9,8 @@ import { noticeClosed, type WakeListener } from './wake.js';
 /** What leases and pending acquisitions need of their semaphore. */
 export type SemaphoreContext = {
   readonly client: Client;
+  /** How the library talks to `client`. */
+  readonly adapter: Adapter;
   readonly key: string;
   readonly permits: number;
   readonly ttl: number;
@@ -35,7 +40,7 @@ export function isPermanent(error: unknown): boolean {
 }
 
 function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
+  return error instanceof Error && (isIoredisReplyError(error) || isNodeRedisReplyError(error));
 }
 
 /**
@@ -43,5 +48,5 @@ function isReplyError(error: unknown): boolean {
  * on, before ioredis says 'end'. Its listener, and so its refreshing leases, end at once.
  */
 export function clientEnded(ctx: SemaphoreContext): boolean {
-  return noticeClosed(ctx.client);
+  return noticeClosed(ctx.client, ctx.adapter);
 }

@@ -9,12 +9,11 @@ import { LeaseLostError, NotReplicatedError } from './errors.js';
  * trip), and replication keeps order: once the refresh is confirmed, so is the grant.
  */
 export async function confirmReplicated(ctx: SemaphoreContext, token: string, fence: number): Promise<number> {
-  const client = ctx.client as import('ioredis').Redis;
   // The refresh renews the lease from when it was sent: the lease counts its ttl from here.
   const sentAt = performance.now();
   const [held, acknowledged] = await Promise.all([
     ctx.scripts.refresh(token, fence, ctx.ttl),
-    client.wait(ctx.replicas, ctx.replicaTimeout),
+    ctx.adapter.wait(ctx.replicas, ctx.replicaTimeout),
   ]);
   if (held === undefined) throw new LeaseLostError(ctx.key, fence, 'it was gone before its replicas confirmed it');
   if (acknowledged < ctx.replicas) {

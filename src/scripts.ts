@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import { type Adapter, isNoScript, type Script, type ScriptArgs } from './adapters/adapter.js';
-import { type IoredisClient, ioredisAdapter } from './adapters/ioredis.js';
-import { closedError, isCluster } from './client.js';
+import { type IoredisClient, ioredisAdapter, isIoredis } from './adapters/ioredis.js';
+import { type NodeRedisClient, nodeRedisAdapter } from './adapters/node-redis.js';
+import { closedError } from './client.js';
 import { LayoutVersionError } from './errors.js';
 import type { Keyspace } from './keys.js';
 import { files, type ScriptName, sources } from './lua.js';
 import { labelOf } from './tokens.js';
 
-/** Either ioredis client: every script call goes through the user's connection. */
-export type Client = IoredisClient;
-
-export { isCluster };
+/** An ioredis or node-redis client (see client.ts): every script call goes through the user's connection. */
+export type Client = IoredisClient | NodeRedisClient;
 
 /**
  * A variant of the scripts with their Lua rewritten: the seam model-based tests use
@@ -48,7 +47,10 @@ function scriptsOf(variant: ScriptVariant): Record<ScriptName, Script> {
 /** One adapter per client, shared by every semaphore on it. */
 export function adapterFor(client: Client): Adapter {
   let adapter = adapters.get(client);
-  if (!adapter) adapters.set(client, (adapter = ioredisAdapter(client)));
+  if (!adapter) {
+    adapter = isIoredis(client) ? ioredisAdapter(client) : nodeRedisAdapter(client);
+    adapters.set(client, adapter);
+  }
   return adapter;
 }
 
@@ -156,12 +158,10 @@ export class Scripts {
   readonly #key: string;
   /** Sharded pub/sub (`s`) in a cluster keeps each wake-up inside the key's shard. */
   readonly #publish: 'p' | 's';
-  readonly #client: Client;
   /** The acquire's flags for the last maxWaiters asked for: one semaphore always asks the same. */
   #flags = { maxWaiters: Number.NaN, wait: '', try: '' };
 
   constructor(client: Client, space: Keyspace, key: string, variant: ScriptVariant = original) {
-    this.#client = client;
     this.#adapter = adapterFor(client);
     this.#scripts = scriptsOf(variant);
     this.#keys = space.keys;
@@ -262,7 +262,7 @@ export class Scripts {
       }
       ok(value);
     };
-    const failed = (error: unknown): void => fail(closedError(this.#client, this.#key, error));
+    const failed = (error: unknown): void => fail(closedError(this.#adapter, this.#key, error));
     this.#adapter.evalsha(script, this.#keys, argv).then(read, (error: unknown) => {
       if (isNoScript(error)) this.#adapter.eval(script, this.#keys, argv).then(read, failed);
       else failed(error);

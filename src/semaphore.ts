@@ -25,7 +25,7 @@ import {
   type UseCallback,
   type UseOptions,
 } from './options.js';
-import { type Client, isCluster, Scripts, type StatusReply } from './scripts.js';
+import { adapterFor, type Client, Scripts, type StatusReply } from './scripts.js';
 import { maxTimerDelay } from './timing.js';
 import { listenerFor, type WakeListener } from './wake.js';
 
@@ -56,11 +56,12 @@ export class Semaphore {
   #warned = false;
 
   /**
-   * @param redis The caller's ioredis `Redis` or `Cluster`; the semaphore never closes it.
+   * @param redis The caller's ioredis `Redis` or `Cluster`, or node-redis client or cluster; the semaphore never closes it.
    * @param key Names the semaphore: every process using this key shares its permits.
    */
   constructor(redis: Client, key: string, options: SemaphoreOptions) {
     const client = requireClient(redis);
+    const adapter = adapterFor(client);
     this.key = requireKey(key);
     const o = requireObject('options', options);
     if (o['permits'] === undefined) {
@@ -70,7 +71,7 @@ export class Semaphore {
     this.ttl = requireTtl(orDefault(o['ttl'], defaults.ttl));
     const replicas = requireReplicas(orDefault(o['replicas'], defaults.replicas));
     const replicaTimeout = requireCount('replicaTimeout', orDefault(o['replicaTimeout'], defaults.replicaTimeout), maxTimerDelay);
-    if (replicas > 0 && isCluster(client)) {
+    if (replicas > 0 && adapter.cluster) {
       // WAIT has no key: a Cluster client would send it to an arbitrary node.
       throw new TypeError('`replicas` needs a Redis client; with a Cluster client it is not supported');
     }
@@ -78,6 +79,7 @@ export class Semaphore {
     this.#label = o['label'] === undefined ? undefined : requireLabel(o['label']);
     this.#ctx = {
       client,
+      adapter,
       key: this.key,
       permits: this.permits,
       ttl: this.ttl,
@@ -121,7 +123,7 @@ export class Semaphore {
       const resolved = options === undefined ? this.#defaults : resolveAcquire(options, this.permits, this.#label);
       resolved.signal?.throwIfAborted();
       this.#requireOpen();
-      checkEvictionPolicy(this.#ctx.client, this.key);
+      checkEvictionPolicy(this.#ctx);
       // Never null: only a try resolves with null, and this is not one.
       return new Acquisition(this.#ctx, resolved).run() as Promise<Lease>;
     } catch (error) {
@@ -137,7 +139,7 @@ export class Semaphore {
   async tryAcquire(options?: Pick<AcquireOptions, 'weight' | 'label' | 'autoRefresh'>): Promise<Lease | null> {
     const { weight, label, autoRefresh } = resolveAcquire(options, this.permits, this.#label);
     this.#requireOpen();
-    checkEvictionPolicy(this.#ctx.client, this.key);
+    checkEvictionPolicy(this.#ctx);
     return new Acquisition(this.#ctx, { weight, label, autoRefresh, timeout: 0, signal: undefined }, true).run();
   }
 

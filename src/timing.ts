@@ -30,3 +30,6 @@ export const lingerMs = 30_000;
 
 /** A re-check that failed on a connection error is tried again this soon, then twice as late each time. */
 export const firstRetryMs = 50;
+
+/** How often a node-redis cluster is checked for having been closed: a v4 cluster has no event for it. */
+export const clusterEndCheckMs = 1_000;

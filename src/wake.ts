@@ -1,5 +1,5 @@
-import { isClosed } from './client.js';
-import { type Client, isCluster } from './scripts.js';
+import type { Adapter, Subscriber } from './adapters/adapter.js';
+import { adapterFor, type Client } from './scripts.js';
 import { publish } from './telemetry.js';
 import { lingerMs } from './timing.js';
 import { parseGrant, TokenSource } from './tokens.js';
@@ -18,6 +18,8 @@ export type ClientBound = { clientEnded(): void };
 
 type Watch = {
   refs: number;
+  /** Its own SUBSCRIBE was confirmed once: a restored connection makes it live again. */
+  confirmed: boolean;
   /** The SUBSCRIBE is confirmed and the connection has not dropped since. */
   live: boolean;
   ready: Promise<void>;
@@ -37,8 +39,8 @@ export class WakeListener {
   /** Tokens of this client's acquisitions; their inbox names our wake-up channel. */
   readonly tokens = new TokenSource();
   readonly #client: Client;
-  readonly #cluster: boolean;
-  #sub: Client | undefined;
+  readonly #adapter: Adapter;
+  #sub: Subscriber | undefined;
   #closed = false;
   readonly #watches = new Map<string, Watch>();
   readonly #targets = new Map<string, WakeTarget>();
@@ -48,19 +50,10 @@ export class WakeListener {
 
   constructor(client: Client) {
     this.#client = client;
-    this.#cluster = isCluster(client);
+    this.#adapter = adapterFor(client);
     // The user's client ending is our cue to let go of everything tied to it.
-    client.once('end', this.#onEnd);
-    // A Cluster tells of a quit() at once, long before its nodes have quit (it also
-    // disconnects on its own to reconnect: isClosed tells the two apart).
-    if (this.#cluster) client.on('disconnecting', this.#onDisconnecting);
+    this.#adapter.onEnd(() => this.close());
   }
-
-  readonly #onEnd = (): void => this.close();
-
-  readonly #onDisconnecting = (): void => {
-    if (isClosed(this.#client)) this.close();
-  };
 
   get closed(): boolean {
     return this.#closed;
@@ -92,7 +85,7 @@ export class WakeListener {
     const watch = this.#watches.get(channel);
     if (!watch) return undefined;
     this.#hold(watch);
-    return { live: watch.live && this.#connected(), ready: watch.ready };
+    return { live: watch.live && this.#sub?.connected() === true, ready: watch.ready };
   }
 
   /** Takes a reference on `channel`, subscribing unless already; resolves once the subscription is confirmed. */
@@ -102,17 +95,20 @@ export class WakeListener {
       this.#hold(existing);
       return existing.ready;
     }
-    const watch: Watch = { refs: 1, live: false, ready: Promise.resolve() };
-    watch.ready = this.#send(channel).then(
-      () => {
-        watch.live = true;
-      },
-      (error: unknown) => {
-        if (this.#watches.get(channel) === watch) this.#watches.delete(channel);
-        publish('subscriber', () => ({ event: 'refused', channels: this.#watches.size, error: asError(error) }));
-        throw error;
-      },
-    );
+    const watch: Watch = { refs: 1, confirmed: false, live: false, ready: Promise.resolve() };
+    watch.ready = this.#subscriber()
+      .subscribe([channel])
+      .then(
+        () => {
+          watch.confirmed = true;
+          watch.live = true;
+        },
+        (error: unknown) => {
+          if (this.#watches.get(channel) === watch) this.#watches.delete(channel);
+          publish('subscriber', () => ({ event: 'refused', channels: this.#watches.size, error: asError(error) }));
+          throw error;
+        },
+      );
     this.#watches.set(channel, watch);
     return watch.ready;
   }
@@ -124,8 +120,7 @@ export class WakeListener {
     watch.linger = setTimeout(() => {
       if (watch.refs > 0 || this.#watches.get(channel) !== watch) return;
       this.#watches.delete(channel);
-      const sub = this.#sub;
-      (this.#cluster ? sub?.sunsubscribe(channel) : sub?.unsubscribe(channel))?.catch(() => {});
+      this.#sub?.unsubscribe(channel).catch(() => {});
     }, this.lingerMs);
     // Lingering is an optimisation; it must not keep the process alive.
     watch.linger.unref();
@@ -135,8 +130,6 @@ export class WakeListener {
     if (this.#closed) return;
     this.#closed = true;
     listeners.delete(this.#client);
-    this.#client.off('end', this.#onEnd);
-    this.#client.off('disconnecting', this.#onDisconnecting);
     const targets = [...this.#targets.values()];
     const bound = [...this.#bound];
     this.#targets.clear();
@@ -145,7 +138,7 @@ export class WakeListener {
     this.#watches.clear();
     const sub = this.#sub;
     this.#sub = undefined;
-    sub?.disconnect();
+    sub?.close();
     for (const target of targets) target.abandon();
     for (const x of bound) x.clientEnded();
     publish('subscriber', () => ({ event: 'closed', channels: 0 }));
@@ -157,86 +150,63 @@ export class WakeListener {
     watch.linger = undefined;
   }
 
-  #connected(): boolean {
-    const sub = this.#sub as { status?: string } | undefined;
-    // A Cluster's sharded subscribers report their state through events only.
-    return this.#cluster ? sub !== undefined : sub?.status === 'ready';
-  }
-
-  #send(channel: string): Promise<unknown> {
-    const sub = this.#subscriber();
-    return this.#cluster ? sub.ssubscribe(channel) : sub.subscribe(channel);
-  }
-
-  #subscriber(): Client {
+  #subscriber(): Subscriber {
     if (this.#sub) return this.#sub;
-    const sub = isCluster(this.#client)
-      ? // A Cluster restores its own sharded subscriptions, one connection per master.
-        this.#client.duplicate([], { shardedSubscribers: true, lazyConnect: false })
-      : // Resubscribing is done by hand (below) so that waiters re-check only once the
-        // subscriptions are live again. Our own offline queue: a SUBSCRIBE sent while
-        // the connection is still being made must wait for it, whatever the user chose.
-        this.#client.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true });
+    // What a subscriber reports once it is closed or replaced is of no interest.
+    const current = () => this.#sub === sub && !this.#closed;
+    const sub: Subscriber = this.#adapter.subscriber({
+      message: (_channel, message) => {
+        const { token, fence } = parseGrant(message);
+        this.#targets.get(token)?.granted(fence);
+      },
+      ready: () => {
+        if (current()) publish('subscriber', () => ({ event: 'connected', channels: this.#watches.size }));
+      },
+      lost: () => {
+        if (!current()) return;
+        this.#lost();
+        publish('subscriber', () => ({ event: 'lost', channels: this.#watches.size }));
+      },
+      restored: () => {
+        if (current()) this.#restored();
+      },
+      unsure: () => {
+        if (current()) this.#recheckAll();
+      },
+      // Ended for good while the user's client lives on: replace it, or every later
+      // wait would only poll.
+      ended: () => {
+        if (!current()) return;
+        this.#sub = undefined;
+        this.#lost();
+        publish('subscriber', () => ({ event: 'replaced', channels: this.#watches.size }));
+        if (this.#watches.size > 0) this.#resubscribe(this.#subscriber());
+      },
+    });
     this.#sub = sub;
-    let connectedBefore = false;
-    const lost = () => {
-      for (const watch of this.#watches.values()) watch.live = false;
-    };
-    sub.on('connect', () => unrefSocket(sub));
-    if (this.#cluster) {
-      sub.on('-subscriber', lost);
-      // The group resubscribed every channel on its new connections: ask Redis directly.
-      sub.on('subscribersReady', () => {
-        for (const watch of this.#watches.values()) watch.live = true;
-        publish('subscriber', () => ({ event: 'resubscribed', channels: this.#watches.size }));
-        this.#recheckAll();
-      });
-    } else {
-      sub.on('close', () => {
-        lost();
-        if (connectedBefore) publish('subscriber', () => ({ event: 'lost', channels: this.#watches.size }));
-      });
-      sub.on('ready', () => {
-        publish('subscriber', () => ({ event: 'connected', channels: this.#watches.size }));
-        if (!connectedBefore) {
-          connectedBefore = true;
-          return;
-        }
-        this.#resubscribe(sub);
-      });
-    }
-    // Ended for good (its retry strategy gave up, or it was closed from outside) while
-    // the user's client lives on: replace it, or every later wait would only poll.
-    sub.once('end', () => {
-      if (this.#sub !== sub || this.#closed) return;
-      this.#sub = undefined;
-      lost();
-      publish('subscriber', () => ({ event: 'replaced', channels: this.#watches.size }));
-      if (this.#watches.size > 0) this.#resubscribe(this.#subscriber());
-    });
-    sub.on(this.#cluster ? 'smessage' : 'message', (_channel: string, message: string) => {
-      const { token, fence } = parseGrant(message);
-      this.#targets.get(token)?.granted(fence);
-    });
-    // Connection errors surface to waiters through their own commands and heartbeats;
-    // an 'error' event without a listener would only add noise.
-    sub.on('error', () => {});
     return sub;
   }
 
-  /** Subscribes every watched channel again; messages sent meanwhile are lost, so every waiter re-checks. */
-  #resubscribe(sub: Client): void {
+  #lost(): void {
+    for (const watch of this.#watches.values()) watch.live = false;
+  }
+
+  /** Every watched channel is live again; messages sent meanwhile are lost, so every waiter re-checks. */
+  #restored(): void {
+    for (const watch of this.#watches.values()) watch.live = watch.confirmed;
+    publish('subscriber', () => ({ event: 'resubscribed', channels: this.#watches.size }));
+    this.#recheckAll();
+  }
+
+  /** Subscribes every watched channel on a new subscriber. */
+  #resubscribe(sub: Subscriber): void {
     const channels = [...this.#watches.keys()];
-    const done = () => {
-      for (const channel of channels) {
-        const watch = this.#watches.get(channel);
-        if (watch) watch.live = true;
-      }
-      publish('subscriber', () => ({ event: 'resubscribed', channels: channels.length }));
-      this.#recheckAll();
-    };
-    if (channels.length === 0) return this.#recheckAll();
-    (this.#cluster ? sub.ssubscribe(...channels) : sub.subscribe(...channels)).then(done, () => this.#recheckAll());
+    sub.subscribe(channels).then(
+      () => {
+        if (this.#sub === sub) this.#restored();
+      },
+      () => this.#recheckAll(),
+    );
   }
 
   #recheckAll(): void {
@@ -248,24 +218,15 @@ function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/**
- * The subscriber only ever serves pending acquires, and each of those holds a timer
- * of its own; so its socket must never be what keeps a finished script running.
- */
-function unrefSocket(sub: Client): void {
-  const stream = (sub as { stream?: { unref?: () => void } }).stream;
-  stream?.unref?.();
-}
-
 const listeners = new WeakMap<Client, WakeListener>();
 
 /**
- * True once the user's client was closed (isClosed). The first to see it lets go of all
- * that is tied to the client, as its 'end' would a moment later: so a call made right
- * after quit() or disconnect() finds what it would find after 'end'.
+ * True once the user's client was closed (the adapter's closed()). The first to see it
+ * lets go of all that is tied to the client, as its end would a moment later: so a call
+ * made right after quit() or disconnect() finds what it would find after the end.
  */
-export function noticeClosed(client: Client): boolean {
-  if (!isClosed(client)) return false;
+export function noticeClosed(client: Client, adapter: Adapter): boolean {
+  if (!adapter.closed()) return false;
   listeners.get(client)?.close();
   return true;
 }

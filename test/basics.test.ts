@@ -1,9 +1,9 @@
 import test from 'ava';
 import { AcquireTimeoutError, Mutex, Semaphore } from '../src/index.js';
-import { connect, uniqueKey } from './helpers/redis.js';
+import { connectLibrary, uniqueKey } from './helpers/redis.js';
 
 test('acquire grants a lease and release frees it for the next caller', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const sem = new Semaphore(redis, uniqueKey('basic'), { permits: 2 });
   const a = await sem.acquire();
   const b = await sem.acquire();
@@ -18,7 +18,7 @@ test('acquire grants a lease and release frees it for the next caller', async (t
 });
 
 test('release is idempotent, and a normal release leaves the signal alone (it aborts only on a loss)', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const mutex = new Mutex(redis, uniqueKey('idem'));
   const lease = await mutex.acquire();
   t.true(lease.held);
@@ -33,7 +33,7 @@ test('release is idempotent, and a normal release leaves the signal alone (it ab
 });
 
 test('use returns the value of fn and releases after it', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const mutex = new Mutex(redis, uniqueKey('use'));
   const value = await mutex.use(async (lease) => {
     t.true(lease.held);
@@ -45,7 +45,7 @@ test('use returns the value of fn and releases after it', async (t) => {
 });
 
 test('use releases when fn throws, and rethrows fn’s error', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const mutex = new Mutex(redis, uniqueKey('use-throw'));
   const boom = new Error('boom');
   const error = await t.throwsAsync(mutex.use(() => Promise.reject(boom)));
@@ -54,7 +54,7 @@ test('use releases when fn throws, and rethrows fn’s error', async (t) => {
 });
 
 test('await using releases the lease at the end of the block', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const mutex = new Mutex(redis, uniqueKey('dispose'));
   let inner: { held: boolean } | undefined;
   {
@@ -67,7 +67,7 @@ test('await using releases the lease at the end of the block', async (t) => {
 });
 
 test('acquire with timeout 0 fails at once when busy, without queueing', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const mutex = new Mutex(redis, uniqueKey('t0'));
   const holder = await mutex.acquire();
   const error = await t.throwsAsync(mutex.acquire({ timeout: 0 }), { instanceOf: AcquireTimeoutError });
@@ -78,7 +78,7 @@ test('acquire with timeout 0 fails at once when busy, without queueing', async (
 });
 
 test('status lists holders with weight and fencing token, and waiters in order', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const sem = new Semaphore(redis, uniqueKey('status'), { permits: 3, ttl: 5_000 });
   const heavy = await sem.acquire({ weight: 2 });
   const w1 = sem.acquire({ weight: 2 });

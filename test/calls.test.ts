@@ -8,7 +8,7 @@ import test from 'ava';
 import type { Redis } from 'ioredis';
 import { keyspace } from '../src/keys.js';
 import { Scripts } from '../src/scripts.js';
-import { connect, startRedisServer, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, startRedisServer, uniqueKey } from './helpers/redis.js';
 
 /** The commands `run` made Redis execute from inside scripts, by name. */
 async function callsOf(admin: Redis, run: () => Promise<unknown>): Promise<Record<string, number>> {
@@ -25,7 +25,7 @@ async function callsOf(admin: Redis, run: () => Promise<unknown>): Promise<Recor
 test('redis.calls per path: 4 for an uncontended acquire, 2 for its release, and a handoff in one call', async (t) => {
   // A server of its own: nothing else may run commands while they are counted.
   const server = await startRedisServer();
-  const redis = await connect(server.url);
+  const redis = await connectLibrary(server.url);
   const admin = await connect(server.url);
   const key = uniqueKey('calls');
   const scripts = new Scripts(redis, keyspace('rfs', key), key);

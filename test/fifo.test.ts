@@ -2,10 +2,10 @@ import test from 'ava';
 import { Mutex, Semaphore, type Lease } from '../src/index.js';
 import { queued } from './helpers/events.js';
 import { Contender } from './helpers/processes.js';
-import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+import { connectLibrary, redisUrl, uniqueKey } from './helpers/redis.js';
 
 test('waiters are granted in the order their acquires reached Redis', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('fifo');
   const mutex = new Mutex(redis, key);
   const holder = await mutex.acquire();
@@ -27,7 +27,7 @@ test('waiters are granted in the order their acquires reached Redis', async (t) 
 });
 
 test('a weighted head blocks lighter waiters behind it until enough permits are free', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('weighted');
   const sem = new Semaphore(redis, key, { permits: 3 });
   const a = await sem.acquire({ weight: 1 });
@@ -54,7 +54,7 @@ test('a weighted head blocks lighter waiters behind it until enough permits are 
 });
 
 test('tryAcquire never overtakes a waiter', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('nobarge');
   const sem = new Semaphore(redis, key, { permits: 2 });
   const first = await sem.acquire({ weight: 2 });
@@ -74,7 +74,7 @@ test('tryAcquire never overtakes a waiter', async (t) => {
 
 test('FIFO holds across processes: grants follow queue order, fencing tokens rise with it', async (t) => {
   const url = await redisUrl();
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('fifo-procs');
   const mutex = new Mutex(redis, key, { ttl: 5_000 });
   const contenders = await Promise.all([0, 1, 2, 3].map(() => Contender.start(url)));

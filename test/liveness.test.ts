@@ -5,11 +5,11 @@ import { Scripts } from '../src/scripts.js';
 import { queued } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
 import { Contender } from './helpers/processes.js';
-import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+import { connectLibrary, redisUrl, uniqueKey } from './helpers/redis.js';
 
 test('a SIGKILLed holder gives its permit back within its ttl and the waiter is granted', async (t) => {
   const url = await redisUrl();
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('dead-holder');
   const child = await Contender.start(url);
   child.send({ op: 'acquire', id: 'h', key, permits: 1, ttl: 600 });
@@ -31,7 +31,7 @@ test('a SIGKILLed holder gives its permit back within its ttl and the waiter is 
 
 test('a SIGKILLed waiter is dropped from the queue and never blocks the ones behind it', async (t) => {
   const url = await redisUrl();
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('dead-waiter');
   const mutex = new Mutex(redis, key, { ttl: 5_000 });
   const holder = await mutex.acquire();
@@ -57,7 +57,7 @@ test('a SIGKILLed waiter is dropped from the queue and never blocks the ones beh
 });
 
 test('a timed-out acquire rejects with AcquireTimeoutError and leaves the queue', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('timeout');
   const mutex = new Mutex(redis, key);
   const holder = await mutex.acquire();
@@ -70,7 +70,7 @@ test('a timed-out acquire rejects with AcquireTimeoutError and leaves the queue'
 });
 
 test('an aborted acquire rejects with signal.reason and leaves the queue', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('abort');
   const mutex = new Mutex(redis, key);
   const holder = await mutex.acquire();
@@ -89,7 +89,7 @@ test('an aborted acquire rejects with signal.reason and leaves the queue', async
 
 test('a waiter that died just before its turn is granted only until its own deadline, never a fresh ttl', async (t) => {
   const url = await redisUrl();
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('dies-at-turn');
   const mutex = new Mutex(redis, key, { ttl: 5_000 });
   const holder = await mutex.acquire();
@@ -114,7 +114,7 @@ test('a waiter that died just before its turn is granted only until its own dead
 });
 
 test('a grant that races the cancel goes back: never leaked, never held by nobody', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('race');
   const scripts = new Scripts(redis, keyspace('rfs', key), key);
   const base = { ttl: 5_000, wait: true, maxWaiters: Infinity };
@@ -135,7 +135,7 @@ test('a grant that races the cancel goes back: never leaked, never held by nobod
 });
 
 test('timeouts under contention never leak a permit', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('timeout-storm');
   const sem = new Semaphore(redis, key, { permits: 2 });
   let granted = 0;

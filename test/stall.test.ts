@@ -2,14 +2,14 @@ import test from 'ava';
 import { LeaseLostError, Mutex } from '../src/index.js';
 import { aborted, queued } from './helpers/events.js';
 import { Contender } from './helpers/processes.js';
-import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+import { connectLibrary, redisUrl, uniqueKey } from './helpers/redis.js';
 
 // In a file of its own, one test at a time: each stalls its whole process on purpose,
 // which would starve the leases of any test running beside it.
 
 test.serial('a grant that reaches a stalled process after its ttl is not handed out as held', async (t) => {
   const url = await redisUrl();
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('stalled-waiter');
   const ttl = 300;
   const child = await Contender.start(url);
@@ -38,7 +38,7 @@ test.serial('a grant that reaches a stalled process after its ttl is not handed 
 });
 
 test.serial('a try whose grant reaches a stalled process too late gives it back and reports null', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const mutex = new Mutex(redis, uniqueKey('stalled-try'), { ttl: 300 });
   await mutex.status(); // warm the connection and the scripts
   const attempt = mutex.tryAcquire();
@@ -61,7 +61,7 @@ function stall(ms: number): void {
 }
 
 test.serial('an extension whose reply arrives after the term ended here rejects with LeaseLostError and gives the permits back', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('late-extend');
   const mutex = new Mutex(redis, key, { ttl: 1_000 });
   const lease = await mutex.acquire({ autoRefresh: false });
@@ -74,7 +74,7 @@ test.serial('an extension whose reply arrives after the term ended here rejects 
 });
 
 test.serial('a caller that stalls past a fixed term before its first await finds the term ended at that await', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('stall-before-await');
   const mutex = new Mutex(redis, key, { ttl: 300 });
   const lease = await mutex.acquire({ autoRefresh: false });
@@ -89,9 +89,9 @@ test.serial('a caller that stalls past a fixed term before its first await finds
 
 test.serial('a refreshing lease that stalled past its expiry gives nothing back once another handle may hold it', async (t) => {
   const key = uniqueKey('shared-stall');
-  const mutex = new Mutex(await connect(), key, { ttl: 300 });
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 300 });
   const lease = await mutex.acquire();
-  const handle = await new Mutex(await connect(), key, { ttl: 300 }).lease(lease.id);
+  const handle = await new Mutex(await connectLibrary(), key, { ttl: 300 }).lease(lease.id);
   await handle.extend(60_000);
   // Longer than the ttl: the refreshing handle counts its lease lost, as it must.
   stall(500);

@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import test from 'ava';
 import { Mutex, Semaphore } from '../src/index.js';
 import { queued } from './helpers/events.js';
-import { connect, uniqueKey } from './helpers/redis.js';
+import { connectLibrary, uniqueKey } from './helpers/redis.js';
 
 test('labels, per semaphore or per acquire, show in status() beside holders and waiters', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('labels');
   const sem = new Semaphore(redis, key, { permits: 1, label: 'worker-7 (eu)' });
   const holder = await sem.acquire();
@@ -23,7 +23,7 @@ test('labels, per semaphore or per acquire, show in status() beside holders and 
 });
 
 test('a label that does not fit is refused with a RangeError naming it, before anything is sent', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   t.throws(() => new Mutex(redis, 'k', { label: 'a/b' }), { instanceOf: RangeError, message: /`label`.*"a\/b"/ });
   t.throws(() => new Mutex(redis, 'k', { label: 'x'.repeat(65) }), { instanceOf: RangeError, message: /`label`/ });
   t.throws(() => new Mutex(redis, 'k', { label: 7 as never }), { instanceOf: TypeError, message: /`label`/ });
@@ -31,7 +31,7 @@ test('a label that does not fit is refused with a RangeError naming it, before a
 });
 
 test('status().permits is what Redis holds, and permits other than those in Redis bring one SemaphoreWarning', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('permits');
   const three = new Semaphore(redis, key, { permits: 3 });
   const held = await three.acquire({ weight: 2 });
@@ -55,7 +55,7 @@ test('status().permits is what Redis holds, and permits other than those in Redi
 });
 
 test('localWaiting and localHeld count this object’s acquisitions and leases, with no round trip', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('local');
   const sem = new Semaphore(redis, key, { permits: 3 });
   t.is(sem.localHeld, 0);

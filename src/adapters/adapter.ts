@@ -26,7 +26,64 @@ export type Adapter = {
   evalsha(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown>;
   /** Runs `script` from its Lua (EVAL), which also loads it for later EVALSHAs. */
   eval(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown>;
+  /** The user closed the client (or it gave up reconnecting): it will send nothing any more. */
+  closed(): boolean;
+  /** Calls `listener` once, when the user's client has ended for good. */
+  onEnd(listener: () => void): void;
+  /** CONFIG GET of one parameter; undefined when Redis has no such parameter. */
+  configGet(name: string): Promise<string | undefined>;
+  /** WAIT on the connection the scripts use: how many replicas acknowledged its writes. */
+  wait(replicas: number, timeoutMs: number): Promise<number>;
+  /**
+   * The wake-up subscriber, connecting at once: a duplicate of the user's client, or
+   * where the client keeps pub/sub apart by itself (a node-redis cluster), the client.
+   */
+  subscriber(events: SubscriberEvents): Subscriber;
 };
+
+/**
+ * Wake-up subscriptions (sharded pub/sub in a cluster). A connection made for them is
+ * unreferenced where the client allows: only pending acquires use it, and each of
+ * those holds a timer of its own.
+ */
+export type Subscriber = {
+  /** Resolves once Redis confirmed every channel: a message published from then on is heard. */
+  subscribe(channels: readonly string[]): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  /** The connection is up now (not lost since it was last restored). */
+  connected(): boolean;
+  /** Closes the connection; whatever it reports after this is of no interest. */
+  close(): void;
+};
+
+/** What a Subscriber reports, each in the order it happens. */
+export type SubscriberEvents = {
+  message(channel: string, message: string): void;
+  /** A connection (again): for telemetry. */
+  ready(): void;
+  /** The connection dropped: messages may go unheard until restored(). */
+  lost(): void;
+  /** Every subscription is live again after a reconnect; messages sent meanwhile were lost. */
+  restored(): void;
+  /** Resubscribing after a reconnect failed; a later reconnect (or ended()) follows. */
+  unsure(): void;
+  /** Gone for good (closed from outside, or it gave up reconnecting) while the user's client lives on. */
+  ended(): void;
+};
+
+/**
+ * Subscribes through `send`, keeping `list` in `channels` (what a subscriber restores
+ * after a reconnect) unless Redis refuses it (an ACL without channel rights).
+ */
+export async function subscribeKept(channels: Set<string>, list: readonly string[], send: () => Promise<unknown>): Promise<void> {
+  for (const channel of list) channels.add(channel);
+  try {
+    await send();
+  } catch (error) {
+    for (const channel of list) channels.delete(channel);
+    throw error;
+  }
+}
 
 /** Redis replies NOSCRIPT when EVALSHA names a script it does not have (any more). */
 export function isNoScript(error: unknown): boolean {

@@ -1,8 +1,26 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { Adapter, Script, ScriptArgs } from './adapter.js';
+import {
+  type Adapter,
+  type Script,
+  type ScriptArgs,
+  type Subscriber,
+  type SubscriberEvents,
+  subscribeKept,
+} from './adapter.js';
 
 /** Either ioredis client. */
 export type IoredisClient = Redis | Cluster;
+
+/** Duck-typed, so a second copy of ioredis in node_modules still counts as ioredis. */
+export function isIoredis(client: object): client is IoredisClient {
+  const c = client as Partial<Record<'defineCommand' | 'duplicate' | 'evalsha', unknown>>;
+  return typeof c.defineCommand === 'function' && typeof c.duplicate === 'function' && typeof c.evalsha === 'function';
+}
+
+/** An error reply from Redis, as ioredis reports it. */
+export function isIoredisReplyError(error: Error): boolean {
+  return error.name === 'ReplyError';
+}
 
 type Send = (name: string, numberOfKeys: number, keys: ScriptArgs, argv: ScriptArgs) => Promise<unknown>;
 
@@ -14,10 +32,116 @@ type Send = (name: string, numberOfKeys: number, keys: ScriptArgs, argv: ScriptA
  * arguments are passed as they are, and routes a Cluster call by the script's first key.
  */
 export function ioredisAdapter(client: IoredisClient): Adapter {
-  const c = client as unknown as { evalsha: Send; eval: Send; isCluster?: boolean };
+  const c = client as unknown as { evalsha: Send; eval: Send; isCluster?: boolean; status?: string };
+  const cluster = c.isCluster === true;
   return {
-    cluster: c.isCluster === true,
+    cluster,
     evalsha: (script: Script, keys: ScriptArgs, argv: ScriptArgs) => c.evalsha(script.sha, script.numberOfKeys, keys, argv),
     eval: (script: Script, keys: ScriptArgs, argv: ScriptArgs) => c.eval(script.lua, script.numberOfKeys, keys, argv),
+    closed: () => isClosed(client),
+    onEnd(listener) {
+      client.once('end', listener);
+      // A Cluster tells of a quit() at once, long before its nodes have quit (it also
+      // disconnects on its own to reconnect: isClosed tells the two apart).
+      if (cluster) {
+        client.on('disconnecting', () => {
+          if (isClosed(client)) listener();
+        });
+      }
+    },
+    async configGet(name) {
+      const reply: unknown = await client.config('GET', name);
+      const value = Array.isArray(reply) ? reply[1] : undefined;
+      return typeof value === 'string' ? value : undefined;
+    },
+    wait: (replicas, timeoutMs) => (client as Redis).wait(replicas, timeoutMs),
+    subscriber: (events) => (cluster ? clusterSubscriber(client as Cluster, events) : redisSubscriber(client as Redis, events)),
   };
+}
+
+/**
+ * Resubscribing is done by hand (on 'ready' after a reconnect) so that waiters re-check
+ * only once the subscriptions are live again. Our own offline queue: a SUBSCRIBE sent
+ * while the connection is still being made must wait for it, whatever the user chose.
+ */
+function redisSubscriber(client: Redis, events: SubscriberEvents): Subscriber {
+  const sub = client.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true });
+  const channels = new Set<string>();
+  let connectedBefore = false;
+  sub.on('connect', () => unrefSocket(sub));
+  sub.on('close', () => {
+    if (connectedBefore) events.lost();
+  });
+  sub.on('ready', () => {
+    events.ready();
+    if (!connectedBefore) {
+      connectedBefore = true;
+      return;
+    }
+    if (channels.size === 0) return events.restored();
+    sub.subscribe(...channels).then(() => events.restored(), () => events.unsure());
+  });
+  listen(sub, 'message', events);
+  return {
+    subscribe: (list) => subscribeKept(channels, list, () => sub.subscribe(...list)),
+    async unsubscribe(channel) {
+      channels.delete(channel);
+      await sub.unsubscribe(channel);
+    },
+    connected: () => sub.status === 'ready',
+    close: () => sub.disconnect(),
+  };
+}
+
+/** A Cluster restores its own sharded subscriptions, one connection per master. */
+function clusterSubscriber(client: Cluster, events: SubscriberEvents): Subscriber {
+  const sub = client.duplicate([], { shardedSubscribers: true, lazyConnect: false });
+  sub.on('connect', () => unrefSocket(sub));
+  sub.on('-subscriber', () => events.lost());
+  // The group resubscribed every channel on its new connections.
+  sub.on('subscribersReady', () => events.restored());
+  listen(sub, 'smessage', events);
+  return {
+    async subscribe(list) {
+      await sub.ssubscribe(...list);
+    },
+    async unsubscribe(channel) {
+      await sub.sunsubscribe(channel);
+    },
+    // A Cluster's sharded subscribers report their state through events only.
+    connected: () => true,
+    close: () => sub.disconnect(),
+  };
+}
+
+function listen(sub: Redis | Cluster, message: 'message' | 'smessage', events: SubscriberEvents): void {
+  // Ended for good (its retry strategy gave up, or it was closed from outside).
+  sub.once('end', () => events.ended());
+  sub.on(message, (channel: string, text: string) => events.message(channel, text));
+  // Connection errors surface to waiters through their own commands and heartbeats;
+  // an 'error' event without a listener would only add noise.
+  sub.on('error', () => {});
+}
+
+function unrefSocket(sub: Redis | Cluster): void {
+  const stream = (sub as { stream?: { unref?: () => void } }).stream;
+  stream?.unref?.();
+}
+
+/**
+ * True from the moment quit() or disconnect() is called on `client` (or it ended: its
+ * retry strategy gave up), though ioredis reports status "ready" until the socket closes.
+ */
+function isClosed(client: IoredisClient): boolean {
+  const { status, manuallyClosing, isCluster } = client as unknown as {
+    status?: string;
+    manuallyClosing?: boolean;
+    isCluster?: boolean;
+  };
+  if (status === 'end') return true;
+  // ioredis's own flag (5 and 6): quit() and disconnect() set it at the call, while a
+  // connection that merely dropped passes 'close' and 'reconnecting' without it, and comes back.
+  if (manuallyClosing !== true) return false;
+  // A Redis clears it as it ends; a Cluster only once a later connect() is under way.
+  return isCluster !== true || status === 'disconnecting' || status === 'close';
 }

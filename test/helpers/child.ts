@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { once } from 'node:events';
 import { subscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
-import { channels, Semaphore, type Lease, type QueuedEvent } from '../../src/index.js';
+import { channels, Semaphore, type Lease, type QueuedEvent, type RedisClient } from '../../src/index.js';
 import type { Command, Report } from './protocol.js';
 
 const skew = Number(process.env['CLOCK_SKEW_MS'] ?? 0);
@@ -17,8 +17,22 @@ if (skew !== 0) {
 }
 
 const send = (report: Report) => process.send?.(report);
-const redis = new Redis(process.env['REDIS_URL'] ?? '', { maxRetriesPerRequest: null });
+const url = process.env['REDIS_URL'] ?? '';
+/** Commands of the test's own (the fenced resource, counters) always go through ioredis. */
+const redis = new Redis(url, { maxRetriesPerRequest: null });
 redis.on('error', () => {});
+/** The client the library gets: ioredis, or node-redis with RFS_CLIENT (see .ci/run). */
+const lib = await libraryClient();
+
+async function libraryClient(): Promise<RedisClient> {
+  const which = process.env['RFS_CLIENT'];
+  if (which === undefined || which === 'ioredis') return redis;
+  if (which !== 'node-redis' && which !== 'node-redis4') throw new Error(`RFS_CLIENT=${which}: expected ioredis, node-redis or node-redis4`);
+  const client = which === 'node-redis' ? (await import('redis')).createClient({ url }) : (await import('redis4')).createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  return client as RedisClient;
+}
 const leases = new Map<string, Lease>();
 // Telemetry is published inside the acquire's own async context, which carries the test's id.
 const currentId = new AsyncLocalStorage<string>();
@@ -42,7 +56,7 @@ function keep(id: string, lease: Lease): void {
 }
 
 async function loop(c: Extract<Command, { op: 'loop' }>): Promise<void> {
-  const sem = new Semaphore(redis, c.key, { permits: c.permits, ttl: c.ttl });
+  const sem = new Semaphore(lib, c.key, { permits: c.permits, ttl: c.ttl });
   let violations = 0;
   let fencedRejects = 0;
   for (let i = 0; i < c.count; i++) {
@@ -72,7 +86,7 @@ process.on('message', (message: Command) => {
   void (async () => {
     switch (message.op) {
       case 'acquire': {
-        const sem = new Semaphore(redis, message.key, { permits: message.permits, ttl: message.ttl });
+        const sem = new Semaphore(lib, message.key, { permits: message.permits, ttl: message.ttl });
         try {
           const lease = await currentId.run(message.id, () =>
             sem.acquire({ weight: message.weight ?? 1, autoRefresh: message.autoRefresh ?? true }),
@@ -89,7 +103,7 @@ process.on('message', (message: Command) => {
         break;
       }
       case 'takeOver': {
-        const sem = new Semaphore(redis, message.key, { permits: message.permits, ttl: message.ttl });
+        const sem = new Semaphore(lib, message.key, { permits: message.permits, ttl: message.ttl });
         try {
           const lease = await sem.lease(message.leaseId);
           keep(message.id, lease);
@@ -121,9 +135,10 @@ process.on('message', (message: Command) => {
         if (message.release !== false) for (const lease of leases.values()) await lease.release();
         {
           // The leases hear of the end with the client's 'end' event, after quit() resolves.
-          const ended = once(redis, 'end');
-          await redis.quit();
+          const ended = once(lib as unknown as NodeJS.EventEmitter, 'end');
+          await (lib as { quit(): Promise<unknown> }).quit();
           await ended;
+          if (lib !== redis) await redis.quit();
         }
         // No process.exit(): the test checks that nothing of the library keeps us alive.
         process.disconnect?.();

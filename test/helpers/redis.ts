@@ -5,6 +5,8 @@
  */
 import test from 'ava';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisClient } from '../../src/index.js';
+import { fromEnv } from './node-redis.js';
 import { type RedisServer, startRedisProcess } from './redis-server.js';
 
 export type { RedisServer } from './redis-server.js';
@@ -46,6 +48,17 @@ export async function connect(url?: string, options: RedisOptions = {}): Promise
   // Tests that restart Redis see refused connections; they observe them through commands.
   client.on('error', () => {});
   return client;
+}
+
+/**
+ * A client for the library under test, closed when the test file ends: ioredis as
+ * connect() makes it, or node-redis when RFS_CLIENT names it. Tests that also send
+ * commands of their own send them through connect().
+ */
+export async function connectLibrary(url?: string): Promise<RedisClient> {
+  const v = fromEnv();
+  if (!v) return connect(url);
+  return (await v.connect(url ?? (await redisUrl()))) as RedisClient;
 }
 
 let counter = 0;

@@ -1,0 +1,312 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import test, { type ExecutionContext } from 'ava';
+import type { Redis } from 'ioredis';
+import * as v5 from 'redis';
+import * as v4 from 'redis4';
+import {
+  AcquireTimeoutError,
+  channels,
+  ClientClosedError,
+  LeaseLostError,
+  Mutex,
+  NotReplicatedError,
+  type RedisClient,
+  Semaphore,
+  type SubscriberEvent,
+} from '../src/index.js';
+import { startCluster } from './helpers/cluster.js';
+import { aborted, queued } from './helpers/events.js';
+import { eventually } from './helpers/eventually.js';
+import { type NodeRedis, nodeRedis } from './helpers/node-redis.js';
+import { Contender } from './helpers/processes.js';
+import { connect, redisUrl, startRedisServer, uniqueKey } from './helpers/redis.js';
+
+// A ttl far beyond any test: no heartbeat can be what finds a grant, only its message.
+const long = 600_000;
+
+/** Starts `count` acquires on `sem` in this order, each queued before the next goes. */
+async function inLine(sem: Semaphore, key: string, count: number, granted: string[]) {
+  const waiting = [];
+  for (let i = 0; i < count; i++) {
+    const isQueued = queued(key);
+    waiting.push(
+      sem.acquire({ label: `w${i}` }).then((lease) => {
+        granted.push(`w${i}`);
+        return lease;
+      }),
+    );
+    await isQueued;
+  }
+  return waiting;
+}
+
+/** A holder on `sem`, and an acquire queued behind it. */
+async function heldAndWaiting(sem: Semaphore, key: string) {
+  const holder = await sem.acquire();
+  const isQueued = queued(key);
+  const waiting = sem.acquire();
+  await isQueued;
+  return { holder, waiting };
+}
+
+function subscriberEvent(event: SubscriberEvent['event']): Promise<SubscriberEvent> {
+  return new Promise((resolve) => {
+    const listener = (message: unknown) => {
+      if ((message as SubscriberEvent).event !== event) return;
+      unsubscribe(channels.subscriber.name, listener);
+      resolve(message as SubscriberEvent);
+    };
+    subscribe(channels.subscriber.name, listener);
+  });
+}
+
+const fifo = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const redis = await v.connect(await redisUrl());
+  const key = uniqueKey('nr-fifo');
+  const sem = new Semaphore(redis, key, { permits: 1, ttl: long });
+  const holder = await sem.acquire();
+  const granted: string[] = [];
+  const waiting = await inLine(sem, key, 3, granted);
+  for (const w of waiting) {
+    if (w === waiting[0]) await holder.release();
+    await (await w).release();
+  }
+  t.deepEqual(granted, ['w0', 'w1', 'w2']);
+  t.is((await sem.status()).held, 0);
+});
+
+const pushed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const redis = await v.connect(await redisUrl());
+  const key = uniqueKey('nr-push');
+  const mutex = new Mutex(redis, key, { ttl: long });
+  const { holder, waiting } = await heldAndWaiting(mutex, key);
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.fencingToken > holder.fencingToken);
+  await lease.release();
+});
+
+const leaving = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const redis = await v.connect(await redisUrl());
+  const key = uniqueKey('nr-leave');
+  const mutex = new Mutex(redis, key, { ttl: long });
+  const holder = await mutex.acquire();
+  await t.throwsAsync(mutex.acquire({ timeout: 50 }), { instanceOf: AcquireTimeoutError });
+  const controller = new AbortController();
+  const isQueued = queued(key);
+  const waiting = mutex.acquire({ signal: controller.signal });
+  await isQueued;
+  controller.abort(new Error('changed my mind'));
+  await t.throwsAsync(waiting, { message: 'changed my mind' });
+  t.is((await eventually(() => mutex.status(), (s) => s.waiting === 0)).waiting, 0);
+  t.is(await mutex.tryAcquire(), null);
+  await holder.release();
+  const taken = await mutex.tryAcquire();
+  t.truthy(taken);
+  const s = await mutex.status();
+  t.is(s.held, 1);
+  t.is(s.holders[0]?.fencingToken, taken!.fencingToken);
+  await taken!.release();
+  t.is((await mutex.status()).held, 0);
+});
+
+const flushed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const url = await redisUrl();
+  const redis = await v.connect(url);
+  const admin = await connect(url);
+  const mutex = new Mutex(redis, uniqueKey('nr-flush'), { ttl: long });
+  await (await mutex.acquire()).release();
+  await admin.script('FLUSH');
+  const lease = await mutex.acquire();
+  t.is((await mutex.status()).holders[0]?.fencingToken, lease.fencingToken);
+  await lease.release();
+});
+
+const resubscribed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  // A server of its own: killing every pub/sub connection must not touch other tests.
+  const server = await startRedisServer();
+  const redis = await v.connect(server.url);
+  const admin: Redis = await connect(server.url);
+  const key = uniqueKey('nr-kill');
+  const mutex = new Mutex(redis, key, { ttl: long });
+  const { holder, waiting } = await heldAndWaiting(mutex, key);
+  // Queued is reported before the subscription is confirmed: kill it once Redis has it.
+  await eventually(
+    async () => ((await admin.pubsub('CHANNELS', `rfs:{${key}}:wake:*`)) as string[]).length,
+    (n) => n === 1,
+  );
+  const back = subscriberEvent('resubscribed');
+  t.is(Number(await admin.client('KILL', 'TYPE', 'pubsub')), 1);
+  await back;
+  // Only the message can wake it now: the re-check found the lock still held.
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.fencingToken > holder.fencingToken);
+  await lease.release();
+});
+
+type Closing = (client: { quit?(): Promise<unknown>; close?(): Promise<unknown>; destroy?(): void; disconnect(): Promise<unknown> }) => unknown;
+
+const closing = test.macro(async (t: ExecutionContext, v: NodeRedis, close: Closing) => {
+  const url = await redisUrl();
+  const redis = await v.connect(url);
+  const key = uniqueKey('nr-close');
+  const sem = new Semaphore(redis, key, { permits: 1, ttl: long });
+  const { holder, waiting } = await heldAndWaiting(sem, key);
+  const lost = aborted(holder.signal);
+  void close(redis as never);
+  await t.throwsAsync(waiting, { instanceOf: ClientClosedError });
+  t.true((await lost) instanceof LeaseLostError);
+  await t.throwsAsync(sem.acquire(), { instanceOf: ClientClosedError });
+});
+
+const replicated = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const master = await startRedisServer();
+  const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
+  const r = await connect(replica.url);
+  while (!(await r.info('replication')).includes('master_link_status:up')) {
+    // Replication has no event a client can wait on; the initial sync takes milliseconds.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const redis = await v.connect(master.url);
+  const key = uniqueKey('nr-wait');
+  const lease = await new Mutex(redis, key, { ttl: long, replicas: 1 }).acquire();
+  // Confirmed by WAIT: the replica has the grant.
+  t.true((await r.exists(`rfs:{${key}}:fence`, `rfs:{${key}}:tickets`)) > 0);
+  await lease.release();
+  // Two never confirm: WAIT runs its whole timeout, long enough for the one replica's ack.
+  const error = await t.throwsAsync(new Mutex(redis, key, { replicas: 2, replicaTimeout: 1_000 }).acquire(), {
+    instanceOf: NotReplicatedError,
+  });
+  t.is(error?.acknowledged, 1);
+});
+
+const evictable = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const server = await startRedisServer(['--maxmemory-policy', 'allkeys-lru']);
+  const redis = await v.connect(server.url);
+  const key = uniqueKey('nr-evict');
+  const warned = new Promise<Error & { code?: string }>((resolve) => {
+    const listener = (warning: Error) => {
+      if (!warning.message.includes(`"${key}"`)) return;
+      process.off('warning', listener);
+      resolve(warning);
+    };
+    process.on('warning', listener);
+  });
+  const lease = await new Mutex(redis, key).acquire();
+  const warning = await warned;
+  t.is(warning.code, 'RFS_EVICTION_POLICY');
+  t.regex(warning.message, /allkeys-lru/);
+  await lease.release();
+});
+
+for (const v of nodeRedis) {
+  test(`${v.name}: with replicas, WAIT confirms the grant or refuses it`, replicated, v);
+  test(`${v.name}: an evicting maxmemory-policy is warned of`, evictable, v);
+  test(`${v.name}: waiters are granted in the order they queued`, fifo, v);
+  test(`${v.name}: a waiter is woken by the grant message`, pushed, v);
+  test(`${v.name}: a timed-out or aborted waiter leaves the queue; tryAcquire and status`, leaving, v);
+  test(`${v.name}: SCRIPT FLUSH, then acquire still works`, flushed, v);
+  // Serial: another test's subscriber events must not stand in for this one's.
+  test.serial(`${v.name}: a killed pub/sub connection is resubscribed and the waiter granted`, resubscribed, v);
+  test(`${v.name}: quit() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) => c.quit!());
+  test(`${v.name}: disconnect() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) => c.disconnect());
+}
+
+test('node-redis v5: close() rejects a waiting acquire and loses a refreshing lease', closing, nodeRedis[0]!, (c) => c.close!());
+test('node-redis v5: destroy() rejects a waiting acquire and loses a refreshing lease', closing, nodeRedis[0]!, (c) => c.destroy!());
+
+test('node-redis clients are accepted where the types say so; anything else is refused by name', async (t) => {
+  const redis = await nodeRedis[0]!.connect(await redisUrl());
+  const asType: RedisClient = redis;
+  t.truthy(new Mutex(asType, uniqueKey('nr-type')));
+  t.throws(() => new Mutex({ evalSha() {} } as never, 'k'), { instanceOf: TypeError, message: /ioredis.*node-redis/ });
+  const legacy = v4.createClient({ legacyMode: true });
+  t.throws(() => new Mutex(legacy as never, 'k'), { instanceOf: TypeError, message: /node-redis/ });
+  // Not supported (yet): its pub/sub and connection life cycle are its own.
+  const sentinel = v5.createSentinel({ name: 'm', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] });
+  t.throws(() => new Mutex(sentinel as never, 'k'), { instanceOf: TypeError, message: /createClient\(\) or createCluster\(\)/ });
+});
+
+test('cross-process: node-redis here and a contender process there take turns on one key', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('nr-cross');
+  const mutex = new Mutex(await nodeRedis[0]!.connect(url), key, { ttl: long });
+  const child = await Contender.start(url);
+  const mine = await mutex.acquire();
+  child.send({ op: 'acquire', id: 'c', key, permits: 1, ttl: long });
+  await child.event('queued', 'c');
+  const isQueued = queued(key);
+  const again = mutex.acquire();
+  await isQueued;
+  await mine.release();
+  await child.event('granted', 'c');
+  child.send({ op: 'release', id: 'c' });
+  const lease = await again;
+  t.true(lease.fencingToken > mine.fencingToken + 1);
+  await lease.release();
+  await child.kill();
+});
+
+const clusterFifo = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const c = await getCluster();
+  const client = (await v.connectCluster(c.startupNodes)) as unknown as RedisClient;
+  const key = uniqueKey('nr-cluster');
+  const sem = new Semaphore(client, key, { permits: 1, ttl: long });
+  const holder = await sem.acquire();
+  const granted: string[] = [];
+  const waiting = await inLine(sem, key, 3, granted);
+  await holder.release();
+  for (const w of waiting) await (await w).release();
+  t.deepEqual(granted, ['w0', 'w1', 'w2']);
+  t.is((await sem.status()).held, 0);
+  t.throws(() => new Mutex(client, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /Cluster/ });
+});
+
+const clusterClosed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
+  const c = await getCluster();
+  const client = (await v.connectCluster(c.startupNodes)) as unknown as RedisClient & { disconnect(): Promise<unknown> };
+  const key = uniqueKey('nr-cluster-close');
+  const sem = new Semaphore(client, key, { permits: 1, ttl: long });
+  const { holder, waiting } = await heldAndWaiting(sem, key);
+  const lost = aborted(holder.signal);
+  await client.disconnect();
+  // A v4 cluster says nothing when closed: it is noticed within a second.
+  await t.throwsAsync(waiting, { instanceOf: ClientClosedError });
+  t.true((await lost) instanceof LeaseLostError);
+  await t.throwsAsync(sem.acquire(), { instanceOf: ClientClosedError });
+});
+
+let cluster: ReturnType<typeof startCluster> | undefined;
+const getCluster = () => (cluster ??= startCluster());
+
+test.serial('node-redis v5: in a cluster, killed sharded pub/sub connections are restored and the waiter granted', async (t) => {
+  // A cluster of its own: killing every pub/sub connection must not touch other tests.
+  const c = await startCluster();
+  const client = (await nodeRedis[0]!.connectCluster(c.startupNodes)) as unknown as RedisClient;
+  const key = uniqueKey('nr-cluster-kill');
+  const mutex = new Mutex(client, key, { ttl: long });
+  const { holder, waiting } = await heldAndWaiting(mutex, key);
+  const admins = await Promise.all(c.nodes.map((n) => connect(n.url)));
+  const subscribed = async () => {
+    let n = 0;
+    for (const admin of admins) n += ((await admin.call('PUBSUB', 'SHARDCHANNELS', `rfs:{${key}}:wake:*`)) as string[]).length;
+    return n;
+  };
+  await eventually(subscribed, (n) => n === 1);
+  const back = subscriberEvent('resubscribed');
+  let killed = 0;
+  for (const admin of admins) killed += Number(await admin.client('KILL', 'TYPE', 'pubsub'));
+  t.is(killed, 1);
+  await back;
+  // Only the message can wake it now: the re-check found the lock still held.
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.fencingToken > holder.fencingToken);
+  await lease.release();
+});
+
+for (const v of nodeRedis) {
+  test(`${v.name}: a cluster grants in FIFO order through sharded pub/sub`, clusterFifo, v);
+  test(`${v.name}: a closed cluster rejects a waiting acquire and loses a refreshing lease`, clusterClosed, v);
+}
