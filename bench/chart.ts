@@ -12,7 +12,7 @@ import type { OpenFigures } from './workloads/open-loop.js';
 export type Series = { lib: LibId; waits: readonly number[] };
 export type Panel = { title: string; series: readonly Series[] };
 
-const colors: Record<LibId, string> = { fair: '#1565c0', 'redis-semaphore': '#e65100', redlock: '#2e7d32' };
+const colors: Record<LibId, string> = { fair: '#1565c0', 'fair-node-redis': '#6a1b9a', 'redis-semaphore': '#e65100', redlock: '#2e7d32' };
 const W = 440;
 const H = 340;
 const pad = { left: 70, right: 16, top: 34, bottom: 100 };

@@ -4,6 +4,7 @@
  */
 import { Redlock } from '@sesamecare-oss/redlock';
 import type { Redis } from 'ioredis';
+import { createClient } from 'redis';
 import { Mutex as RsMutex, Semaphore as RsSemaphore } from 'redis-semaphore';
 import { Mutex, Semaphore } from '../src/index.js';
 import type { LibId, LockSpec } from './protocol.js';
@@ -13,6 +14,7 @@ export type Lock = { acquire(): Promise<Held> };
 
 export const libs: readonly { id: LibId; label: string; semaphore: boolean }[] = [
   { id: 'fair', label: 'redis-fair-semaphore' },
+  { id: 'fair-node-redis', label: 'redis-fair-semaphore on node-redis' },
   { id: 'redis-semaphore', label: 'redis-semaphore' },
   { id: 'redlock', label: '@sesamecare-oss/redlock' },
 ].map((l) => ({ ...l, id: l.id as LibId, semaphore: l.id !== 'redlock' }));
@@ -31,6 +33,13 @@ export function openLock(redis: Redis, spec: LockSpec): Lock {
       // One instance serves any number of concurrent acquires.
       const lock = permits === 1 ? new Mutex(redis, key, { ttl }) : new Semaphore(redis, key, { permits, ttl });
       return { acquire: () => lock.acquire() };
+    }
+    case 'fair-node-redis': {
+      // A node-redis 5 client beside the harness's ioredis connection, on the same Redis, closed with it.
+      const ready = nodeRedisTwin(redis).then((client) =>
+        permits === 1 ? new Mutex(client, key, { ttl }) : new Semaphore(client, key, { permits, ttl }),
+      );
+      return { acquire: async () => (await ready).acquire() };
     }
     case 'redis-semaphore': {
       // An instance carries one identifier, so concurrent acquires need one each.
@@ -55,4 +64,20 @@ export function openLock(redis: Redis, spec: LockSpec): Lock {
       return { acquire: () => r.acquire([key], ttl) };
     }
   }
+}
+
+const twins = new WeakMap<Redis, Promise<ReturnType<typeof createClient>>>();
+
+/** One connected node-redis client per harness connection, destroyed when that connection ends. */
+function nodeRedisTwin(redis: Redis): Promise<ReturnType<typeof createClient>> {
+  let twin = twins.get(redis);
+  if (!twin) {
+    const { host, port, db } = redis.options;
+    const client = createClient({ socket: { host: host ?? '127.0.0.1', port: port ?? 6379 }, database: db ?? 0 });
+    client.on('error', () => {});
+    twin = client.connect().then(() => client);
+    twins.set(redis, twin);
+    redis.once('end', () => void twin?.then((c) => c.destroy()));
+  }
+  return twin;
 }

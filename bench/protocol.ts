@@ -1,6 +1,7 @@
 /** Messages between the orchestrator (run.ts) and its client processes (client.ts). */
 
-export type LibId = 'fair' | 'redis-semaphore' | 'redlock';
+/** `fair-node-redis`: this library on a node-redis (`redis` 5) client instead of ioredis. */
+export type LibId = 'fair' | 'fair-node-redis' | 'redis-semaphore' | 'redlock';
 
 /** What every workload needs to open a lock of one library. */
 export type LockSpec = { lib: LibId; key: string; permits: number; ttl: number };

@@ -44,6 +44,14 @@ function scriptsOf(variant: ScriptVariant): Record<ScriptName, Script> {
   return scripts;
 }
 
+const loadedBy = new WeakMap<Adapter, Set<string>>();
+
+function loadedOn(adapter: Adapter): Set<string> {
+  let loaded = loadedBy.get(adapter);
+  if (!loaded) loadedBy.set(adapter, (loaded = new Set()));
+  return loaded;
+}
+
 /** One adapter per client, shared by every semaphore on it. */
 export function adapterFor(client: Client): Adapter {
   let adapter = adapters.get(client);
@@ -158,11 +166,17 @@ export class Scripts {
   readonly #key: string;
   /** Sharded pub/sub (`s`) in a cluster keeps each wake-up inside the key's shard. */
   readonly #publish: 'p' | 's';
+  /**
+   * SHAs of the scripts already sent whole to the server that serves this key: one set
+   * per client for a single server, per semaphore in a cluster (its key's node).
+   */
+  readonly #loaded: Set<string>;
   /** The acquire's flags for the last maxWaiters asked for: one semaphore always asks the same. */
   #flags = { maxWaiters: Number.NaN, wait: '', try: '' };
 
   constructor(client: Client, space: Keyspace, key: string, variant: ScriptVariant = original) {
     this.#adapter = adapterFor(client);
+    this.#loaded = this.#adapter.cluster ? new Set() : loadedOn(this.#adapter);
     this.#scripts = scriptsOf(variant);
     this.#keys = space.keys;
     this.#key = key;
@@ -263,9 +277,19 @@ export class Scripts {
       ok(value);
     };
     const failed = (error: unknown): void => fail(closedError(this.#adapter, this.#key, error));
+    // The first call of a script goes whole (EVAL), and so loads it before anything sent
+    // after it: a NOSCRIPT answered and resent would let later calls on the connection
+    // (a release after a refresh) overtake it.
+    if (!this.#loaded.has(script.sha)) {
+      this.#loaded.add(script.sha);
+      this.#adapter.eval(script, this.#keys, argv).then(read, failed);
+      return;
+    }
     this.#adapter.evalsha(script, this.#keys, argv).then(read, (error: unknown) => {
-      if (isNoScript(error)) this.#adapter.eval(script, this.#keys, argv).then(read, failed);
-      else failed(error);
+      if (!isNoScript(error)) return failed(error);
+      // Lost by Redis (a restart, SCRIPT FLUSH): sent whole again; only a call sent in the
+      // same round trip can overtake this one, as with any client's fallback.
+      this.#adapter.eval(script, this.#keys, argv).then(read, failed);
     });
   }
 

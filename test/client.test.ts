@@ -128,12 +128,13 @@ test('SCRIPT FLUSH, then an abort within the round trip: the cancel never overta
   const controller = new AbortController();
   const pending = mutex.acquire({ signal: controller.signal });
   // The acquire is on the wire (as EVALSHA, about to come back NOSCRIPT and be resent as
-  // EVAL): give up now, so that the first cancel goes out before that resend.
+  // EVAL): give up now, so that the first cancel (the release script's first use, sent
+  // whole) goes out before that resend.
   controller.abort(new Error('changed my mind'));
   await t.throwsAsync(pending, { message: 'changed my mind' });
   // Replies come back in order on the connection: the first PING's reply follows the
-  // NOSCRIPTs that made the library resend the acquire and the cancel, the second follows
-  // the resends, the third the cancel the library sends once the acquire is answered.
+  // NOSCRIPT that made the library resend the acquire, the second follows the resend, the
+  // third the cancel the library sends once the acquire is answered.
   for (let i = 0; i < 3; i++) await redis.ping();
   const status = await mutex.status();
   t.is(status.waiting, 0);

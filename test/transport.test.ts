@@ -95,3 +95,17 @@ test('a weighted semaphore keeps its count through releases of unknown tokens', 
   await lease.release();
   t.is((await sem.status()).held, 0);
 });
+
+test("a script's first use on a server is sent whole, so a call sent right after it never overtakes it", async (t) => {
+  // A server of its own: no script of this library is loaded on it yet.
+  const server = await startRedisServer();
+  const mutex = new Mutex(await connect(server.url), uniqueKey('first-use'));
+  // The acquire and release scripts are used once; the refresh script not yet.
+  await (await mutex.acquire()).release();
+  const lease = await mutex.acquire({ autoRefresh: false });
+  // The refresh script's first call and the release go out back to back, unawaited.
+  const reading = lease.remaining();
+  const releasing = lease.release();
+  t.true((await reading) > 0, 'the read ran before the release');
+  t.true(await releasing);
+});
