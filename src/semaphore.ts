@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Acquisition } from './acquisition.js';
 import { checkEvictionPolicy, requireClient } from './client.js';
 import { clientEnded, type SemaphoreContext } from './context.js';
-import { AcquireTimeoutError, ClientClosedError, LeaseLostError } from './errors.js';
+import { ClientClosedError, LeaseLostError } from './errors.js';
 import { keyspace } from './keys.js';
 import { goneFromRedis, Lease } from './lease.js';
 import { decodeLeaseId } from './lease-id.js';
