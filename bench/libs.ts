@@ -35,7 +35,7 @@ export function openLock(redis: Redis, spec: LockSpec): Lock {
       return { acquire: () => lock.acquire() };
     }
     case 'fair-node-redis': {
-      // A node-redis 5 client beside the harness's ioredis connection, on the same Redis, closed with it.
+      // A node-redis 6 client beside the harness's ioredis connection, on the same Redis, closed with it.
       const ready = nodeRedisTwin(redis).then((client) =>
         permits === 1 ? new Mutex(client, key, { ttl }) : new Semaphore(client, key, { permits, ttl }),
       );
@@ -66,18 +66,20 @@ export function openLock(redis: Redis, spec: LockSpec): Lock {
   }
 }
 
-const twins = new WeakMap<Redis, Promise<ReturnType<typeof createClient>>>();
+type NodeRedisClient = ReturnType<typeof createClient>;
+const twins = new WeakMap<Redis, Promise<NodeRedisClient>>();
 
 /** One connected node-redis client per harness connection, destroyed when that connection ends. */
-function nodeRedisTwin(redis: Redis): Promise<ReturnType<typeof createClient>> {
+function nodeRedisTwin(redis: Redis): Promise<NodeRedisClient> {
   let twin = twins.get(redis);
   if (!twin) {
     const { host, port, db } = redis.options;
-    const client = createClient({ socket: { host: host ?? '127.0.0.1', port: port ?? 6379 }, database: db ?? 0 });
+    const client: NodeRedisClient = createClient({ socket: { host: host ?? '127.0.0.1', port: port ?? 6379 }, database: db ?? 0 });
     client.on('error', () => {});
-    twin = client.connect().then(() => client);
-    twins.set(redis, twin);
-    redis.once('end', () => void twin?.then((c) => c.destroy()));
+    const connected = client.connect().then(() => client);
+    twins.set(redis, connected);
+    redis.once('end', () => void connected.then((c) => c.destroy()));
+    twin = connected;
   }
   return twin;
 }

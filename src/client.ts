@@ -10,7 +10,7 @@ export function requireClient(client: unknown): Client {
   if (typeof client !== 'object' || client === null || !(isIoredis(client) || isNodeRedis(client))) {
     throw new TypeError(
       'Expected `redis` to be an ioredis Redis or Cluster client, or a node-redis (`redis` package) client from ' +
-        `createClient() or createCluster(), got ${client === null ? 'null' : typeof client}`,
+        `createClient(), createCluster() or createSentinel(), got ${client === null ? 'null' : typeof client}`,
     );
   }
   return client;

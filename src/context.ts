@@ -31,16 +31,24 @@ export type SemaphoreContext = {
 };
 
 /**
- * Errors Redis itself replied with (a script error, OOM), errors of this library
- * (another layout on the key) and unreadable replies will not go away by retrying;
- * anything else (socket closed, timeouts, reconnects) may.
+ * Errors Redis itself replied with (a script error, OOM; not a cluster that is
+ * settling), errors of this library (another layout on the key) and unreadable replies
+ * will not go away by retrying; anything else (socket closed, timeouts, reconnects) may.
  */
 export function isPermanent(error: unknown): boolean {
   return error instanceof SemaphoreError || error instanceof TypeError || isReplyError(error);
 }
 
+/**
+ * Replies that say "not now" rather than "no": a cluster settling (ioredis retries these
+ * itself, node-redis hands them on), a replica loading its data or cut off from its master.
+ */
+const passing = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN) /;
+
 function isReplyError(error: unknown): boolean {
-  return error instanceof Error && (isIoredisReplyError(error) || isNodeRedisReplyError(error));
+  return (
+    error instanceof Error && (isIoredisReplyError(error) || isNodeRedisReplyError(error)) && !passing.test(error.message)
+  );
 }
 
 /**

@@ -5,7 +5,7 @@ import { encodeLeaseId } from './lease-id.js';
 import { requireCount } from './options.js';
 import { channels, publish } from './telemetry.js';
 import { heartbeatFraction, maxTimerDelay, refreshRetryFraction } from './timing.js';
-import type { ClientBound, WakeListener } from './wake.js';
+import type { WakeListener } from './wake.js';
 
 type ClientBoundRegistry = Pick<WakeListener, 'bind' | 'unbind'>;
 
@@ -36,7 +36,7 @@ export type GrantOptions = {
  * ends), with a `LeaseLostError` reason. `id` names it, so that another process can
  * take it over (`semaphore.lease(id)`).
  */
-export class Lease implements AsyncDisposable, ClientBound {
+export class Lease implements AsyncDisposable {
   /** The semaphore's key. */
   readonly key: string;
   /** Identifies this acquisition in Redis (and in `status()`). */

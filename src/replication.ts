@@ -13,7 +13,8 @@ export async function confirmReplicated(ctx: SemaphoreContext, token: string, fe
   const sentAt = performance.now();
   const [held, acknowledged] = await Promise.all([
     ctx.scripts.refresh(token, fence, ctx.ttl),
-    ctx.adapter.wait(ctx.replicas, ctx.replicaTimeout),
+    // The constructor refused `replicas` where there is no wait.
+    ctx.adapter.wait!(ctx.replicas, ctx.replicaTimeout),
   ]);
   if (held === undefined) throw new LeaseLostError(ctx.key, fence, 'it was gone before its replicas confirmed it');
   if (acknowledged < ctx.replicas) {

@@ -71,9 +71,12 @@ export class Semaphore {
     this.ttl = requireTtl(orDefault(o['ttl'], defaults.ttl));
     const replicas = requireReplicas(orDefault(o['replicas'], defaults.replicas));
     const replicaTimeout = requireCount('replicaTimeout', orDefault(o['replicaTimeout'], defaults.replicaTimeout), maxTimerDelay);
-    if (replicas > 0 && adapter.cluster) {
-      // WAIT has no key: a Cluster client would send it to an arbitrary node.
-      throw new TypeError('`replicas` needs a Redis client; with a Cluster client it is not supported');
+    if (replicas > 0 && !adapter.wait) {
+      // WAIT must go on the connection that ran the script: a Cluster client would send
+      // it to an arbitrary node, a node-redis sentinel to any connection of its pool.
+      throw new TypeError(
+        `\`replicas\` needs a client on one connection; with a ${adapter.cluster ? 'Cluster client' : 'node-redis sentinel'} it is not supported`,
+      );
     }
     const space = keyspace(requirePrefix(orDefault(o['prefix'], defaults.prefix)), this.key);
     this.#label = o['label'] === undefined ? undefined : requireLabel(o['label']);

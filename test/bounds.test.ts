@@ -3,10 +3,10 @@ import { Mutex, QueueFullError } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { Scripts } from '../src/scripts.js';
 import { queued } from './helpers/events.js';
-import { connect, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
 
 test('a full queue refuses new waiters with QueueFullError and changes nothing', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('full');
   const mutex = new Mutex(redis, key, { maxWaiters: 2 });
   const holder = await mutex.acquire();
@@ -28,14 +28,15 @@ test('a full queue refuses new waiters with QueueFullError and changes nothing',
 });
 
 test('maxWaiters must be a positive integer or Infinity', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   t.throws(() => new Mutex(redis, 'k', { maxWaiters: 0 }), { instanceOf: RangeError, message: /`maxWaiters`.*0/ });
   t.throws(() => new Mutex(redis, 'k', { maxWaiters: 2.5 }), { instanceOf: RangeError, message: /`maxWaiters`/ });
   t.notThrows(() => new Mutex(redis, 'k', { maxWaiters: Infinity }));
 });
 
 test('with 100,000 dead waiters queued, each call evicts a bounded batch: none does unbounded work', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
+  const admin = await connect();
   const key = uniqueKey('batch');
   const scripts = new Scripts(redis, keyspace('rfs', key), key);
   const n = 100_000;
@@ -48,7 +49,7 @@ test('with 100,000 dead waiters queued, each call evicts a bounded batch: none d
   t.is((await scripts.status(0)).waiting, n);
   // Every waiter's process dies at once: their deadlines all drop to the epoch.
   const waiters = `rfs:{${key}}:waiters`;
-  await redis.zunionstore(waiters, 1, waiters, 'WEIGHTS', 0);
+  await admin.zunionstore(waiters, 1, waiters, 'WEIGHTS', 0);
   // Each call evicts at most 100 waiters wherever they stand, plus at most 1,000 met
   // at the front while serving the line: bounded, whatever lies expired.
   const before = (await scripts.status(0)).waiting;
@@ -58,7 +59,7 @@ test('with 100,000 dead waiters queued, each call evicts a bounded batch: none d
 });
 
 test('a release on a semaphore with thousands of permits grants in bounded batches', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('wide');
   const permits = 3_000;
   const scripts = new Scripts(redis, keyspace('rfs', key), key);

@@ -4,7 +4,7 @@
  * serverless deployments do) and run against Redis from a folder with nothing else in it.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,56 @@ test("the built types hide the library's internals and export the client type", 
   t.notRegex(lease, /clientEnded|static grant/);
   t.regex(readFileSync(join(dist, 'index.d.ts'), 'utf8'), /Client as RedisClient/);
 });
+
+/**
+ * A project of a user of one client only: the package, that client and Node's types in
+ * its node_modules, nothing else, type-checked strictly with skipLibCheck off. The
+ * published types must not name the other client's package.
+ */
+const consumers = {
+  redis: [
+    "import { createClient } from 'redis';",
+    "import { Mutex, type RedisClient } from 'redis-fair-semaphore';",
+    'const client = createClient();',
+    'const asType: RedisClient = client;',
+    "export const mutex = new Mutex(asType, 'report');",
+  ],
+  ioredis: [
+    "import { Redis } from 'ioredis';",
+    "import { Semaphore } from 'redis-fair-semaphore';",
+    "export const semaphore = new Semaphore(new Redis({ lazyConnect: true }), 'partner-api', { permits: 3 });",
+  ],
+};
+for (const [client, lines] of Object.entries(consumers)) {
+  test(`the published types check in a project that has ${client} and not the other client`, async (t) => {
+    const dist = await built;
+    const app = mkdtempSync(join(tmpdir(), 'rfs-types-'));
+    const modules = join(app, 'node_modules');
+    const pkg = join(modules, 'redis-fair-semaphore');
+    mkdirSync(pkg, { recursive: true });
+    cpSync(dist, join(pkg, 'dist'), { recursive: true });
+    cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+    const linked = client === 'redis' ? ['redis', '@redis'] : ['ioredis', '@ioredis'];
+    for (const name of [...linked, '@types']) symlinkSync(join(root, 'node_modules', name), join(modules, name));
+    writeFileSync(join(app, 'main.ts'), `${lines.join('\n')}\n`);
+    const options = {
+      strict: true,
+      skipLibCheck: false,
+      noEmit: true,
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      target: 'es2022',
+      types: ['node'],
+    };
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, files: ['main.ts'] }));
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ type: 'module' }));
+    const checked = await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', app]).then(
+      () => '',
+      (error: { stdout?: string }) => error.stdout ?? String(error),
+    );
+    t.is(checked, '');
+  });
+}
 
 for (const format of ['cjs', 'esm'] as const) {
   test(`an app bundled with esbuild --bundle --platform=node (${format}) runs against Redis, with no scripts/ beside it`, async (t) => {

@@ -2,20 +2,31 @@
  * The client side with ordinary ioredis options and connection trouble: no wake-up
  * lost, no permit held by nobody, and an honest end. The waiters here use a ttl of ten
  * minutes, so their heartbeat (every ttl / 3) can never be what grants them within a
- * test: only a pushed wake-up, or a re-check the library makes on purpose, can.
+ * test: only a pushed wake-up, or a re-check the library makes on purpose, can. Tests
+ * of ioredis's own options and events keep ioredis; the others run on RFS_CLIENT.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import test from 'ava';
-import type { Redis } from 'ioredis';
-import { ClientClosedError, channels, LeaseLostError, Mutex, type SubscriberEvent, Semaphore } from '../src/index.js';
+import {
+  ClientClosedError,
+  channels,
+  LeaseLostError,
+  Mutex,
+  type RedisClient,
+  type SubscriberEvent,
+  Semaphore,
+} from '../src/index.js';
 import { listenerFor } from '../src/wake.js';
 import { eventually } from './helpers/eventually.js';
 import { queued } from './helpers/events.js';
 import { Contender } from './helpers/processes.js';
-import { connect, redisUrl, startRedisServer, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, redisUrl, startRedisServer, uniqueKey } from './helpers/redis.js';
 
 const long = 600_000;
+
+/** What ioredis and node-redis clients both have: PING, and QUIT (deprecated in node-redis 5 for close()). */
+const commands = (client: RedisClient) => client as RedisClient & { ping(): Promise<unknown>; quit(): Promise<unknown> };
 
 /** Resolves with the next subscriber event matching `event`. */
 function subscriberEvent(event: SubscriberEvent['event']): Promise<SubscriberEvent> {
@@ -31,8 +42,8 @@ function subscriberEvent(event: SubscriberEvent['event']): Promise<SubscriberEve
 }
 
 /** Another client (on `url`) holds the key while `redis` queues: the holder's lease and the waiter. */
-async function queuedBehind(redis: Redis, key: string, url?: string) {
-  const holder = await new Mutex(await connect(url), key, { ttl: long }).acquire();
+async function queuedBehind(redis: RedisClient, key: string, url?: string) {
+  const holder = await new Mutex(await connectLibrary(url), key, { ttl: long }).acquire();
   const isQueued = queued(key);
   const waiting = new Mutex(redis, key, { ttl: long }).acquire();
   await isQueued;
@@ -41,7 +52,7 @@ async function queuedBehind(redis: Redis, key: string, url?: string) {
 
 test("a subscription's linger cannot end while an acquire is in flight: its grant is still pushed", async (t) => {
   const server = await startRedisServer(['--enable-debug-command', 'yes']);
-  const redis = await connect(server.url);
+  const redis = await connectLibrary(server.url);
   const admin = await connect(server.url);
   const other = await connect(server.url);
   listenerFor(redis).lingerMs = 100;
@@ -65,7 +76,7 @@ test("a subscription's linger cannot end while an acquire is in flight: its gran
 });
 
 test('a channel an acquire attached to outlives its linger; let go, it is unsubscribed', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const admin = await connect();
   const listener = listenerFor(redis);
   listener.lingerMs = 20;
@@ -83,6 +94,7 @@ test('a channel an acquire attached to outlives its linger; let go, it is unsubs
 });
 
 test('enableOfflineQueue: false on the client: the very first waiter still gets its pushed wake-up', async (t) => {
+  // ioredis on purpose: enableOfflineQueue is an ioredis option.
   const redis = await connect(undefined, { enableOfflineQueue: false });
   await once(redis, 'ready');
   const key = uniqueKey('no-offline-queue');
@@ -95,6 +107,7 @@ test('enableOfflineQueue: false on the client: the very first waiter still gets 
 // Serial: killing every pub/sub connection of the Redis must not disturb the other tests here.
 test.serial('the subscriber connection ends for good: it is replaced, reported, and the waiter re-checks', async (t) => {
   // No reconnecting: a killed subscriber ends for good, as when a retry strategy gives up.
+  // ioredis on purpose: its retryStrategy, which the subscriber (a duplicate()) inherits.
   const redis = await connect(undefined, { retryStrategy: () => null });
   const admin = await connect();
   const key = uniqueKey('sub-ends');
@@ -118,11 +131,11 @@ test.serial('the subscriber connection ends for good: it is replaced, reported, 
 });
 
 test('SCRIPT FLUSH, then an abort within the round trip: the cancel never overtakes the resent acquire', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const admin = await connect();
   const key = uniqueKey('flush-abort');
   const mutex = new Mutex(redis, key, { ttl: long });
-  const holder = await new Mutex(admin, key, { ttl: long }).acquire();
+  const holder = await new Mutex(await connectLibrary(), key, { ttl: long }).acquire();
   t.is(await mutex.tryAcquire(), null);
   await admin.script('FLUSH');
   const controller = new AbortController();
@@ -135,7 +148,7 @@ test('SCRIPT FLUSH, then an abort within the round trip: the cancel never overta
   // Replies come back in order on the connection: the first PING's reply follows the
   // NOSCRIPT that made the library resend the acquire, the second follows the resend, the
   // third the cancel the library sends once the acquire is answered.
-  for (let i = 0; i < 3; i++) await redis.ping();
+  for (let i = 0; i < 3; i++) await commands(redis).ping();
   const status = await mutex.status();
   t.is(status.waiting, 0);
   t.deepEqual(status.holders.map((h) => h.token), [holder.token]);
@@ -143,6 +156,7 @@ test('SCRIPT FLUSH, then an abort within the round trip: the cancel never overta
 });
 
 test('a release that fails while the connection is down is sent again: by the library, and on the next call', async (t) => {
+  // ioredis on purpose: without its offline queue, a call fails while the connection is down.
   const redis = await connect(undefined, { enableOfflineQueue: false });
   const admin = await connect();
   await once(redis, 'ready');
@@ -168,6 +182,7 @@ test('a release that fails while the connection is down is sent again: by the li
 });
 
 test('stringNumbers: true on the client: acquire, tryAcquire, status and release all work', async (t) => {
+  // ioredis on purpose: stringNumbers is an ioredis option.
   const redis = await connect(undefined, { stringNumbers: true });
   const sem = new Semaphore(redis, uniqueKey('string-numbers'), { permits: 2 });
   const lease = await sem.acquire({ weight: 2 });
@@ -195,10 +210,10 @@ test("the client is closed while a lease is held: the lease is lost at once, and
 });
 
 test('a lease in this process: closing the client aborts its signal with LeaseLostError and it is no longer held', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const lease = await new Mutex(redis, uniqueKey('quit-lease'), { ttl: long }).acquire();
   const aborted = once(lease.signal, 'abort');
-  await redis.quit();
+  await commands(redis).quit();
   await aborted;
   t.true(lease.signal.reason instanceof LeaseLostError);
   t.regex((lease.signal.reason as Error).message, /client was closed/);
@@ -207,9 +222,9 @@ test('a lease in this process: closing the client aborts its signal with LeaseLo
 });
 
 test('acquire, tryAcquire and status on a closed client reject with ClientClosedError, sending nothing', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const mutex = new Mutex(redis, uniqueKey('closed'));
-  await redis.quit();
+  await commands(redis).quit();
   for (const call of [() => mutex.acquire(), () => mutex.tryAcquire(), () => mutex.status()]) {
     const error = await t.throwsAsync(call(), { instanceOf: ClientClosedError });
     t.is(error?.code, 'ERR_SEMAPHORE_CLIENT_CLOSED');
@@ -217,6 +232,7 @@ test('acquire, tryAcquire and status on a closed client reject with ClientClosed
 });
 
 test('Redis down: timeout and signal win over ioredis retries; without them, the client gives up as configured', async (t) => {
+  // ioredis on purpose: its retryStrategy and maxRetriesPerRequest are what is tested.
   const url = `redis://127.0.0.1:${(await startRedisServer().then(async (s) => (await s.stop(), s.port)))}`;
   // Retries forever: only the library's own timeout and signal can end these waits.
   const patient = await connect(url, { maxRetriesPerRequest: null, retryStrategy: () => 50 });

@@ -7,7 +7,7 @@ import { uniqueKey } from './helpers/redis.js';
 
 test('a semaphore keeps working when its master fails over to its replica', async (t) => {
   const c = await startCluster(3, 1);
-  const client = c.connect();
+  const client = await c.connectLibrary();
   const key = uniqueKey('failover');
   const mutex = new Mutex(client, key, { ttl: 3_000 });
   const holder = await mutex.acquire();
@@ -41,7 +41,7 @@ test('a semaphore keeps working when its master fails over to its replica', asyn
 
 test('a master killed outright: its replica is promoted and the semaphore grants again; two holders never both hold past the ttl', async (t) => {
   const c = await startCluster(3, 1);
-  const client = c.connect();
+  const client = await c.connectLibrary();
   const key = uniqueKey('forced-failover');
   const ttl = 3_000;
   const mutex = new Mutex(client, key, { ttl });

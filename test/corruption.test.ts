@@ -9,7 +9,7 @@ import { keyspace } from '../src/keys.js';
 import { type ScriptVariant, Scripts } from '../src/scripts.js';
 import { movableClock } from './helpers/clock.js';
 import { shape } from './helpers/model.js';
-import { connect, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
 
 const permits = 3;
 const ttl = 300;
@@ -18,6 +18,7 @@ const start = 1_800_000_000_000;
 /** The scripts as shipped, on a clock the test moves (see helpers/clock.ts). */
 const movable: ScriptVariant = { rewrite: movableClock };
 
+/** `redis` moves the clock and does the damage; the scripts run on the library's client. */
 type World = { redis: Redis; scripts: Scripts; keys: readonly string[]; clockKey: string; now: number; fences: Map<string, number> };
 
 const damages = {
@@ -100,7 +101,7 @@ testProp(
     const space = keyspace('corrupt', key);
     const clockKey = `${space.keys[0]}:clock`;
     await redis.set(clockKey, start);
-    const w: World = { redis, scripts: new Scripts(redis, space, key, movable), keys: space.keys, clockKey, now: start, fences: new Map() };
+    const w: World = { redis, scripts: new Scripts(await connectLibrary(), space, key, movable), keys: space.keys, clockKey, now: start, fences: new Map() };
     for (const [i, step] of ops.entries()) {
       const after = `step ${i} ${JSON.stringify(step)}`;
       await apply(w, step);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Mutex } from '../src/index.js';
-import { connect, startRedisServer, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, startRedisServer, uniqueKey } from './helpers/redis.js';
 
 async function serverMicros(redis: import('ioredis').Redis): Promise<number> {
   const [seconds, micros] = await redis.time();
@@ -8,9 +8,8 @@ async function serverMicros(redis: import('ioredis').Redis): Promise<number> {
 }
 
 test('fencing tokens rise with every grant and are at least the server clock in µs', async (t) => {
-  const redis = await connect();
-  const mutex = new Mutex(redis, uniqueKey('fence'));
-  const before = await serverMicros(redis);
+  const mutex = new Mutex(await connectLibrary(), uniqueKey('fence'));
+  const before = await serverMicros(await connect());
   const tokens: number[] = [];
   for (let i = 0; i < 20; i++) {
     const lease = await mutex.acquire();
@@ -26,7 +25,7 @@ test('fencing tokens keep rising after the queue expired and after Redis restart
   const server = await startRedisServer();
   const redis = await connect(server.url);
   const key = uniqueKey('fence-restart');
-  const mutex = new Mutex(redis, key);
+  const mutex = new Mutex(await connectLibrary(server.url), key);
   const first = await mutex.acquire();
   await first.release();
   // Idle: every key but the counter is gone.

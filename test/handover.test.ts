@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { once } from 'node:events';
-import { ClientClosedError, type Lease, LeaseLostError, Mutex, Semaphore } from '../src/index.js';
+import { ClientClosedError, type Lease, LeaseLostError, Mutex, type RedisClient, Semaphore } from '../src/index.js';
 import { decodeLeaseId } from '../src/lease-id.js';
 import { keyspace } from '../src/keys.js';
 import { Scripts } from '../src/scripts.js';
@@ -15,7 +15,7 @@ import { aborted, queued } from './helpers/events.js';
 import { Contender } from './helpers/processes.js';
 import type { Report } from './helpers/protocol.js';
 import { closedPort } from './helpers/ports.js';
-import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, redisUrl, uniqueKey } from './helpers/redis.js';
 
 /** The contender's report `ev` for `id`; an error it reports instead fails the test at once. */
 async function outcome<E extends 'tookOver' | 'extended'>(c: Contender, ev: E, id: string) {
@@ -36,13 +36,21 @@ async function expiryOf(redis: Redis, key: string, lease: { token: string; fenci
   return score === null ? null : Number(score);
 }
 
+/** Closes the library's client as its user would, and returns once it has ended. */
+async function quit(client: RedisClient): Promise<void> {
+  // ioredis's quit() resolves with Redis's OK, before the socket has closed; node-redis's once it has.
+  const ended = client instanceof Redis ? once(client, 'end') : undefined;
+  await (client as RedisClient & { quit(): Promise<unknown> }).quit();
+  await ended;
+}
+
 test('a fixed-term lease is not refreshed: its term ends after ttl, its signal says so, and the next waiter gets the permit', async (t) => {
-  const redis = await connect();
+  const admin = await connect();
   const key = uniqueKey('term');
-  const mutex = new Mutex(redis, key, { ttl: 1_500 });
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 1_500 });
   const lease = await mutex.acquire({ autoRefresh: false });
   t.false(lease.autoRefresh);
-  const expiry = await expiryOf(redis, key, lease);
+  const expiry = await expiryOf(admin, key, lease);
   const waiting = queued(key);
   const next = mutex.acquire();
   await waiting;
@@ -63,7 +71,8 @@ test('a fixed-term lease is not refreshed: its term ends after ttl, its signal s
 });
 
 test('bad arguments are refused with the option and the value named, before anything reaches Redis', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
+  const admin = await connect();
   const key = uniqueKey('handover-bad');
   const sem = new Semaphore(redis, key, { permits: 2 });
   await t.throwsAsync(sem.acquire({ autoRefresh: 'no' as never }), {
@@ -87,13 +96,13 @@ test('bad arguments are refused with the option and the value named, before anyt
   }
   await t.throwsAsync(lease.extend('1000' as never), { instanceOf: TypeError, message: /`ms`/ });
   // None of that changed the lease.
-  t.is(await expiryOf(redis, key, lease), Math.floor(lease.fencingToken / 1000) + sem.ttl);
+  t.is(await expiryOf(admin, key, lease), Math.floor(lease.fencingToken / 1000) + sem.ttl);
   await lease.release();
   await other.release();
 });
 
 test('an id is URL-safe, names the lease exactly, and holds nothing but what Redis shows', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('id ünïcode key');
   const sem = new Semaphore(redis, key, { permits: 5, prefix: 'jobs' });
   const lease = await sem.acquire({ weight: 3, label: 'report (nightly) #7', autoRefresh: false });
@@ -117,8 +126,8 @@ test('an id is URL-safe, names the lease exactly, and holds nothing but what Red
 
 test('a handle from another client extends, reads and releases the same permits; fencing tokens never change', async (t) => {
   const key = uniqueKey('handle');
-  const a = new Semaphore(await connect(), key, { permits: 2, ttl: 2_000 });
-  const b = new Semaphore(await connect(), key, { permits: 2, ttl: 2_000 });
+  const a = new Semaphore(await connectLibrary(), key, { permits: 2, ttl: 2_000 });
+  const b = new Semaphore(await connectLibrary(), key, { permits: 2, ttl: 2_000 });
   const redis = await connect();
   const lease = await a.acquire({ weight: 2, autoRefresh: false });
   const last = (await a.status()).lastFencingToken;
@@ -159,7 +168,7 @@ test('a handle from another client extends, reads and releases the same permits;
 });
 
 test('a handle on a lease held by someone else now is refused: an old id never acts on a new holder', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('handle-stale');
   const mutex = new Mutex(redis, key, { ttl: 2_000 });
   const first = await mutex.acquire({ autoRefresh: false });
@@ -181,7 +190,7 @@ test('an expired lease is gone for every handle, even before any call on the key
   const redis = await connect();
   const key = uniqueKey('expired-handle');
   const space = keyspace('rfs', key);
-  const scripts = new Scripts(redis, space, key, { rewrite: movableClock });
+  const scripts = new Scripts(await connectLibrary(), space, key, { rewrite: movableClock });
   const clock = `${space.keys[0]}:clock`;
   await redis.set(clock, 1_800_000_000_000);
   const granted = await scripts.acquire({ token: 'abcdefghij.1', ttl: 1_000, wait: true, maxWaiters: Infinity });
@@ -198,8 +207,8 @@ test('an expired lease is gone for every handle, even before any call on the key
 
 test('two handles racing, one extending and one releasing, always end released and consistent', async (t) => {
   const key = uniqueKey('race');
-  const a = new Semaphore(await connect(), key, { permits: 1, ttl: 5_000 });
-  const b = new Semaphore(await connect(), key, { permits: 1, ttl: 5_000 });
+  const a = new Semaphore(await connectLibrary(), key, { permits: 1, ttl: 5_000 });
+  const b = new Semaphore(await connectLibrary(), key, { permits: 1, ttl: 5_000 });
   const outcomes = new Set<string>();
   for (let i = 0; i < 40; i++) {
     const lease = await a.acquire({ autoRefresh: false });
@@ -234,9 +243,9 @@ test('two handles racing, one extending and one releasing, always end released a
 test('startAutoRefresh turns a fixed term into a refreshing lease that outlives it', async (t) => {
   const redis = await connect();
   const key = uniqueKey('resume');
-  const mutex = new Mutex(redis, key, { ttl: 2_000 });
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 2_000 });
   const lease = await mutex.acquire({ autoRefresh: false });
-  const handle = await new Mutex(await connect(), key, { ttl: 2_000 }).lease(lease.id);
+  const handle = await new Mutex(await connectLibrary(), key, { ttl: 2_000 }).lease(lease.id);
   handle.startAutoRefresh();
   t.true(handle.autoRefresh);
   handle.startAutoRefresh();
@@ -257,10 +266,11 @@ test('startAutoRefresh turns a fixed term into a refreshing lease that outlives 
 test('a refresh never undoes an extension', async (t) => {
   const redis = await connect();
   const key = uniqueKey('extend-auto');
-  const mutex = new Mutex(redis, key, { ttl: 300 });
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 300 });
+  // Read before the acquire: a round trip between it and the extension could outlast the short ttl on a busy machine.
+  const extendedTo = (await serverMs(redis)) + 60_000;
   const lease = await mutex.acquire();
   t.true(lease.autoRefresh);
-  const extendedTo = (await serverMs(redis)) + 60_000;
   await lease.extend(60_000);
   // Refreshes (every 100 ms) go on; the expiry stays where the extension put it.
   const first = (await expiryOf(redis, key, lease))!;
@@ -271,7 +281,7 @@ test('a refresh never undoes an extension', async (t) => {
 });
 
 test('a fixed-term waiter granted by a release gets a whole term from its grant', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('term-renew');
   const mutex = new Mutex(redis, key, { ttl: 60_000 });
   const holder = await mutex.acquire();
@@ -290,6 +300,7 @@ test('a fixed-term waiter granted by a release gets a whole term from its grant'
 test('a lease taken with a fixed term outlives its process; another process takes it over, extends and releases it; a waiter is granted at that release and not before', async (t) => {
   const url = await redisUrl();
   const redis = await connect();
+  const lib = await connectLibrary();
   const key = uniqueKey('cross-process');
   const permits = 1;
   const ttl = 4_000;
@@ -300,7 +311,7 @@ test('a lease taken with a fixed term outlives its process; another process take
   scheduler.send({ op: 'quit', release: false });
   t.is(await scheduler.exited(), 0);
   t.deepEqual(
-    (await new Mutex(redis, key).status()).holders.map((h) => String(h.fencingToken)),
+    (await new Mutex(lib, key).status()).holders.map((h) => String(h.fencingToken)),
     [granted.fence],
     'still held after its process exited',
   );
@@ -316,7 +327,7 @@ test('a lease taken with a fixed term outlives its process; another process take
   // Past the original term: the waiter is still waiting, because of the extension.
   const termEnd = Number(granted.fence) / 1000 + ttl;
   while ((await serverMs(redis)) < termEnd + 500) await delay(100);
-  const mid = await new Mutex(redis, key).status();
+  const mid = await new Mutex(lib, key).status();
   t.deepEqual(mid.holders.map((h) => String(h.fencingToken)), [granted.fence]);
   t.is(mid.waiting, 1);
   t.false(waiter.reports.some((r) => r.ev === 'granted'));
@@ -340,7 +351,7 @@ test('a worker that dies between taking a lease over and releasing it: the permi
   const key = uniqueKey('dead-worker');
   const permits = 2;
   const ttl = 3_000;
-  const sem = new Semaphore(redis, key, { permits, ttl });
+  const sem = new Semaphore(await connectLibrary(), key, { permits, ttl });
   const worker = await Contender.start(url);
   const lease = await sem.acquire({ weight: 2, autoRefresh: false });
   worker.send({ op: 'takeOver', id: 'job', key, permits, ttl, leaseId: lease.id });
@@ -367,7 +378,7 @@ test('a fixed-term lease does not keep its process alive, and a closed client le
   // Exits on its own (the test would time out otherwise) while the term has minutes to run.
   t.is(await c.exited(), 0);
   t.false(c.reports.some((r) => r.ev === 'lost'), 'a closed client is no loss for a fixed-term lease');
-  const mutex = new Mutex(await connect(), key, { ttl: 600_000 });
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 600_000 });
   const handle = await mutex.lease(granted.leaseId);
   t.true((await handle.remaining()) > 500_000);
   t.true(await handle.release());
@@ -375,9 +386,10 @@ test('a fixed-term lease does not keep its process alive, and a closed client le
 
 test('taking over through a Redis that cannot be reached rejects with the connection error, not a loss', async (t) => {
   const key = uniqueKey('takeover-down');
-  const mutex = new Mutex(await connect(), key, { ttl: 5_000 });
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 5_000 });
   const lease = await mutex.acquire({ autoRefresh: false });
   const port = await closedPort();
+  // ioredis on purpose: its options fail a command at once; node-redis queues it while it reconnects.
   const unreachable = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   unreachable.on('error', () => {});
   const error = await t.throwsAsync(new Mutex(unreachable, key, { ttl: 5_000 }).lease(lease.id));
@@ -389,7 +401,7 @@ test('taking over through a Redis that cannot be reached rejects with the connec
 });
 
 test('release resolves to whether it gave permits back, the same answer every time; leases are disposable', async (t) => {
-  const mutex = new Mutex(await connect(), uniqueKey('types'));
+  const mutex = new Mutex(await connectLibrary(), uniqueKey('types'));
   const held = async (): Promise<number> => {
     await using lease = await mutex.acquire({ autoRefresh: false });
     return lease.remaining();
@@ -404,9 +416,9 @@ test('release resolves to whether it gave permits back, the same answer every ti
 
 test('a handle whose own term ended acts on nothing: the extension another handle made stands', async (t) => {
   const key = uniqueKey('inert');
-  const mutex = new Mutex(await connect(), key, { ttl: 2_000 });
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 2_000 });
   const scheduler = await mutex.acquire({ autoRefresh: false });
-  const worker = await new Mutex(await connect(), key, { ttl: 2_000 }).lease(scheduler.id);
+  const worker = await new Mutex(await connectLibrary(), key, { ttl: 2_000 }).lease(scheduler.id);
   await worker.extend(60_000);
   t.true((await aborted(scheduler.signal)) instanceof LeaseLostError);
   t.false(await scheduler.release(), 'the ended handle gives nothing back');
@@ -418,18 +430,16 @@ test('a handle whose own term ended acts on nothing: the extension another handl
 
 test('a fixed-term lease whose client was closed stays held; its handle refuses to act with ClientClosedError', async (t) => {
   const key = uniqueKey('closed-fixed');
-  const client = await connect();
+  const client = await connectLibrary();
   const lease = await new Mutex(client, key, { ttl: 60_000 }).acquire({ autoRefresh: false });
   const id = lease.id;
-  const ended = once(client, 'end');
-  await client.quit();
-  await ended;
+  await quit(client);
   t.false(lease.signal.aborted);
   await t.throwsAsync(lease.extend(1_000), { instanceOf: ClientClosedError });
   await t.throwsAsync(lease.remaining(), { instanceOf: ClientClosedError });
   await t.throwsAsync(lease.release(), { instanceOf: ClientClosedError });
   t.throws(() => lease.startAutoRefresh(), { instanceOf: ClientClosedError });
-  const other = new Mutex(await connect(), key, { ttl: 60_000 });
+  const other = new Mutex(await connectLibrary(), key, { ttl: 60_000 });
   t.is((await other.status()).held, 1);
   t.true(await (await other.lease(id)).release());
 });

@@ -3,7 +3,7 @@ import { Mutex, Semaphore } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { queued } from './helpers/events.js';
 import { Contender } from './helpers/processes.js';
-import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, redisUrl, uniqueKey } from './helpers/redis.js';
 
 /** The part of a key Redis Cluster hashes: the first non-empty {...}. */
 function hashTag(key: string): string {
@@ -21,7 +21,7 @@ test('every key and channel of a semaphore shares one hash tag', (t) => {
 test('once nobody holds or waits, only the fencing counter remains', async (t) => {
   const redis = await connect();
   const key = uniqueKey('clean');
-  const sem = new Semaphore(redis, key, { permits: 2 });
+  const sem = new Semaphore(await connectLibrary(), key, { permits: 2 });
   const a = await sem.acquire();
   const b = await sem.acquire();
   const isQueued = queued(key);
@@ -48,7 +48,7 @@ test('a dead holder blocks nobody past its ttl, and the next call clears what it
   await child.event('granted', 'h');
   await child.kill();
   // The lease outlives its process until its ttl, and not a moment longer.
-  const mutex = new Mutex(redis, key, { ttl: 300 });
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 300 });
   const lease = await mutex.acquire();
   t.deepEqual((await mutex.status()).holders.map((h) => h.token), [lease.token]);
   await lease.release();
@@ -59,7 +59,7 @@ test('the keys of waiters that all died expire on their own, no later than their
   const url = await redisUrl();
   const redis = await connect();
   const key = uniqueKey('dead-waiters');
-  const holder = await new Mutex(redis, key, { ttl: 60_000 }).acquire();
+  const holder = await new Mutex(await connectLibrary(), key, { ttl: 60_000 }).acquire();
   const child = await Contender.start(url);
   child.send({ op: 'acquire', id: 'w', key, permits: 1, ttl: 2_000 });
   await child.event('queued', 'w');
@@ -75,7 +75,7 @@ test('the keys of waiters that all died expire on their own, no later than their
 test('a custom prefix names every key', async (t) => {
   const redis = await connect();
   const key = uniqueKey('prefix');
-  const mutex = new Mutex(redis, key, { prefix: 'myapp:locks' });
+  const mutex = new Mutex(await connectLibrary(), key, { prefix: 'myapp:locks' });
   const lease = await mutex.acquire();
   t.deepEqual((await redis.keys(`myapp:locks:{${key}}:*`)).sort(), [
     `myapp:locks:{${key}}:fence`,

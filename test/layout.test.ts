@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { ErrorCode, LayoutVersionError, Mutex, Semaphore } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { requireKey, requirePrefix } from '../src/options.js';
-import { connect, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
 
 /** Version 1's scripts exactly as released (commit 4263f88), kept as fixtures. */
 function v1Lua(file: string): string {
@@ -50,7 +50,7 @@ test('while version 1 holds a key, version 2 refuses it with LayoutVersionError 
   const [granted, v1Fence] = await old.acquire('v1-token');
   t.is(granted, 1);
   const before = await snapshot(redis, key);
-  const mutex = new Mutex(redis, key);
+  const mutex = new Mutex(await connectLibrary(), key);
   for (const call of [() => mutex.acquire(), () => mutex.tryAcquire(), () => mutex.status()]) {
     const error = await t.throwsAsync(call(), { instanceOf: LayoutVersionError });
     t.is(error?.code, ErrorCode.layoutVersion);
@@ -67,7 +67,7 @@ test('while version 1 holds a key, version 2 refuses it with LayoutVersionError 
 test('while version 2 holds a key, version 1 fails at once (WRONGTYPE) and changes nothing; then it works again', async (t) => {
   const redis = await connect();
   const key = uniqueKey('v2-holds');
-  const mutex = new Mutex(redis, key);
+  const mutex = new Mutex(await connectLibrary(), key);
   const lease = await mutex.acquire();
   const before = await snapshot(redis, key);
   const old = v1(redis, key);
@@ -104,8 +104,7 @@ testProp(
 
 for (const permits of [1e14, Number.MAX_SAFE_INTEGER]) {
   test(`permits and weights of ${permits} are stored and read back exactly`, async (t) => {
-    const redis = await connect();
-    const sem = new Semaphore(redis, uniqueKey('big'), { permits });
+    const sem = new Semaphore(await connectLibrary(), uniqueKey('big'), { permits });
     const all = await sem.acquire({ weight: permits });
     let status = await sem.status();
     t.is(status.permits, permits);

@@ -2,11 +2,12 @@ import { deepStrictEqual } from 'node:assert/strict';
 import { fc, testProp } from '@fast-check/ava';
 import test from 'ava';
 import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { Scripts, type ScriptVariant } from '../src/scripts.js';
 import { movableClock } from './helpers/clock.js';
 import { SemaphoreModel } from './helpers/model.js';
-import { connect, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
 
 function swap(text: string, from: string, to: string): string {
   if (!text.includes(from)) throw new Error(`planted change not applicable: ${from}`);
@@ -20,6 +21,7 @@ const start = 1_800_000_000_000;
 /** A token as src/tokens.ts writes it for this semaphore. */
 const tokenOf = (slot: string, weight: number) => `${slot}${weight === 1 ? '' : `*${weight}`}/${permits}`;
 
+/** `redis` moves the clock; the scripts run on the library's client. */
 type Real = { redis: Redis; scripts: Scripts; clockKey: string };
 
 abstract class Step implements fc.AsyncCommand<SemaphoreModel, Real> {
@@ -139,12 +141,12 @@ const steps = fc.commands(
   { size: '+1' },
 );
 
-async function property(redis: Redis, variant: ScriptVariant, cmds: Iterable<fc.AsyncCommand<SemaphoreModel, Real>>) {
+async function property(redis: Redis, lib: RedisClient, variant: ScriptVariant, cmds: Iterable<fc.AsyncCommand<SemaphoreModel, Real>>) {
   const key = uniqueKey('model');
   const space = keyspace('model', key);
   const clockKey = `${space.keys[0]}:clock`;
   await redis.set(clockKey, start);
-  const real: Real = { redis, scripts: new Scripts(redis, space, key, variant), clockKey };
+  const real: Real = { redis, scripts: new Scripts(lib, space, key, variant), clockKey };
   await fc.asyncModelRun(() => ({ model: new SemaphoreModel(start), real }), cmds);
 }
 
@@ -154,7 +156,7 @@ testProp(
   'the scripts behave as the model under any sequence of acquires, heartbeats, releases, refreshes, extensions, reads and elapsed time',
   [steps],
   async (t, cmds) => {
-    await property(await connect(), shipped, cmds);
+    await property(await connect(), await connectLibrary(), shipped, cmds);
     t.pass();
   },
   { numRuns: 150 },
@@ -193,9 +195,10 @@ const planted: Record<string, (lua: string) => string> = {
 for (const [bug, plant] of Object.entries(planted)) {
   test(`the model-based property catches a planted bug: ${bug}`, async (t) => {
     const redis = await connect();
+    const lib = await connectLibrary();
     const variant: ScriptVariant = { rewrite: (lua) => plant(movableClock(lua)) };
     const result = await fc.check(
-      fc.asyncProperty(steps, (cmds) => property(redis, variant, cmds)),
+      fc.asyncProperty(steps, (cmds) => property(redis, lib, variant, cmds)),
       { numRuns: 300 },
     );
     t.true(result.failed, `the property did not catch: ${bug}`);

@@ -1,21 +1,17 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import test, { type ExecutionContext } from 'ava';
 import type { Redis } from 'ioredis';
-import * as v5 from 'redis';
 import * as v4 from 'redis4';
 import {
   AcquireTimeoutError,
-  channels,
   ClientClosedError,
   LeaseLostError,
   Mutex,
   NotReplicatedError,
   type RedisClient,
   Semaphore,
-  type SubscriberEvent,
 } from '../src/index.js';
 import { startCluster } from './helpers/cluster.js';
-import { aborted, queued } from './helpers/events.js';
+import { aborted, queued, subscriberEvent } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
 import { type NodeRedis, nodeRedis } from './helpers/node-redis.js';
 import { Contender } from './helpers/processes.js';
@@ -49,16 +45,6 @@ async function heldAndWaiting(sem: Semaphore, key: string) {
   return { holder, waiting };
 }
 
-function subscriberEvent(event: SubscriberEvent['event']): Promise<SubscriberEvent> {
-  return new Promise((resolve) => {
-    const listener = (message: unknown) => {
-      if ((message as SubscriberEvent).event !== event) return;
-      unsubscribe(channels.subscriber.name, listener);
-      resolve(message as SubscriberEvent);
-    };
-    subscribe(channels.subscriber.name, listener);
-  });
-}
 
 const fifo = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   const redis = await v.connect(await redisUrl());
@@ -213,8 +199,11 @@ for (const v of nodeRedis) {
   test(`${v.name}: disconnect() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) => c.disconnect());
 }
 
-test('node-redis v5: close() rejects a waiting acquire and loses a refreshing lease', closing, nodeRedis[0]!, (c) => c.close!());
-test('node-redis v5: destroy() rejects a waiting acquire and loses a refreshing lease', closing, nodeRedis[0]!, (c) => c.destroy!());
+// close() and destroy() came with v5.
+for (const v of nodeRedis.slice(0, 2)) {
+  test(`${v.name}: close() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) => c.close!());
+  test(`${v.name}: destroy() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) => c.destroy!());
+}
 
 test('node-redis clients are accepted where the types say so; anything else is refused by name', async (t) => {
   const redis = await nodeRedis[0]!.connect(await redisUrl());
@@ -223,9 +212,14 @@ test('node-redis clients are accepted where the types say so; anything else is r
   t.throws(() => new Mutex({ evalSha() {} } as never, 'k'), { instanceOf: TypeError, message: /ioredis.*node-redis/ });
   const legacy = v4.createClient({ legacyMode: true });
   t.throws(() => new Mutex(legacy as never, 'k'), { instanceOf: TypeError, message: /node-redis/ });
-  // Not supported (yet): its pub/sub and connection life cycle are its own.
-  const sentinel = v5.createSentinel({ name: 'm', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] });
-  t.throws(() => new Mutex(sentinel as never, 'k'), { instanceOf: TypeError, message: /createClient\(\) or createCluster\(\)/ });
+  // A sentinel (v5 and later) is accepted; WAIT cannot be sent on the connection of the scripts.
+  for (const v of nodeRedis) {
+    const create = v.version.createSentinel;
+    if (!create) continue;
+    const sentinel = create('m', [{ host: '127.0.0.1', port: 1 }]) as unknown as RedisClient;
+    t.truthy(new Mutex(sentinel, 'k'), v.name);
+    t.throws(() => new Mutex(sentinel, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /node-redis sentinel/ }, v.name);
+  }
 });
 
 test('cross-process: node-redis here and a contender process there take turns on one key', async (t) => {
@@ -280,10 +274,10 @@ const clusterClosed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
 let cluster: ReturnType<typeof startCluster> | undefined;
 const getCluster = () => (cluster ??= startCluster());
 
-test.serial('node-redis v5: in a cluster, killed sharded pub/sub connections are restored and the waiter granted', async (t) => {
+const clusterKilled = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   // A cluster of its own: killing every pub/sub connection must not touch other tests.
   const c = await startCluster();
-  const client = (await nodeRedis[0]!.connectCluster(c.startupNodes)) as unknown as RedisClient;
+  const client = (await v.connectCluster(c.startupNodes)) as unknown as RedisClient;
   const key = uniqueKey('nr-cluster-kill');
   const mutex = new Mutex(client, key, { ttl: long });
   const { holder, waiting } = await heldAndWaiting(mutex, key);
@@ -307,6 +301,8 @@ test.serial('node-redis v5: in a cluster, killed sharded pub/sub connections are
 });
 
 for (const v of nodeRedis) {
+  // Serial: another test's subscriber events must not stand in for this one's.
+  test.serial(`${v.name}: in a cluster, killed sharded pub/sub connections are restored and the waiter granted`, clusterKilled, v);
   test(`${v.name}: a cluster grants in FIFO order through sharded pub/sub`, clusterFifo, v);
   test(`${v.name}: a closed cluster rejects a waiting acquire and loses a refreshing lease`, clusterClosed, v);
 }

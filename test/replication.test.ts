@@ -1,40 +1,46 @@
 import test from 'ava';
-import type { Redis } from 'ioredis';
-import { Mutex, NotReplicatedError } from '../src/index.js';
-import { connect, type RedisServer, startRedisServer, uniqueKey } from './helpers/redis.js';
+import { Redis } from 'ioredis';
+import { Mutex, NotReplicatedError, type RedisClient } from '../src/index.js';
+import { connect, connectLibrary, type RedisServer, startRedisServer, uniqueKey } from './helpers/redis.js';
 
-/** A master and one replica of it, in sync. */
-async function pair(): Promise<{ master: RedisServer; replica: RedisServer; m: Redis; r: Redis }> {
+/** A master and one replica of it, in sync: `r` for the test's own commands, `libM` and `libR` for the library. */
+async function pair(): Promise<{ master: RedisServer; replica: RedisServer; r: Redis; libM: RedisClient; libR: RedisClient }> {
   const master = await startRedisServer();
   const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
-  const m = await connect(master.url);
   const r = await connect(replica.url);
   while (!(await r.info('replication')).includes('master_link_status:up')) {
     // Replication has no event a client can wait on; the initial sync takes milliseconds.
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return { master, replica, m, r };
+  return { master, replica, r, libM: await connectLibrary(master.url), libR: await connectLibrary(replica.url) };
+}
+
+/** WAIT on the library's own connection: it counts the replicas that have that connection's writes. */
+async function waitOn(client: RedisClient, replicas: number, timeoutMs: number): Promise<number> {
+  if (client instanceof Redis) return client.wait(replicas, timeoutMs);
+  const nodeRedis = client as { sendCommand(args: string[]): Promise<unknown> };
+  return Number(await nodeRedis.sendCommand(['WAIT', String(replicas), String(timeoutMs)]));
 }
 
 test('with replicas: 1, a grant survives the master failing over to its replica', async (t) => {
-  const { master, m, r } = await pair();
+  const { master, r, libM, libR } = await pair();
   const key = uniqueKey('failover');
-  const lease = await new Mutex(m, key, { ttl: 30_000, replicas: 1 }).acquire();
+  const lease = await new Mutex(libM, key, { ttl: 30_000, replicas: 1 }).acquire();
   await master.stop();
   await r.replicaof('NO', 'ONE');
-  const status = await new Mutex(r, key).status();
+  const status = await new Mutex(libR, key).status();
   t.deepEqual(
     status.holders.map((h) => [h.token, h.fencingToken]),
     [[lease.token, lease.fencingToken]],
   );
-  t.is(await new Mutex(r, key).tryAcquire(), null, 'the promoted replica still refuses a second holder');
+  t.is(await new Mutex(libR, key).tryAcquire(), null, 'the promoted replica still refuses a second holder');
 });
 
 test('with replicas: 1 and a stalled replica, acquire fails clearly and gives the permit back', async (t) => {
-  const { m, replica } = await pair();
+  const { libM, replica } = await pair();
   const key = uniqueKey('stalled');
   replica.pause();
-  const mutex = new Mutex(m, key, { ttl: 30_000, replicas: 1, replicaTimeout: 200 });
+  const mutex = new Mutex(libM, key, { ttl: 30_000, replicas: 1, replicaTimeout: 200 });
   const error = await t.throwsAsync(mutex.acquire(), { instanceOf: NotReplicatedError });
   replica.resume();
   t.is(error?.code, 'ERR_SEMAPHORE_NOT_REPLICATED');
@@ -43,20 +49,21 @@ test('with replicas: 1 and a stalled replica, acquire fails clearly and gives th
 });
 
 test('without replicas, a grant is acknowledged before any replica has it', async (t) => {
-  const { m, replica, r } = await pair();
+  const { libM, replica, r } = await pair();
   const key = uniqueKey('async');
   replica.pause();
   // Granted while the replica cannot have applied it: a failover now would lose it.
-  const lease = await new Mutex(m, key, { ttl: 30_000 }).acquire();
+  const lease = await new Mutex(libM, key, { ttl: 30_000 }).acquire();
   t.true(lease.held);
-  t.is(await m.wait(1, 50), 0, 'no replica has the grant yet');
+  t.is(await waitOn(libM, 1, 50), 0, 'no replica has the grant yet');
   replica.resume();
-  t.is(await m.wait(1, 5_000), 1);
+  t.is(await waitOn(libM, 1, 5_000), 1);
   t.is(await r.exists(`rfs:{${key}}:tickets`), 1);
   await lease.release();
 });
 
 test('replicas with a Cluster client, or a bad value, is refused up front', (t) => {
+  // An ioredis-shaped fake, never connected (node-redis.test.ts has a real node-redis cluster refuse `replicas`).
   const fakeCluster = { isCluster: true, defineCommand() {}, duplicate() {}, evalsha() {} };
   t.throws(() => new Mutex(fakeCluster as never, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /Cluster/ });
   t.throws(() => new Mutex(fakeCluster as never, 'k', { replicas: -1 }), { instanceOf: RangeError, message: /`replicas`.*-1/ });
@@ -67,15 +74,15 @@ test('replicas with a Cluster client, or a bad value, is refused up front', (t) 
 });
 
 test('a replica promoted while the old master still grants: lost without replicas, refused with it', async (t) => {
-  const { m, r } = await pair();
+  const { r, libM, libR } = await pair();
   // The failover happens first: the replica leaves and takes over, the old master lives on.
   await r.replicaof('NO', 'ONE');
   const plain = uniqueKey('split-plain');
-  const lease = await new Mutex(m, plain, { ttl: 30_000 }).acquire();
-  const second = await new Mutex(r, plain, { ttl: 30_000 }).tryAcquire();
+  const lease = await new Mutex(libM, plain, { ttl: 30_000 }).acquire();
+  const second = await new Mutex(libR, plain, { ttl: 30_000 }).tryAcquire();
   t.truthy(second, 'the new master never saw the grant: a second holder gets in');
   t.true(lease.held);
-  const guarded = new Mutex(m, uniqueKey('split-guarded'), { ttl: 30_000, replicas: 1, replicaTimeout: 200 });
+  const guarded = new Mutex(libM, uniqueKey('split-guarded'), { ttl: 30_000, replicas: 1, replicaTimeout: 200 });
   await t.throwsAsync(guarded.acquire(), { instanceOf: NotReplicatedError });
   await Promise.all([lease.release(), second?.release()]);
 });

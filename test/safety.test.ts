@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Semaphore } from '../src/index.js';
 import { Contender } from './helpers/processes.js';
-import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, redisUrl, uniqueKey } from './helpers/redis.js';
 
 /**
  * Several processes loop through the critical section. Redis itself is the protected
@@ -24,7 +24,7 @@ async function contend(t: import('ava').ExecutionContext, permits: number, envs:
   t.is(results.reduce((sum, r) => sum + r.violations, 0), 0, 'more holders inside than permits');
   t.is(results.reduce((sum, r) => sum + r.fencedRejects, 0), 0, 'a fenced write arrived out of order');
   t.is(await redis.get(`${key}:inside`), '0');
-  const status = await new Semaphore(redis, key, { permits }).status();
+  const status = await new Semaphore(await connectLibrary(), key, { permits }).status();
   t.is(status.held, 0);
   t.is(status.waiting, 0);
   t.true(contenders.every((c) => !c.reports.some((r) => r.ev === 'unhandled')));

@@ -1,26 +1,35 @@
 import test from 'ava';
-import type { Redis } from 'ioredis';
-import { Mutex } from '../src/index.js';
-import { queued } from './helpers/events.js';
+import { Mutex, type RedisClient } from '../src/index.js';
+import { queued, subscriberEvent } from './helpers/events.js';
+import { eventually } from './helpers/eventually.js';
 import { uniqueKey } from './helpers/redis.js';
 import { startSentinel } from './helpers/sentinel.js';
 
-/** A holder, a waiter with a ttl so long that only a pushed grant can reach it in time, then the handoff. */
-async function pushedHandoff(redis: Redis, key: string): Promise<number> {
-  const mutex = new Mutex(redis, key, { ttl: 600_000 });
+// A ttl far beyond any test: no heartbeat can be what finds a grant, only its message.
+const long = 600_000;
+
+/** A holder and a waiter queued behind it. */
+async function heldAndWaiting(redis: RedisClient, key: string) {
+  const mutex = new Mutex(redis, key, { ttl: long });
   const holder = await mutex.acquire();
   const isQueued = queued(key);
   const waiting = mutex.acquire();
   await isQueued;
+  return { holder, waiting };
+}
+
+/** A holder, a waiter with a ttl so long that only a pushed grant can reach it in time, then the handoff. */
+async function pushedHandoff(redis: RedisClient, key: string): Promise<number> {
+  const { holder, waiting } = await heldAndWaiting(redis, key);
   await holder.release();
   const lease = await waiting;
   await lease.release();
   return lease.fencingToken;
 }
 
-test('through Redis Sentinel: pushed wake-ups before and after a failover, and the semaphore grants on the new master', async (t) => {
+test.serial('through Redis Sentinel: pushed wake-ups before and after a failover, and the semaphore grants on the new master', async (t) => {
   const s = await startSentinel();
-  const redis = s.connect();
+  const redis = await s.connectLibrary();
   const key = uniqueKey('sentinel');
   const before = await pushedHandoff(redis, key);
   // The master dies; the sentinel promotes the replica, and the client follows it there.
@@ -35,4 +44,27 @@ test('through Redis Sentinel: pushed wake-ups before and after a failover, and t
   const mutex = new Mutex(redis, key);
   await (await mutex.acquire()).release();
   t.is((await mutex.status()).held, 0);
+});
+
+// Serial: another test's subscriber events must not stand in for this one's.
+test.serial('through Redis Sentinel: a killed pub/sub connection is restored and the waiter granted by its message', async (t) => {
+  const s = await startSentinel();
+  const redis = await s.connectLibrary();
+  const admin = s.connect();
+  const key = uniqueKey('sentinel-kill');
+  const { holder, waiting } = await heldAndWaiting(redis, key);
+  // Queued is reported before the subscription is confirmed: kill it once Redis has it.
+  await eventually(
+    async () => ((await admin.pubsub('CHANNELS', `rfs:{${key}}:wake:*`)) as string[]).length,
+    (n) => n === 1,
+  );
+  const back = subscriberEvent('resubscribed');
+  // The sentinel's own hello subscription on the master goes too; it reconnects by itself.
+  t.true(Number(await admin.client('KILL', 'TYPE', 'pubsub')) >= 1);
+  await back;
+  // Only the message can wake it now: the re-check after the restore found the lock still held.
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.fencingToken > holder.fencingToken);
+  await lease.release();
 });

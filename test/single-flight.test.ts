@@ -7,6 +7,7 @@ const worker = new URL('./helpers/refresher.ts', import.meta.url);
 
 test('single flight: of many processes finding the cache stale, exactly one refreshes it', async (t) => {
   const url = await redisUrl();
+  // Reads the cache only: the library runs in the workers, on the client RFS_CLIENT names.
   const redis = await connect();
   const key = uniqueKey('single-flight');
   const children = Array.from({ length: 5 }, () =>

@@ -3,28 +3,29 @@ import { LeaseLostError, Mutex, Semaphore } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { Scripts } from '../src/scripts.js';
 import { queued } from './helpers/events.js';
-import { connect, startRedisServer, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, startRedisServer, uniqueKey } from './helpers/redis.js';
 
 test('SCRIPT FLUSH mid-run: the next calls reload the scripts and the queue goes on', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
+  const admin = await connect();
   const key = uniqueKey('flush');
   const mutex = new Mutex(redis, key);
   const holder = await mutex.acquire();
   const isQueued = queued(key);
   const waiting = mutex.acquire();
   await isQueued;
-  await redis.script('FLUSH');
+  await admin.script('FLUSH');
   await holder.release();
   const lease = await waiting;
   t.true(lease.held);
-  await redis.script('FLUSH');
+  await admin.script('FLUSH');
   await lease.release();
   t.is((await mutex.status()).held, 0);
 });
 
 // Serial: killing every pub/sub connection of the Redis must not disturb the other tests here.
 test.serial('a killed pub/sub connection: the waiter resubscribes, re-checks, and is granted', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const admin = await connect();
   const key = uniqueKey('pubsub-kill');
   // A long ttl: only the re-check after resubscribing can find the grant in time.
@@ -43,8 +44,8 @@ test.serial('a killed pub/sub connection: the waiter resubscribes, re-checks, an
 
 test('Redis restarts empty: holders learn they lost the lease, waiters queue again and are granted', async (t) => {
   const server = await startRedisServer();
-  const redis = await connect(server.url);
-  const other = await connect(server.url);
+  const redis = await connectLibrary(server.url);
+  const other = await connectLibrary(server.url);
   const key = uniqueKey('restart');
   const mutex = new Mutex(redis, key, { ttl: 900 });
   const holder = await mutex.acquire();
@@ -61,7 +62,7 @@ test('Redis restarts empty: holders learn they lost the lease, waiters queue aga
 });
 
 test('a resent enqueue does not create a second ticket; a resent release frees nobody else', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('resend');
   const scripts = new Scripts(redis, keyspace('rfs', key), key);
   const call = (token: string) => scripts.acquire({ token, ttl: 5_000, wait: true, maxWaiters: Infinity });
@@ -85,7 +86,7 @@ test('a resent enqueue does not create a second ticket; a resent release frees n
 });
 
 test('a weighted semaphore keeps its count through releases of unknown tokens', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
   const sem = new Semaphore(redis, uniqueKey('count'), { permits: 3 });
   const lease = await sem.acquire({ weight: 3 });
   const scripts = new Scripts(redis, keyspace('rfs', sem.key), sem.key);
@@ -99,7 +100,7 @@ test('a weighted semaphore keeps its count through releases of unknown tokens', 
 test("a script's first use on a server is sent whole, so a call sent right after it never overtakes it", async (t) => {
   // A server of its own: no script of this library is loaded on it yet.
   const server = await startRedisServer();
-  const mutex = new Mutex(await connect(server.url), uniqueKey('first-use'));
+  const mutex = new Mutex(await connectLibrary(server.url), uniqueKey('first-use'));
   // The acquire and release scripts are used once; the refresh script not yet.
   await (await mutex.acquire()).release();
   const lease = await mutex.acquire({ autoRefresh: false });

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { Mutex, Semaphore } from '../src/index.js';
+import { Mutex, type RedisClient, Semaphore } from '../src/index.js';
 import { recordCommands } from './helpers/commands.js';
-import { connect, startRedisServer, uniqueKey } from './helpers/redis.js';
+import { connectLibrary, startRedisServer, uniqueKey } from './helpers/redis.js';
 
-type Case = [title: string, run: (redis: import('ioredis').Redis) => unknown, error: typeof TypeError, pattern: RegExp];
+type Case = [title: string, run: (redis: RedisClient) => unknown, error: typeof TypeError, pattern: RegExp];
 
 const cases: Case[] = [
   ['permits missing', (r) => new Semaphore(r, 'k', {} as never), TypeError, /`permits`.*undefined/],
@@ -30,7 +30,7 @@ const cases: Case[] = [
 
 for (const [title, run, type, pattern] of cases) {
   test(`constructor rejects ${title}`, async (t) => {
-    const redis = await connect();
+    const redis = await connectLibrary();
     const recorder = recordCommands(redis);
     const error = t.throws(() => run(redis), { instanceOf: type });
     t.regex(error!.message, pattern);
@@ -50,7 +50,7 @@ const acquireCases: [string, Record<string, unknown>, typeof TypeError, RegExp][
 
 for (const [title, options, type, pattern] of acquireCases) {
   test(`acquire, tryAcquire and use reject ${title} before any command`, async (t) => {
-    const redis = await connect();
+    const redis = await connectLibrary();
     const sem = new Semaphore(redis, uniqueKey('bad'), { permits: 3 });
     const recorder = recordCommands(redis);
     const calls: Promise<unknown>[] = [sem.acquire(options), sem.use(async () => 1, options)];
@@ -64,15 +64,14 @@ for (const [title, options, type, pattern] of acquireCases) {
 }
 
 test('use rejects a missing fn and a non-function skip', async (t) => {
-  const redis = await connect();
-  const mutex = new Mutex(redis, uniqueKey('bad-use'));
+  const mutex = new Mutex(await connectLibrary(), uniqueKey('bad-use'));
   await t.throwsAsync(mutex.use(undefined as never), { instanceOf: TypeError, message: /`fn`/ });
   await t.throwsAsync(mutex.use(async () => 1, { skip: true as never }), { instanceOf: TypeError, message: /`skip`/ });
 });
 
 test('a Redis that may evict keys gets one warning per client', async (t) => {
   const server = await startRedisServer(['--maxmemory-policy', 'allkeys-lru']);
-  const redis = await connect(server.url);
+  const redis = await connectLibrary(server.url);
   const warnings: Error[] = [];
   const onWarning = (w: Error) => {
     if ((w as { code?: string }).code === 'RFS_EVICTION_POLICY') warnings.push(w);
@@ -82,7 +81,7 @@ test('a Redis that may evict keys gets one warning per client', async (t) => {
   await (await mutex.acquire()).release();
   await (await mutex.acquire()).release();
   // The check runs beside the first acquire; a PING behind it on the same connection orders us after it.
-  await redis.ping();
+  await (redis as unknown as { ping(): Promise<unknown> }).ping();
   await new Promise((resolve) => setImmediate(resolve));
   process.off('warning', onWarning);
   t.is(warnings.length, 1);

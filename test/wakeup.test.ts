@@ -1,12 +1,15 @@
 import test from 'ava';
+import { Redis } from 'ioredis';
 import { ClientClosedError, Mutex } from '../src/index.js';
 import { recordCommands, scriptCalls } from './helpers/commands.js';
 import { queued } from './helpers/events.js';
+import { type NodeRedisConnection, shut } from './helpers/node-redis-versions.js';
 import { Contender } from './helpers/processes.js';
-import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+import { connect, connectLibrary, redisUrl, uniqueKey } from './helpers/redis.js';
 
 test('an uncontended acquire is one script call and no subscription; a release is one', async (t) => {
-  const redis = await connect();
+  const redis = await connectLibrary();
+  const admin = await connect();
   const mutex = new Mutex(redis, uniqueKey('one-trip'));
   // The first acquire on a client also checks maxmemory-policy, beside it; count from the second.
   await (await mutex.acquire()).release();
@@ -16,13 +19,13 @@ test('an uncontended acquire is one script call and no subscription; a release i
   await lease.release();
   t.deepEqual(recorder.names, ['evalsha', 'evalsha']);
   recorder.stop();
-  t.deepEqual(await redis.pubsub('NUMSUB', `rfs:{${mutex.key}}:wake:x`), [`rfs:{${mutex.key}}:wake:x`, 0]);
-  t.is(((await redis.pubsub('CHANNELS', `rfs:{${mutex.key}}:*`)) as string[]).length, 0);
+  t.deepEqual(await admin.pubsub('NUMSUB', `rfs:{${mutex.key}}:wake:x`), [`rfs:{${mutex.key}}:wake:x`, 0]);
+  t.is(((await admin.pubsub('CHANNELS', `rfs:{${mutex.key}}:*`)) as string[]).length, 0);
 });
 
 test('a waiter is woken by the grant message itself: no polling, no confirm round trip', async (t) => {
   const url = await redisUrl();
-  const redis = await connect();
+  const redis = await connectLibrary();
   const key = uniqueKey('push');
   // A ttl far beyond the test means no heartbeat can be what finds the grant.
   const mutex = new Mutex(redis, key, { ttl: 600_000 });
@@ -55,9 +58,8 @@ test('a waiter is woken by the grant message itself: no polling, no confirm roun
 
 test('a process that acquired, waited, released and closed its client exits by itself', async (t) => {
   const url = await redisUrl();
-  const redis = await connect();
   const key = uniqueKey('exit');
-  const mutex = new Mutex(redis, key, { ttl: 600_000 });
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 600_000 });
   const holder = await mutex.acquire();
   const child = await Contender.start(url);
   child.send({ op: 'acquire', id: 'w', key, permits: 1, ttl: 600_000 });
@@ -70,14 +72,16 @@ test('a process that acquired, waited, released and closed its client exits by i
 });
 
 test('closing the client rejects a pending acquire with ClientClosedError instead of leaving it hanging', async (t) => {
-  const holderClient = await connect();
-  const waiterClient = await connect();
+  const holderClient = await connectLibrary();
+  const waiterClient = await connectLibrary();
   const key = uniqueKey('closed');
   const holder = await new Mutex(holderClient, key).acquire();
   const isQueued = queued(key);
   const waiting = new Mutex(waiterClient, key).acquire();
   await isQueued;
-  waiterClient.disconnect();
+  // Closed at once, as each client does it (node-redis v4 has no destroy()).
+  if (waiterClient instanceof Redis) waiterClient.disconnect();
+  else void shut(waiterClient as unknown as NodeRedisConnection);
   const error = await t.throwsAsync(waiting, { instanceOf: ClientClosedError });
   t.is(error?.code, 'ERR_SEMAPHORE_CLIENT_CLOSED');
   await holder.release();

@@ -32,8 +32,12 @@ export type Adapter = {
   onEnd(listener: () => void): void;
   /** CONFIG GET of one parameter; undefined when Redis has no such parameter. */
   configGet(name: string): Promise<string | undefined>;
-  /** WAIT on the connection the scripts use: how many replicas acknowledged its writes. */
-  wait(replicas: number, timeoutMs: number): Promise<number>;
+  /**
+   * WAIT on the connection the scripts use: how many replicas acknowledged its writes.
+   * Undefined where that connection cannot be named: a Cluster (WAIT has no key to
+   * route by) and a node-redis sentinel (a pool of master connections).
+   */
+  readonly wait: ((replicas: number, timeoutMs: number) => Promise<number>) | undefined;
   /**
    * The wake-up subscriber, connecting at once: a duplicate of the user's client, or
    * where the client keeps pub/sub apart by itself (a node-redis cluster), the client.

@@ -8,8 +8,17 @@ import {
   subscribeKept,
 } from './adapter.js';
 
-/** Either ioredis client. */
-export type IoredisClient = Redis | Cluster;
+/**
+ * An ioredis `Redis` or `Cluster`, structurally: the published types must not import
+ * ioredis, or a node-redis user's type check would fail for want of it.
+ */
+export type IoredisClient = {
+  defineCommand: (...args: never[]) => unknown;
+  duplicate: (...args: never[]) => unknown;
+  evalsha: (...args: never[]) => unknown;
+};
+
+type Ioredis = Redis | Cluster;
 
 /** Duck-typed, so a second copy of ioredis in node_modules still counts as ioredis. */
 export function isIoredis(client: object): client is IoredisClient {
@@ -31,7 +40,8 @@ type Send = (name: string, numberOfKeys: number, keys: ScriptArgs, argv: ScriptA
  * script after Redis lost it. ioredis flattens argument arrays itself, so keys and
  * arguments are passed as they are, and routes a Cluster call by the script's first key.
  */
-export function ioredisAdapter(client: IoredisClient): Adapter {
+export function ioredisAdapter(user: IoredisClient): Adapter {
+  const client = user as unknown as Ioredis;
   const c = client as unknown as { evalsha: Send; eval: Send; isCluster?: boolean; status?: string };
   const cluster = c.isCluster === true;
   return {
@@ -54,7 +64,7 @@ export function ioredisAdapter(client: IoredisClient): Adapter {
       const value = Array.isArray(reply) ? reply[1] : undefined;
       return typeof value === 'string' ? value : undefined;
     },
-    wait: (replicas, timeoutMs) => (client as Redis).wait(replicas, timeoutMs),
+    wait: cluster ? undefined : (replicas, timeoutMs) => (client as Redis).wait(replicas, timeoutMs),
     subscriber: (events) => (cluster ? clusterSubscriber(client as Cluster, events) : redisSubscriber(client as Redis, events)),
   };
 }
@@ -132,7 +142,7 @@ function unrefSocket(sub: Redis | Cluster): void {
  * True from the moment quit() or disconnect() is called on `client` (or it ended: its
  * retry strategy gave up), though ioredis reports status "ready" until the socket closes.
  */
-function isClosed(client: IoredisClient): boolean {
+function isClosed(client: Ioredis): boolean {
   const { status, manuallyClosing, isCluster } = client as unknown as {
     status?: string;
     manuallyClosing?: boolean;

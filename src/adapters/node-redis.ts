@@ -1,4 +1,4 @@
-import { clusterEndCheckMs } from '../timing.js';
+import { clusterEndCheckMs, probeRetryMs } from '../timing.js';
 import {
   type Adapter,
   type Script,
@@ -9,29 +9,30 @@ import {
 } from './adapter.js';
 
 /**
- * A client of the `redis` package (node-redis v4 or v5), from `createClient()` or
- * `createCluster()`, connected by its owner. Structural, so that ioredis users need
- * not install it, and a second copy of the package still counts.
+ * A client of the `redis` package (node-redis v4, v5 or v6), from `createClient()`,
+ * `createCluster()` or (v5 and later) `createSentinel()`, connected by its owner.
+ * Structural, so that ioredis users need not install it, and a second copy of the
+ * package still counts.
  */
 export type NodeRedisClient = {
   readonly isOpen: boolean;
-  duplicate: (...args: never[]) => unknown;
   evalSha: (...args: never[]) => unknown;
   sendCommand: (...args: never[]) => unknown;
 };
 
 /**
- * Duck-typed like isIoredis: what both versions' clients and clusters have. A v4
+ * Duck-typed like isIoredis: what every version's clients, clusters and sentinels have. A v4
  * `legacyMode` client (callbacks; its promise API under `.v4`) is not one.
  */
 export function isNodeRedis(client: object): client is NodeRedisClient {
-  const c = client as Partial<Record<'duplicate' | 'evalSha' | 'sendCommand' | 'connect', unknown>> & {
+  const c = client as Partial<Record<'duplicate' | 'getMasterNode' | 'evalSha' | 'sendCommand' | 'connect', unknown>> & {
     options?: { legacyMode?: unknown };
   };
   return (
     'isOpen' in client &&
     c.options?.legacyMode !== true &&
-    typeof c.duplicate === 'function' &&
+    // A v5 sentinel has no duplicate(): none is needed, it has a pub/sub connection of its own.
+    (typeof c.duplicate === 'function' || typeof c.getMasterNode === 'function') &&
     typeof c.evalSha === 'function' &&
     typeof c.sendCommand === 'function' &&
     typeof c.connect === 'function'
@@ -52,16 +53,22 @@ type Emitter = {
   off(event: string, listener: (...args: never[]) => void): unknown;
   once(event: string, listener: (...args: never[]) => void): unknown;
 };
-/** What the adapter uses of a node-redis client or cluster (both versions). */
+/** What the adapter uses of a node-redis client, cluster or sentinel (v4 to v6). */
 type Client = Emitter & {
   readonly isOpen: boolean;
   readonly isReady?: boolean;
-  /** A cluster's masters (v4 and v5); a plain client has none. */
+  /** A cluster's masters (v4 and later); a plain client has none. */
   readonly masters?: unknown;
+  /** A sentinel's (v5 and later): it finds the master itself and follows a failover. */
+  getMasterNode?(): unknown;
   configGet(name: string): Promise<Record<string, string | undefined>>;
-  /** A client's; a cluster's takes the key to route by and whether the command only reads first. */
+  /**
+   * A client's; a cluster's takes the key to route by and whether the command only
+   * reads first, a sentinel's whether it only reads.
+   */
   sendCommand(args: string[]): Promise<unknown>;
   sendCommand(firstKey: string | undefined, isReadonly: boolean, args: string[]): Promise<unknown>;
+  sendCommand(isReadonly: boolean, args: string[]): Promise<unknown>;
   duplicate(): Client;
   connect(): Promise<unknown>;
   unref?(): void;
@@ -81,8 +88,9 @@ type Client = Emitter & {
 export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
   const c = client as unknown as Client;
   const cluster = c.masters !== undefined;
+  const sentinel = typeof c.getMasterNode === 'function';
   const send = (args: string[], firstKey: string): Promise<unknown> =>
-    cluster ? c.sendCommand(firstKey, false, args) : c.sendCommand(args);
+    cluster ? c.sendCommand(firstKey, false, args) : sentinel ? c.sendCommand(false, args) : c.sendCommand(args);
   return {
     cluster,
     evalsha: (script: Script, keys: ScriptArgs, argv: ScriptArgs) =>
@@ -93,26 +101,30 @@ export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
     // reconnect strategy gives up; also before connect(), when commands fail alike.
     closed: () => !c.isOpen,
     onEnd(listener) {
-      if (!cluster) return void c.once('end', listener);
-      // A v5 cluster says 'disconnect'; a v4 cluster says nothing, so it is looked at now and then.
+      if (!cluster && !sentinel) return void c.once('end', listener);
+      // A v5 or v6 cluster says 'disconnect', a v6 sentinel 'end'; a v4 cluster and a v5
+      // sentinel say nothing, so they are looked at now and then.
+      const event = cluster ? 'disconnect' : 'end';
       const ended = () => {
         if (c.isOpen) return;
         clearInterval(check);
-        c.off('disconnect', ended);
+        c.off(event, ended);
         listener();
       };
       const check = setInterval(ended, clusterEndCheckMs);
       check.unref();
-      c.on('disconnect', ended);
+      c.on(event, ended);
     },
     async configGet(name) {
       const reply = await c.configGet(name);
       return reply[name];
     },
-    async wait(replicas, timeoutMs) {
-      return Number(await c.sendCommand(['WAIT', String(replicas), String(timeoutMs)]));
-    },
-    subscriber: (events) => (cluster ? clusterSubscriber(c, events) : clientSubscriber(c, events)),
+    wait:
+      cluster || sentinel
+        ? undefined
+        : async (replicas, timeoutMs) => Number(await c.sendCommand(['WAIT', String(replicas), String(timeoutMs)])),
+    subscriber: (events) =>
+      cluster ? clusterSubscriber(c, events) : sentinel ? sentinelSubscriber(c, events) : clientSubscriber(c, events),
   };
 }
 
@@ -180,37 +192,70 @@ function clientSubscriber(client: Client, events: SubscriberEvents): Subscriber 
       channels.delete(channel);
       await sub.unsubscribe(channel);
     },
-    connected: () => sub.isReady === true,
+    // Not isReady: node-redis confirms the first SUBSCRIBE before it sets that.
+    connected: () => sub.isOpen && !down,
     close: () => close(sub),
+  };
+}
+
+/**
+ * For a subscription connection that the client restores by itself after a drop, but
+ * without saying when: after `lost()`, `probe` per watched channel (a subscription on
+ * the same connection, which the client sends after its own resubscription) confirms
+ * every subscription is back. A failed probe (still reconnecting) is sent again soon,
+ * until one is confirmed: the client may say nothing more.
+ */
+function restoreCheck(channels: Set<string>, events: SubscriberEvents, isOpen: () => boolean, probe: (channel: string) => Promise<unknown>) {
+  let round = 0;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  const check = () => {
+    const mine = ++round;
+    clearTimeout(retry);
+    if (closed || !isOpen()) return;
+    Promise.all([...channels].map(probe)).then(
+      () => {
+        // A later drop has a probe of its own.
+        if (mine === round && !closed) events.restored();
+      },
+      () => {
+        if (mine !== round || closed) return;
+        events.unsure();
+        retry = setTimeout(check, probeRetryMs);
+        retry.unref();
+      },
+    );
+  };
+  return {
+    lost() {
+      if (closed || !isOpen()) return;
+      events.lost();
+      check();
+    },
+    close() {
+      closed = true;
+      clearTimeout(retry);
+    },
   };
 }
 
 /**
  * The user's own cluster: its sharded subscriptions already live on connections of
  * their own, one per master, which it restores itself and closes with the cluster. A
- * v5 cluster reports a node reconnecting (v4 does not): then a probe per watched
- * channel, on its shard, confirms that every subscription is back.
+ * v5 or v6 cluster reports a node reconnecting; a v4 cluster reports only the
+ * connection's error. After either, a probe per watched channel, on its shard,
+ * confirms that every subscription is back.
  */
 function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber {
   const channels = new Set<string>();
   const onMessage: Listener = (message, channel) => events.message(channel, message);
-  let round = 0;
-  const reconnecting = () => {
-    const mine = ++round;
-    events.lost();
-    const probes = [...channels].map(probeOf);
-    Promise.all(probes.map((probe) => client.sSubscribe([probe], () => {}))).then(
-      () => {
-        for (const probe of probes) client.sUnsubscribe(probe).catch(() => {});
-        // A later reconnect has a probe of its own.
-        if (mine === round) events.restored();
-      },
-      () => {
-        if (mine === round) events.unsure();
-      },
-    );
-  };
-  client.on('node-reconnecting', reconnecting);
+  const restore = restoreCheck(channels, events, () => client.isOpen, async (channel) => {
+    const probe = probeOf(channel);
+    await client.sSubscribe([probe], () => {});
+    client.sUnsubscribe(probe).catch(() => {});
+  });
+  client.on('node-reconnecting', restore.lost);
+  client.on('error', restore.lost);
   return {
     // One call per channel: a call goes to the shard of its first channel only.
     subscribe: (list) =>
@@ -222,8 +267,61 @@ function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber
     connected: () => true,
     // Ours are only the channels: the connections are the cluster's.
     close() {
-      client.off('node-reconnecting', reconnecting);
+      restore.close();
+      client.off('node-reconnecting', restore.lost);
+      client.off('error', restore.lost);
       for (const channel of channels) client.sUnsubscribe(channel).catch(() => {});
+      channels.clear();
+    },
+  };
+}
+
+/**
+ * The user's own sentinel: its pub/sub lives on a connection of its own to the master,
+ * which it moves to the new master after a failover and restores after a reconnect,
+ * but without telling. A failover is told ('topology-change'), and a dropped
+ * connection shows as an 'error': after either, a probe on that connection confirms
+ * every subscription.
+ */
+function sentinelSubscriber(client: Client, events: SubscriberEvents): Subscriber {
+  const channels = new Set<string>();
+  const onMessage: Listener = (message, channel) => events.message(channel, message);
+  // One connection: one probe tells for every channel.
+  const first = new Set<string>();
+  const restore = restoreCheck(first, events, () => client.isOpen, async (channel) => {
+    const probe = probeOf(channel);
+    await client.subscribe([probe], () => {});
+    client.unsubscribe(probe).catch(() => {});
+  });
+  const lost = () => {
+    first.clear();
+    for (const channel of channels) {
+      first.add(channel);
+      break;
+    }
+    restore.lost();
+  };
+  const changed = (event: { type?: string }) => {
+    if (event.type === 'MASTER_CHANGE') lost();
+  };
+  client.on('topology-change', changed);
+  client.on('error', lost);
+  // Not once the sentinel is closed: an unsubscribe would open a new pub/sub
+  // connection, which would then try to reconnect for ever.
+  const unsubscribe = (channel: string) => (client.isOpen ? client.unsubscribe(channel) : Promise.resolve());
+  return {
+    subscribe: (list) => subscribeKept(channels, list, () => client.subscribe([...list], onMessage)),
+    async unsubscribe(channel) {
+      channels.delete(channel);
+      await unsubscribe(channel);
+    },
+    connected: () => client.isReady !== false,
+    // Ours are only the channels: the connection is the sentinel's.
+    close() {
+      restore.close();
+      client.off('topology-change', changed);
+      client.off('error', lost);
+      for (const channel of channels) unsubscribe(channel).catch(() => {});
       channels.clear();
     },
   };

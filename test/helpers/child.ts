@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { subscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
 import { channels, Semaphore, type Lease, type QueuedEvent, type RedisClient } from '../../src/index.js';
+import { connectVersion, versionFromEnv } from './node-redis-versions.js';
 import type { Command, Report } from './protocol.js';
 
 const skew = Number(process.env['CLOCK_SKEW_MS'] ?? 0);
@@ -25,13 +26,8 @@ redis.on('error', () => {});
 const lib = await libraryClient();
 
 async function libraryClient(): Promise<RedisClient> {
-  const which = process.env['RFS_CLIENT'];
-  if (which === undefined || which === 'ioredis') return redis;
-  if (which !== 'node-redis' && which !== 'node-redis4') throw new Error(`RFS_CLIENT=${which}: expected ioredis, node-redis or node-redis4`);
-  const client = which === 'node-redis' ? (await import('redis')).createClient({ url }) : (await import('redis4')).createClient({ url });
-  client.on('error', () => {});
-  await client.connect();
-  return client as RedisClient;
+  const v = versionFromEnv();
+  return v ? ((await connectVersion(v, url)) as unknown as RedisClient) : redis;
 }
 const leases = new Map<string, Lease>();
 // Telemetry is published inside the acquire's own async context, which carries the test's id.
@@ -136,7 +132,7 @@ process.on('message', (message: Command) => {
         {
           // The leases hear of the end with the client's 'end' event, after quit() resolves.
           const ended = once(lib as unknown as NodeJS.EventEmitter, 'end');
-          await (lib as { quit(): Promise<unknown> }).quit();
+          await (lib as unknown as { quit(): Promise<unknown> }).quit();
           await ended;
           if (lib !== redis) await redis.quit();
         }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../../src/index.js';
+import { fromEnv } from './node-redis.js';
 import { freePort, type RedisServer, startRedisProcess } from './redis-server.js';
 
 const run = promisify(execFile);
@@ -16,7 +18,10 @@ const run = promisify(execFile);
 export type LocalCluster = {
   readonly nodes: readonly RedisServer[];
   readonly startupNodes: readonly { host: string; port: number }[];
+  /** An ioredis Cluster client: for the test's own commands, or tests about ioredis itself. */
   connect(options?: import('ioredis').ClusterOptions): Cluster;
+  /** A connected cluster client for the library under test: ioredis, or node-redis when RFS_CLIENT names it. */
+  connectLibrary(): Promise<RedisClient>;
 };
 
 const started: RedisServer[] = [];
@@ -71,14 +76,19 @@ export async function startCluster(masters = 3, replicas = 0): Promise<LocalClus
     }
   }
   const startupNodes = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+  const connect = (options: import('ioredis').ClusterOptions = {}) => {
+    const client = new Cluster(startupNodes as { host: string; port: number }[], options);
+    client.on('error', () => {});
+    clients.push(client);
+    return client;
+  };
   return {
     nodes,
     startupNodes,
-    connect(options = {}) {
-      const client = new Cluster(startupNodes as { host: string; port: number }[], options);
-      client.on('error', () => {});
-      clients.push(client);
-      return client;
+    connect,
+    async connectLibrary() {
+      const v = fromEnv();
+      return v ? v.connectCluster(startupNodes) : connect();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { channels, type QueuedEvent } from '../../src/index.js';
+import { channels, type QueuedEvent, type SubscriberEvent } from '../../src/index.js';
 
 /**
  * Resolves once `count` acquisitions on `key` have been queued in this process, as the
@@ -25,4 +25,16 @@ export function queued(key: string, count = 1): Promise<QueuedEvent[]> {
 export function aborted(signal: AbortSignal): Promise<unknown> {
   if (signal.aborted) return Promise.resolve(signal.reason);
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+}
+
+/** Resolves with the next wake-up subscriber event of this kind in this process (telemetry). */
+export function subscriberEvent(event: SubscriberEvent['event']): Promise<SubscriberEvent> {
+  return new Promise((resolve) => {
+    const listener = (message: unknown) => {
+      if ((message as SubscriberEvent).event !== event) return;
+      unsubscribe(channels.subscriber.name, listener);
+      resolve(message as SubscriberEvent);
+    };
+    subscribe(channels.subscriber.name, listener);
+  });
 }

@@ -1,57 +1,54 @@
 /**
- * node-redis clients for the tests, of each installed major version: v5 as `redis`,
- * v4 as `redis4`. Closed when the test file ends; admin commands stay on ioredis.
+ * node-redis clients for AVA tests, of each installed major version (see
+ * node-redis-versions.ts). Closed when the test file ends; admin commands stay on ioredis.
  */
 import test from 'ava';
-import * as v5 from 'redis';
-import * as v4 from 'redis4';
+import type { RedisClient } from '../../src/index.js';
+import { type NodeRedisConnection, type NodeRedisVersion, shut, versionFromEnv, versions } from './node-redis-versions.js';
 
-type Closable = { readonly isOpen: boolean; disconnect(): Promise<unknown>; on(event: 'error', listener: () => void): unknown };
+type Node = { host: string; port: number };
 
 export type NodeRedis = {
   readonly name: string;
+  readonly version: NodeRedisVersion;
   /** A connected client on `url`. */
-  connect(url: string): Promise<v5.RedisClientType | v4.RedisClientType>;
+  connect(url: string): Promise<RedisClient & NodeRedisConnection>;
   /** A connected cluster client from `rootNodes`. */
-  connectCluster(rootNodes: readonly { host: string; port: number }[]): Promise<Closable & object>;
+  connectCluster(rootNodes: readonly Node[]): Promise<RedisClient & NodeRedisConnection>;
+  /** A connected sentinel client (v5 and later), finding master `name` through `sentinels`. */
+  readonly connectSentinel?: (name: string, sentinels: readonly Node[]) => Promise<RedisClient & NodeRedisConnection>;
 };
 
-const open = new Set<Closable>();
+const open = new Set<NodeRedisConnection>();
 test.after.always('close node-redis clients', async () => {
-  for (const client of open) if (client.isOpen) await client.disconnect().catch(() => {});
+  // Whether open or not: one still reconnecting (its server gone) keeps the process alive.
+  for (const client of open) await shut(client);
 });
 
-async function connected<C extends Closable & { connect(): Promise<unknown> }>(client: C): Promise<C> {
+async function connected(client: NodeRedisConnection): Promise<RedisClient & NodeRedisConnection> {
   // Tests that kill connections see errors; they observe them through commands.
   client.on('error', () => {});
   open.add(client);
   await client.connect();
-  return client;
+  return client as unknown as RedisClient & NodeRedisConnection;
 }
 
-const url = (node: { host: string; port: number }) => ({ url: `redis://${node.host}:${node.port}` });
+function wrap(v: NodeRedisVersion): NodeRedis {
+  const sentinel = v.createSentinel;
+  return {
+    name: v.name,
+    version: v,
+    connect: (u) => connected(v.createClient(u)),
+    connectCluster: (nodes) => connected(v.createCluster(nodes)),
+    ...(sentinel && { connectSentinel: (name: string, nodes: readonly Node[]) => connected(sentinel(name, nodes)) }),
+  };
+}
 
-/**
- * The version RFS_CLIENT names (`node-redis`: v5, `node-redis4`), or undefined for
- * ioredis (unset, or `ioredis`). .ci/run runs part of the suite so.
- */
+/** v6, v5, v4, in that order. */
+export const nodeRedis: readonly NodeRedis[] = versions.map(wrap);
+
+/** The version RFS_CLIENT names, or undefined for ioredis. .ci/run runs the suite so. */
 export function fromEnv(): NodeRedis | undefined {
-  const which = process.env['RFS_CLIENT'];
-  if (which === undefined || which === 'ioredis') return undefined;
-  const v = { 'node-redis': nodeRedis[0], 'node-redis4': nodeRedis[1] }[which];
-  if (!v) throw new Error(`RFS_CLIENT=${which}: expected ioredis, node-redis or node-redis4`);
-  return v;
+  const v = versionFromEnv();
+  return v && nodeRedis.find((n) => n.version === v);
 }
-
-export const nodeRedis: readonly NodeRedis[] = [
-  {
-    name: 'node-redis v5',
-    connect: (u) => connected(v5.createClient({ url: u }) as v5.RedisClientType),
-    connectCluster: (nodes) => connected(v5.createCluster({ rootNodes: nodes.map(url) })),
-  },
-  {
-    name: 'node-redis v4',
-    connect: (u) => connected(v4.createClient({ url: u }) as v4.RedisClientType),
-    connectCluster: (nodes) => connected(v4.createCluster({ rootNodes: nodes.map(url) })),
-  },
-];

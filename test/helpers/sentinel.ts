@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisClient } from '../../src/index.js';
+import { fromEnv } from './node-redis.js';
 import { freePort } from './redis-server.js';
 import { type RedisServer, startRedisServer } from './redis.js';
 
@@ -25,8 +27,13 @@ test.after.always('stop the sentinel', () => {
 export type LocalSentinel = {
   readonly master: RedisServer;
   readonly replica: RedisServer;
-  /** A client that finds the master through the sentinel, as applications do. */
+  /** An ioredis client that finds the master through the sentinel, as applications do. */
   connect(options?: RedisOptions): Redis;
+  /**
+   * A connected sentinel client for the library under test: ioredis, or node-redis's
+   * createSentinel() when RFS_CLIENT names v5 or later (v4 has none: refused).
+   */
+  connectLibrary(): Promise<RedisClient>;
 };
 
 export async function startSentinel(): Promise<LocalSentinel> {
@@ -59,14 +66,21 @@ export async function startSentinel(): Promise<LocalSentinel> {
   sentinel.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   while (!output.includes('+monitor')) await once(sentinel.stdout!, 'data');
   sentinel.stdout?.resume();
+  const connect = (options: RedisOptions = {}) => {
+    const client = new Redis({ sentinels: [{ host: '127.0.0.1', port }], name: masterName, ...options });
+    client.on('error', () => {});
+    clients.push(client);
+    return client;
+  };
   return {
     master,
     replica,
-    connect(options = {}) {
-      const client = new Redis({ sentinels: [{ host: '127.0.0.1', port }], name: masterName, ...options });
-      client.on('error', () => {});
-      clients.push(client);
-      return client;
+    connect,
+    async connectLibrary() {
+      const v = fromEnv();
+      if (!v) return connect();
+      if (!v.connectSentinel) throw new Error(`${v.name} has no sentinel client: run this file on another client`);
+      return v.connectSentinel(masterName, [{ host: '127.0.0.1', port }]);
     },
   };
 }
