@@ -36,6 +36,8 @@ export const clusterEndCheckMs = 1_000;
 
 /**
  * A probe of a node-redis cluster's or sentinel's subscriptions after a drop, when it
- * failed (still reconnecting), is sent again this soon.
+ * failed (still reconnecting), is sent again this soon, then twice as late each time up
+ * to probeRetryMaxMs.
  */
 export const probeRetryMs = 200;
+export const probeRetryMaxMs = 5_000;

@@ -1,4 +1,4 @@
-import { clusterEndCheckMs, probeRetryMs } from '../timing.js';
+import { clusterEndCheckMs, probeRetryMaxMs, probeRetryMs } from '../timing.js';
 import {
   type Adapter,
   type Script,
@@ -89,8 +89,19 @@ export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
   const c = client as unknown as Client;
   const cluster = c.masters !== undefined;
   const sentinel = typeof c.getMasterNode === 'function';
-  const send = (args: string[], firstKey: string): Promise<unknown> =>
+  const direct = (args: string[], firstKey: string): Promise<unknown> =>
     cluster ? c.sendCommand(firstKey, false, args) : sentinel ? c.sendCommand(false, args) : c.sendCommand(args);
+  // A cluster or sentinel that finds a node changed role (a failover) destroys its
+  // connection there, failing what was in flight on it, and routes anew: such a call is
+  // sent once more, as ioredis does by itself. Every script is safe to run twice (a
+  // second acquire finds its own ticket, a second release frees nothing more).
+  const send = !(cluster || sentinel)
+    ? direct
+    : (args: string[], firstKey: string): Promise<unknown> =>
+        direct(args, firstKey).then(undefined, (error: unknown) => {
+          if (!(error instanceof Error && error.message === destroyedMessage) || !c.isOpen) throw error;
+          return direct(args, firstKey);
+        });
   return {
     cluster,
     evalsha: (script: Script, keys: ScriptArgs, argv: ScriptArgs) =>
@@ -122,11 +133,15 @@ export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
     wait:
       cluster || sentinel
         ? undefined
+        // v6's default command timeout (5 s) only covers the wait to be written, not the reply.
         : async (replicas, timeoutMs) => Number(await c.sendCommand(['WAIT', String(replicas), String(timeoutMs)])),
     subscriber: (events) =>
       cluster ? clusterSubscriber(c, events) : sentinel ? sentinelSubscriber(c, events) : clientSubscriber(c, events),
   };
 }
+
+/** What node-redis fails a command with when its connection is destroyed under it. */
+const destroyedMessage = 'Disconnects client';
 
 let probes = 0;
 
@@ -203,11 +218,15 @@ function clientSubscriber(client: Client, events: SubscriberEvents): Subscriber 
  * without saying when: after `lost()`, `probe` per watched channel (a subscription on
  * the same connection, which the client sends after its own resubscription) confirms
  * every subscription is back. A failed probe (still reconnecting) is sent again soon,
- * until one is confirmed: the client may say nothing more.
+ * then less often, until one is confirmed: the client may say nothing more.
  */
 function restoreCheck(channels: Set<string>, events: SubscriberEvents, isOpen: () => boolean, probe: (channel: string) => Promise<unknown>) {
   let round = 0;
   let closed = false;
+  /** Since a drop, until a probe is confirmed: one `lost`, one `unsure`, however many errors. */
+  let down = false;
+  let unsure = false;
+  let delay = probeRetryMs;
   let retry: NodeJS.Timeout | undefined;
   const check = () => {
     const mine = ++round;
@@ -216,20 +235,31 @@ function restoreCheck(channels: Set<string>, events: SubscriberEvents, isOpen: (
     Promise.all([...channels].map(probe)).then(
       () => {
         // A later drop has a probe of its own.
-        if (mine === round && !closed) events.restored();
+        if (mine !== round || closed) return;
+        down = unsure = false;
+        delay = probeRetryMs;
+        events.restored();
       },
       () => {
         if (mine !== round || closed) return;
-        events.unsure();
-        retry = setTimeout(check, probeRetryMs);
+        if (!unsure) {
+          // Waiters re-check once (and back off on their own if Redis is still away).
+          unsure = true;
+          events.unsure();
+        }
+        retry = setTimeout(check, delay);
         retry.unref();
+        delay = Math.min(delay * 2, probeRetryMaxMs);
       },
     );
   };
   return {
     lost() {
       if (closed || !isOpen()) return;
-      events.lost();
+      if (!down) {
+        down = true;
+        events.lost();
+      }
       check();
     },
     close() {
