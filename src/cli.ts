@@ -6,13 +6,36 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse, UsageError } from './cli/args.js';
-import { UnreachableError } from './cli/connection.js';
 import { ExitCode } from './cli/exit-codes.js';
 import { programName, say } from './cli/format.js';
 import { help } from './cli/help.js';
-import { acquire, actOnLease } from './cli/lease.js';
-import { run } from './cli/run.js';
-import { status } from './cli/status.js';
+
+/**
+ * The commands, which connect with ioredis: loaded only once one is asked for, so that
+ * `--help` works without it and a project that has only node-redis is told what is missing.
+ */
+async function commands() {
+  try {
+    const [{ UnreachableError }, { acquire, actOnLease }, { run }, { status }] = await Promise.all([
+      import('./cli/connection.js'),
+      import('./cli/lease.js'),
+      import('./cli/run.js'),
+      import('./cli/status.js'),
+    ]);
+    return { UnreachableError, acquire, actOnLease, run, status };
+  } catch (error) {
+    const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /'ioredis'/.test(String(error));
+    if (!missing) throw error;
+    throw new MissingIoredisError();
+  }
+}
+
+class MissingIoredisError extends Error {
+  constructor() {
+    super('the command-line tool connects with ioredis, which is not installed here: npm install ioredis');
+    this.name = 'MissingIoredisError';
+  }
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -23,29 +46,34 @@ async function main(argv: readonly string[]): Promise<number> {
     say(`${error.message} (see ${programName} --help)`);
     return ExitCode.usage;
   }
+  if (parsed.kind === 'help') {
+    process.stdout.write(help);
+    return ExitCode.ok;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return ExitCode.ok;
+  }
+  let unreachable: (error: unknown) => boolean = () => false;
   try {
+    const c = await commands();
+    unreachable = (error) => error instanceof c.UnreachableError;
     switch (parsed.kind) {
-      case 'help':
-        process.stdout.write(help);
-        return ExitCode.ok;
-      case 'version':
-        process.stdout.write(`${version()}\n`);
-        return ExitCode.ok;
       case 'run':
-        return await run(parsed);
+        return await c.run(parsed);
       case 'status':
-        return await status(parsed);
+        return await c.status(parsed);
       case 'acquire':
-        return await acquire(parsed);
+        return await c.acquire(parsed);
       case 'extend':
       case 'release':
-        return await actOnLease(parsed);
+        return await c.actOnLease(parsed);
     }
   } catch (error) {
     // One line, whatever the error: the full story is for --verbose readers of the library, not here.
     const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
     say(message);
-    return error instanceof UnreachableError ? ExitCode.unavailable : ExitCode.internal;
+    return unreachable(error) ? ExitCode.unavailable : ExitCode.internal;
   }
 }
 

@@ -61,17 +61,23 @@ const consumers = {
     "export const semaphore = new Semaphore(new Redis({ lazyConnect: true }), 'partner-api', { permits: 3 });",
   ],
 };
-for (const [client, lines] of Object.entries(consumers)) {
+/** A project folder with the built package installed, its dependency, `client`'s package and Node's types. */
+async function projectWith(client: keyof typeof consumers): Promise<string> {
+  const dist = await built;
+  const app = mkdtempSync(join(tmpdir(), 'rfs-project-'));
+  const modules = join(app, 'node_modules');
+  const pkg = join(modules, 'redis-fair-semaphore');
+  mkdirSync(pkg, { recursive: true });
+  cpSync(dist, join(pkg, 'dist'), { recursive: true });
+  cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+  const linked = client === 'redis' ? ['redis', '@redis'] : ['ioredis', '@ioredis'];
+  for (const name of [...linked, 'nanoid', '@types']) symlinkSync(join(root, 'node_modules', name), join(modules, name));
+  return app;
+}
+
+for (const [client, lines] of Object.entries(consumers) as [keyof typeof consumers, string[]][]) {
   test(`the published types check in a project that has ${client} and not the other client`, async (t) => {
-    const dist = await built;
-    const app = mkdtempSync(join(tmpdir(), 'rfs-types-'));
-    const modules = join(app, 'node_modules');
-    const pkg = join(modules, 'redis-fair-semaphore');
-    mkdirSync(pkg, { recursive: true });
-    cpSync(dist, join(pkg, 'dist'), { recursive: true });
-    cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
-    const linked = client === 'redis' ? ['redis', '@redis'] : ['ioredis', '@ioredis'];
-    for (const name of [...linked, '@types']) symlinkSync(join(root, 'node_modules', name), join(modules, name));
+    const app = await projectWith(client);
     writeFileSync(join(app, 'main.ts'), `${lines.join('\n')}\n`);
     const options = {
       strict: true,
@@ -91,6 +97,21 @@ for (const [client, lines] of Object.entries(consumers)) {
     t.is(checked, '');
   });
 }
+
+test('the command-line tool, in a project that has node-redis and not ioredis, says what it needs', async (t) => {
+  const cli = join(await projectWith('redis'), 'node_modules/redis-fair-semaphore/dist/cli.js');
+  const { stdout } = await run(process.execPath, [cli, '--help'], { env: { ...process.env, NODE_OPTIONS: '' } });
+  t.regex(stdout, /status <key>/);
+  // A closed port: the tool must stop before connecting anywhere.
+  const failed = await run(process.execPath, [cli, 'status', 'k', '--url', 'redis://127.0.0.1:1'], {
+    env: { ...process.env, NODE_OPTIONS: '' },
+  }).then(
+    () => undefined,
+    (error: { code?: number; stderr?: string }) => error,
+  );
+  t.is(failed?.code, 70);
+  t.regex(failed?.stderr ?? '', /connects with ioredis, which is not installed here: npm install ioredis/);
+});
 
 for (const format of ['cjs', 'esm'] as const) {
   test(`an app bundled with esbuild --bundle --platform=node (${format}) runs against Redis, with no scripts/ beside it`, async (t) => {

@@ -32,7 +32,12 @@ export class Contender {
     const contender = new Contender(child);
     running.add(contender);
     child.once('exit', () => running.delete(contender));
-    await contender.next((r) => r.ev === 'ready');
+    // A child that dies on start (a bad RFS_CLIENT, an import error) fails the test at once.
+    const died = once(child, 'exit').then(([code, signal]) => {
+      throw new Error(`the contender process exited (${signal ?? code}) before it was ready`);
+    });
+    died.catch(() => {});
+    await Promise.race([contender.next((r) => r.ev === 'ready'), died]);
     return contender;
   }
 
