@@ -87,7 +87,10 @@ export async function contendRound(
     seconds,
     granted: granted.length,
     waits: samples.filter((x) => x.req >= from && x.req <= until).map((x) => x.grant - x.req),
-    sendDelays: samples.filter((x) => x.req >= from && x.req <= until).map((x) => x.sent - x.req),
+    // Send times are hooked on ioredis only: a node-redis client's samples have none (NaN, null after IPC).
+    sendDelays: samples
+      .filter((x) => x.req >= from && x.req <= until && typeof x.sent === 'number' && Number.isFinite(x.sent))
+      .map((x) => x.sent - x.req),
     handoffs: handoffs(samples, from, until),
     clientOrder: overtakes(samples, from, until),
     redisOrder: fenced ? overtakes(samples, from, until, (x) => x.fence) : null,
