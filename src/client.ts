@@ -1,5 +1,5 @@
 import { isIoredis } from './adapters/ioredis.js';
-import { isNodeRedis } from './adapters/node-redis.js';
+import { destroyedMessage, isNodeRedis } from './adapters/node-redis.js';
 import type { Adapter } from './adapters/adapter.js';
 import type { SemaphoreContext } from './context.js';
 import { ClientClosedError } from './errors.js';
@@ -20,7 +20,7 @@ export function requireClient(client: unknown): Client {
  * What each client says of a command it dropped because it was closed: ioredis 5 and 6
  * ("Connection is closed."), node-redis 4 and 5 (closed, or destroyed while in flight).
  */
-const droppedMessages = new Set(['Connection is closed.', 'The client is closed', 'Disconnects client']);
+const droppedMessages = new Set(['Connection is closed.', 'The client is closed', destroyedMessage]);
 
 /** A command dropped because the client was closed meanwhile fails as a call made after would: ClientClosedError. */
 export function closedError(adapter: Adapter, key: string, error: unknown): unknown {

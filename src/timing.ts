@@ -31,7 +31,10 @@ export const lingerMs = 30_000;
 /** A re-check that failed on a connection error is tried again this soon, then twice as late each time. */
 export const firstRetryMs = 50;
 
-/** How often a node-redis cluster or sentinel is checked for having been closed: a v4 cluster and a v5 sentinel have no event for it. */
+/**
+ * How often a node-redis cluster or sentinel is checked for having been closed: a v4
+ * cluster and a v5 sentinel have no event for it.
+ */
 export const clusterEndCheckMs = 1_000;
 
 /**

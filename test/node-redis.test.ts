@@ -11,7 +11,7 @@ import {
   Semaphore,
 } from '../src/index.js';
 import { startCluster } from './helpers/cluster.js';
-import { aborted, queued, subscriberEvent } from './helpers/events.js';
+import { aborted, heldAndWaiting, queued, subscriberEvent } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
 import { type NodeRedis, nodeRedis } from './helpers/node-redis.js';
 import { Contender } from './helpers/processes.js';
@@ -35,16 +35,6 @@ async function inLine(sem: Semaphore, key: string, count: number, granted: strin
   }
   return waiting;
 }
-
-/** A holder on `sem`, and an acquire queued behind it. */
-async function heldAndWaiting(sem: Semaphore, key: string) {
-  const holder = await sem.acquire();
-  const isQueued = queued(key);
-  const waiting = sem.acquire();
-  await isQueued;
-  return { holder, waiting };
-}
-
 
 const fifo = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   const redis = await v.connect(await redisUrl());

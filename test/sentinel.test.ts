@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Mutex, type RedisClient } from '../src/index.js';
-import { queued, subscriberEvent } from './helpers/events.js';
+import { heldAndWaiting, subscriberEvent } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
 import { uniqueKey } from './helpers/redis.js';
 import { startSentinel } from './helpers/sentinel.js';
@@ -8,19 +8,9 @@ import { startSentinel } from './helpers/sentinel.js';
 // A ttl far beyond any test: no heartbeat can be what finds a grant, only its message.
 const long = 600_000;
 
-/** A holder and a waiter queued behind it. */
-async function heldAndWaiting(redis: RedisClient, key: string) {
-  const mutex = new Mutex(redis, key, { ttl: long });
-  const holder = await mutex.acquire();
-  const isQueued = queued(key);
-  const waiting = mutex.acquire();
-  await isQueued;
-  return { holder, waiting };
-}
-
 /** A holder, a waiter with a ttl so long that only a pushed grant can reach it in time, then the handoff. */
 async function pushedHandoff(redis: RedisClient, key: string): Promise<number> {
-  const { holder, waiting } = await heldAndWaiting(redis, key);
+  const { holder, waiting } = await heldAndWaiting(new Mutex(redis, key, { ttl: long }), key);
   await holder.release();
   const lease = await waiting;
   await lease.release();
@@ -52,7 +42,7 @@ test.serial('through Redis Sentinel: a killed pub/sub connection is restored and
   const redis = await s.connectLibrary();
   const admin = s.connect();
   const key = uniqueKey('sentinel-kill');
-  const { holder, waiting } = await heldAndWaiting(redis, key);
+  const { holder, waiting } = await heldAndWaiting(new Mutex(redis, key, { ttl: long }), key);
   // Queued is reported before the subscription is confirmed: kill it once Redis has it.
   await eventually(
     async () => ((await admin.pubsub('CHANNELS', `rfs:{${key}}:wake:*`)) as string[]).length,

@@ -141,7 +141,7 @@ export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
 }
 
 /** What node-redis fails a command with when its connection is destroyed under it. */
-const destroyedMessage = 'Disconnects client';
+export const destroyedMessage = 'Disconnects client';
 
 let probes = 0;
 
@@ -215,12 +215,17 @@ function clientSubscriber(client: Client, events: SubscriberEvents): Subscriber 
 
 /**
  * For a subscription connection that the client restores by itself after a drop, but
- * without saying when: after `lost()`, `probe` per watched channel (a subscription on
+ * without saying when: after `lost()`, `probe` per target channel (a subscription on
  * the same connection, which the client sends after its own resubscription) confirms
  * every subscription is back. A failed probe (still reconnecting) is sent again soon,
  * then less often, until one is confirmed: the client may say nothing more.
  */
-function restoreCheck(channels: Set<string>, events: SubscriberEvents, isOpen: () => boolean, probe: (channel: string) => Promise<unknown>) {
+function restoreCheck(
+  targets: () => readonly string[],
+  events: SubscriberEvents,
+  isOpen: () => boolean,
+  probe: (channel: string) => Promise<unknown>,
+) {
   let round = 0;
   let closed = false;
   /** Since a drop, until a probe is confirmed: one `lost`, one `unsure`, however many errors. */
@@ -232,7 +237,7 @@ function restoreCheck(channels: Set<string>, events: SubscriberEvents, isOpen: (
     const mine = ++round;
     clearTimeout(retry);
     if (closed || !isOpen()) return;
-    Promise.all([...channels].map(probe)).then(
+    Promise.all(targets().map(probe)).then(
       () => {
         // A later drop has a probe of its own.
         if (mine !== round || closed) return;
@@ -279,7 +284,8 @@ function restoreCheck(channels: Set<string>, events: SubscriberEvents, isOpen: (
 function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber {
   const channels = new Set<string>();
   const onMessage: Listener = (message, channel) => events.message(channel, message);
-  const restore = restoreCheck(channels, events, () => client.isOpen, async (channel) => {
+  // One probe per channel: each goes to its own shard's connection.
+  const restore = restoreCheck(() => [...channels], events, () => client.isOpen, async (channel) => {
     const probe = probeOf(channel);
     await client.sSubscribe([probe], () => {});
     client.sUnsubscribe(probe).catch(() => {});
@@ -317,25 +323,16 @@ function sentinelSubscriber(client: Client, events: SubscriberEvents): Subscribe
   const channels = new Set<string>();
   const onMessage: Listener = (message, channel) => events.message(channel, message);
   // One connection: one probe tells for every channel.
-  const first = new Set<string>();
-  const restore = restoreCheck(first, events, () => client.isOpen, async (channel) => {
+  const restore = restoreCheck(() => [...channels].slice(0, 1), events, () => client.isOpen, async (channel) => {
     const probe = probeOf(channel);
     await client.subscribe([probe], () => {});
     client.unsubscribe(probe).catch(() => {});
   });
-  const lost = () => {
-    first.clear();
-    for (const channel of channels) {
-      first.add(channel);
-      break;
-    }
-    restore.lost();
-  };
   const changed = (event: { type?: string }) => {
-    if (event.type === 'MASTER_CHANGE') lost();
+    if (event.type === 'MASTER_CHANGE') restore.lost();
   };
   client.on('topology-change', changed);
-  client.on('error', lost);
+  client.on('error', restore.lost);
   // Not once the sentinel is closed: an unsubscribe would open a new pub/sub
   // connection, which would then try to reconnect for ever.
   const unsubscribe = (channel: string) => (client.isOpen ? client.unsubscribe(channel) : Promise.resolve());
@@ -350,7 +347,7 @@ function sentinelSubscriber(client: Client, events: SubscriberEvents): Subscribe
     close() {
       restore.close();
       client.off('topology-change', changed);
-      client.off('error', lost);
+      client.off('error', restore.lost);
       for (const channel of channels) unsubscribe(channel).catch(() => {});
       channels.clear();
     },

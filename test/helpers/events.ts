@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { channels, type QueuedEvent, type SubscriberEvent } from '../../src/index.js';
+import { channels, type Lease, type QueuedEvent, type Semaphore, type SubscriberEvent } from '../../src/index.js';
 
 /**
  * Resolves once `count` acquisitions on `key` have been queued in this process, as the
@@ -37,4 +37,13 @@ export function subscriberEvent(event: SubscriberEvent['event']): Promise<Subscr
     };
     subscribe(channels.subscriber.name, listener);
   });
+}
+
+/** A holder on `sem`, and an acquire queued behind it (queued in Redis once this resolves). */
+export async function heldAndWaiting(sem: Semaphore, key: string): Promise<{ holder: Lease; waiting: Promise<Lease> }> {
+  const holder = await sem.acquire();
+  const isQueued = queued(key);
+  const waiting = sem.acquire();
+  await isQueued;
+  return { holder, waiting };
 }
