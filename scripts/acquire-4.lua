@@ -8,10 +8,10 @@
 
   Input:
     KEYS[1..4]  fence, tickets, waiters, line (see includes/fence.lua)
-    ARGV[1] token   unique per acquisition; carries the weight and permits asked for
-    ARGV[2] ttl     ms a holder or waiter stays without a heartbeat
-    ARGV[3] flags   'q' (queue if it must wait) or 't' (try: never queue), then 'p'
-                    (PUBLISH) or 's' (SPUBLISH), then maxWaiters ('0': no cap)
+    ARGV[1] flags   'p' (PUBLISH) or 's' (SPUBLISH), then 'q' (queue if it must wait)
+                    or 't' (try: never queue), then maxWaiters ('0': no cap)
+    ARGV[2] token   unique per acquisition; carries the weight and permits asked for
+    ARGV[3] ttl     ms a holder or waiter stays without a heartbeat
 
   Output:
     '<fence>'       granted: the fencing token's digits (also when this token already
@@ -28,27 +28,23 @@
     -4              layout 1 uses the key (see includes/fence.lua); nothing changed
 ]]
 
-local t = redis.call('TIME')
-
+--@include clock
 --@include fence
 
 -- Nobody holds or waits: the uncontended path, four calls in all.
 local existing = redis.call('EXISTS', KEYS[2], KEYS[3])
 if existing == 0 then
   local fence = nextFence()
-  redis.call('ZADD', KEYS[2], string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2]), ARGV[1] .. '|' .. fence)
+  redis.call('ZADD', KEYS[2], string.format('%d', nowMs + ARGV[3]), ARGV[2] .. '|' .. fence)
   return fence
 end
 
-local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
-
 --@include tickets
 
-local token = ARGV[1]
-local expiry = nowMs + tonumber(ARGV[2])
-local flags = ARGV[3]
+local token = ARGV[2]
+local expiry = nowMs + tonumber(ARGV[3])
 local weight, permits = shape(token)
-local s = { publish = string.sub(flags, 2, 2) == 's' and 'SPUBLISH' or 'PUBLISH', permits = permits }
+local s = { permits = permits }
 if not readHolders(s, token) then
   return -4
 end
@@ -78,12 +74,12 @@ purgeWaiters(s)
 if s.n == 0 and weight <= permits - s.held then
   return grantReply(s, (addHolder(s, token, weight, expiry)))
 end
-if string.sub(flags, 1, 1) == 't' then
+if string.sub(ARGV[1], 2, 2) == 't' then
   drain(s, nil)
   return -1
 end
 
-local maxWaiters = tonumber(string.sub(flags, 3))
+local maxWaiters = tonumber(string.sub(ARGV[1], 3))
 if maxWaiters > 0 and s.n >= maxWaiters and not redis.call('ZSCORE', KEYS[3], token) then
   return -2
 end

@@ -6,9 +6,9 @@
 
   Input:
     KEYS[1..4]  fence, tickets, waiters, line (see includes/fence.lua)
-    ARGV[1] token
-    ARGV[2] ttl     ms from now until the ticket is dropped without another heartbeat
-    ARGV[3] flags   'p' (PUBLISH) or 's' (SPUBLISH)
+    ARGV[1] flags   'p' (PUBLISH) or 's' (SPUBLISH)
+    ARGV[2] token
+    ARGV[3] ttl     ms from now until the ticket is dropped without another heartbeat
 
   Output:
     '<fence>'       granted (now, or earlier without the message arriving); the
@@ -21,17 +21,15 @@
     -4              layout 1 uses the key
 ]]
 
-local t = redis.call('TIME')
-local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
-
+--@include clock
 --@include fence
 --@include tickets
 --@include line
 
-local token = ARGV[1]
-local expiry = nowMs + tonumber(ARGV[2])
+local token = ARGV[2]
+local expiry = nowMs + tonumber(ARGV[3])
 local _, permits = shape(token)
-local s = { publish = ARGV[3] == 's' and 'SPUBLISH' or 'PUBLISH', permits = permits }
+local s = { permits = permits }
 if not readHolders(s, token) then
   return -4
 end

@@ -15,26 +15,28 @@
 
   Input:
     KEYS[1..4]  fence, tickets, waiters, line (see includes/fence.lua)
-    ARGV[1] holder  the lease's entry: '<token>|<fencing token>'
-    ARGV[2] ms      the lease is to be held at least this many ms from now; 0 reads
-    ARGV[3] flags   'p' (PUBLISH) or 's' (SPUBLISH); unused, as every script takes it
+    ARGV[1] flags   'p' or 's', as every script takes them (includes/fence.lua); a
+                    refresh grants nobody, so it announces nothing
+    ARGV[2] holder  the lease's entry: '<token>|<fencing token>'
+    ARGV[3] ms      the lease is to be held at least this many ms from now; 0 reads
 
   Output:
     n >= 1   held: ms until it expires now
     -1       the lease is gone (released, expired, or Redis lost it)
 ]]
 
-local t = redis.call('TIME')
-local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
+--@include clock
+
+local holder = ARGV[2]
 -- pcall: if `tickets` is not a sorted set, it holds no lease of this layout.
-local expiry = tonumber(redis.pcall('ZSCORE', KEYS[2], ARGV[1]))
+local expiry = tonumber(redis.pcall('ZSCORE', KEYS[2], holder))
 -- Expired at or before now, as every eviction counts it (includes/tickets.lua).
 if not expiry or expiry <= nowMs then
   return -1
 end
-local wanted = nowMs + tonumber(ARGV[2])
+local wanted = nowMs + tonumber(ARGV[3])
 if wanted > expiry then
-  redis.call('ZADD', KEYS[2], 'XX', string.format('%d', wanted), ARGV[1])
+  redis.call('ZADD', KEYS[2], 'XX', string.format('%d', wanted), holder)
   return wanted - nowMs
 end
 return expiry - nowMs

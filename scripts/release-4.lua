@@ -8,9 +8,9 @@
 
   Input:
     KEYS[1..4]  fence, tickets, waiters, line (see includes/fence.lua)
-    ARGV[1] ticket  the lease's entry, '<token>|<fencing token>'; or, for a waiter
+    ARGV[1] flags   'p' (PUBLISH) or 's' (SPUBLISH)
+    ARGV[2] ticket  the lease's entry, '<token>|<fencing token>'; or, for a waiter
                     giving up, its token alone
-    ARGV[2] flags   'p' (PUBLISH) or 's' (SPUBLISH)
 
   Output:
     1    the ticket held permits; they are free again
@@ -18,7 +18,7 @@
     -1   the ticket was unknown (already released, expired, or never queued)
 ]]
 
-local ticket = ARGV[1]
+local ticket = ARGV[2]
 local result = -1
 
 if string.find(ticket, '|', 1, true) then
@@ -60,14 +60,12 @@ if type(n) ~= 'number' or n == 0 then
 end
 
 -- Others wait: serve the front of the line.
-local t = redis.call('TIME')
-local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
-
+--@include clock
 --@include fence
 --@include tickets
 --@include line
 
-local s = { n = n, publish = ARGV[2] == 's' and 'SPUBLISH' or 'PUBLISH' }
+local s = { n = n }
 if readHolders(s, nil) then
   local _, permits = shape(string.match(ticket, '^([^|]*)'))
   s.permits = permits

@@ -6,8 +6,8 @@
 
   Input:
     KEYS[1..4]  fence, tickets, waiters, line (see includes/fence.lua)
-    ARGV[1] limit   at most this many waiters are listed, from the front
-    ARGV[2] flags   'p' (PUBLISH) or 's' (SPUBLISH)
+    ARGV[1] flags   'p' (PUBLISH) or 's' (SPUBLISH)
+    ARGV[2] limit   at most this many waiters are listed, from the front
 
   Output:
     -4   layout 1 uses the key
@@ -19,21 +19,19 @@
     unless the clock stepped back); each waiter: token, weight, expiresIn (ms)
 ]]
 
-local t = redis.call('TIME')
-local nowMs = t[1] * 1000 + math.floor(t[2] / 1000)
-
+--@include clock
 --@include fence
 --@include tickets
 --@include line
 
-local limit = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
 
 -- Permits and weights go up to 2^53 - 1: sent as digits, since some clients read
 -- integer replies that large inexactly (ioredis 6 over RESP3).
 local function digits(n)
   return string.format('%.0f', n)
 end
-local s = { publish = ARGV[2] == 's' and 'SPUBLISH' or 'PUBLISH' }
+local s = {}
 if not readHolders(s, nil) then
   return -4
 end

@@ -8,7 +8,7 @@ import { confirmReplicated } from './replication.js';
 import type { HeartbeatReply } from './scripts.js';
 import { channels, publish } from './telemetry.js';
 import type { WakeListener } from './wake.js';
-import { expiryMargin, firstRetryMs, heartbeatFraction, staleGrantFraction } from './timing.js';
+import { expiryMargin, heartbeatFraction, nextRetryMs, staleGrantFraction, timerDelay } from './timing.js';
 
 /**
  * Where one acquisition stands. Every event (a reply, a grant message, a timer, the
@@ -85,8 +85,8 @@ export class Acquisition {
   #announced = false;
   /** The caller's promise is settled (counted out of `localWaiting` once). */
   #settled = false;
-  /** Wait before re-checking after a connection error; doubles per failure, reset by a reply. */
-  #retryIn = firstRetryMs / 2;
+  /** Wait before re-checking after a connection error (0: none failed since the last reply). */
+  #retryIn = 0;
   /** performance.now() when the newest script call was sent. */
   #lastSent = 0;
   /**
@@ -206,7 +206,7 @@ export class Acquisition {
       case 'failed':
         return this.#onFailed(event.error, state.name === 'sending');
       case 'reply':
-        this.#retryIn = firstRetryMs / 2;
+        this.#retryIn = 0;
         return this.#onReply(event.reply, event.sentAt, state);
     }
   }
@@ -245,7 +245,7 @@ export class Acquisition {
 
   #onFailed(error: unknown, first: boolean): void {
     // Redis refused the script, or the client was closed: waiting cannot help.
-    if (first || isPermanent(error) || clientEnded(this.#ctx)) {
+    if (first || isPermanent(this.#ctx.adapter, error) || clientEnded(this.#ctx)) {
       // The command may have run: take the ticket back (it would expire anyway).
       this.#settle(() => this.#reject(clientEnded(this.#ctx) ? this.#closed() : error));
       return this.#cancel();
@@ -253,7 +253,7 @@ export class Acquisition {
     // The connection is down (or the node restarting): keep trying, soon at first, then
     // backing off to the heartbeat's pace; if the ticket expired meanwhile, it queues again.
     this.#state = queued;
-    this.#retryIn = Math.min(this.#retryIn * 2, this.#ctx.ttl * heartbeatFraction);
+    this.#retryIn = nextRetryMs(this.#retryIn, this.#ctx.ttl * heartbeatFraction);
     clearTimeout(this.#heartbeat);
     this.#heartbeat = setTimeout(() => this.recheck(), this.#retryIn);
   }
@@ -309,7 +309,7 @@ export class Acquisition {
     let delay = this.#ctx.ttl * heartbeatFraction - (performance.now() - this.#lastSent);
     if (nextExpiryIn >= 0) delay = Math.min(delay, nextExpiryIn + expiryMargin);
     clearTimeout(this.#heartbeat);
-    this.#heartbeat = setTimeout(() => this.recheck(), Math.max(0, delay));
+    this.#heartbeat = setTimeout(() => this.recheck(), timerDelay(delay));
   }
 
   /**

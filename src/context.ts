@@ -1,9 +1,8 @@
 import type { Adapter } from './adapters/adapter.js';
-import { isIoredisReplyError } from './adapters/ioredis.js';
-import { isNodeRedisReplyError } from './adapters/node-redis.js';
+import type { Client } from './adapters/index.js';
 import { SemaphoreError } from './errors.js';
 import type { Keyspace } from './keys.js';
-import type { Client, Scripts } from './scripts.js';
+import type { Scripts } from './scripts.js';
 import { noticeClosed, type WakeListener } from './wake.js';
 
 /** What leases and pending acquisitions need of their semaphore. */
@@ -35,8 +34,12 @@ export type SemaphoreContext = {
  * settling), errors of this library (another layout on the key) and unreadable replies
  * will not go away by retrying; anything else (socket closed, timeouts, reconnects) may.
  */
-export function isPermanent(error: unknown): boolean {
-  return error instanceof SemaphoreError || error instanceof TypeError || isReplyError(error);
+export function isPermanent(adapter: Adapter, error: unknown): boolean {
+  return (
+    error instanceof SemaphoreError ||
+    error instanceof TypeError ||
+    (adapter.isReplyError(error) && !passing.test((error as Error).message))
+  );
 }
 
 /**
@@ -44,12 +47,6 @@ export function isPermanent(error: unknown): boolean {
  * itself, node-redis hands them on), a replica loading its data or cut off from its master.
  */
 const passing = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN) /;
-
-function isReplyError(error: unknown): boolean {
-  return (
-    error instanceof Error && (isIoredisReplyError(error) || isNodeRedisReplyError(error)) && !passing.test(error.message)
-  );
-}
 
 /**
  * True once the user's client was closed for good: from the quit() or disconnect() call

@@ -12,7 +12,8 @@ export {
   SemaphoreError,
 } from './errors.js';
 export type { AcquireOptions, MutexOptions, SemaphoreOptions, UseCallback, UseOptions } from './options.js';
-export type { Client as RedisClient, HolderInfo, WaiterInfo } from './scripts.js';
+export type { Client as RedisClient } from './adapters/index.js';
+export type { HolderInfo, WaiterInfo } from './scripts.js';
 export {
   channels,
   type GrantedEvent,

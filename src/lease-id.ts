@@ -1,14 +1,16 @@
 /**
  * A lease's id: what another process needs to act on the same permits, as one
  * URL-safe string. `rfs1.<prefix>.<key>.<token>.<fencing token>`, the first three in
- * base64url (no padding), the fencing token in decimal. Everything in it is also in
- * Redis, readable by anyone who can read the key: it holds no secret.
+ * base64url (no padding), the fencing token in decimal. The prefix is the one Redis
+ * sees (keys.ts: the client's keyPrefix, then the semaphore's prefix), so an id names
+ * the same keys from any client. Everything in it is also in Redis, readable by anyone
+ * who can read the key: it holds no secret.
  *
  * The `rfs1` tag is the format's version: a later format gets a new tag, and ids
  * with this one keep being read for as long as the data layout is shared.
  */
-import { requireKey, requirePrefix } from './options.js';
 import { shapeOf } from './tokens.js';
+import { labelCharacters, limits, requireKey, requireWellFormed } from './validate.js';
 
 const tag = 'rfs1';
 
@@ -28,7 +30,14 @@ export function encodeLeaseId(p: LeaseIdParts): string {
 }
 
 /** Tokens as tokens.ts writes them: a 10-character inbox, a base-36 counter, then label, weight, permits. */
-const tokenShape = /^[A-Za-z0-9_-]{10}\.[0-9a-z]+(?:~[A-Za-z0-9 _.:@,=+#()[\]-]{1,64})?(?:\*[1-9]\d*)?(?:\/[1-9]\d*)?$/;
+const tokenShape = new RegExp(
+  `^[A-Za-z0-9_-]{10}\\.[0-9a-z]+(?:~[${labelCharacters}]{1,${limits.maxLabelLength}})?(?:\\*[1-9]\\d*)?(?:\\/[1-9]\\d*)?$`,
+);
+
+/** As much of a string that should be an id as an error message shows: ids are short, garbage may not be. */
+export function shownId(id: string): string {
+  return id.slice(0, 200);
+}
 
 /**
  * The parts of an id made by `encodeLeaseId`, or a RangeError that names `id` (a
@@ -40,7 +49,7 @@ export function decodeLeaseId(id: unknown): DecodedLeaseId {
     throw new TypeError(`Expected \`id\` to be a lease id (a string from lease.id), got ${id === null ? 'null' : typeof id}`);
   }
   const bad = (why: string) =>
-    new RangeError(`Expected \`id\` to be a lease id from lease.id, got "${id.slice(0, 200)}": ${why}`);
+    new RangeError(`Expected \`id\` to be a lease id from lease.id, got "${shownId(id)}": ${why}`);
   const parts = id.split('.');
   if (parts[0] !== tag) throw bad(`it does not start with "${tag}."`);
   if (parts.length !== 5) throw bad('it does not have five parts');
@@ -54,9 +63,10 @@ export function decodeLeaseId(id: unknown): DecodedLeaseId {
   const key = text(key64, 'key');
   const token = text(token64, 'token');
   // As `new Semaphore` would check them: an id names nothing a semaphore could not be.
+  // The prefix may hold braces: a client's keyPrefix may (keys.ts).
   try {
     requireKey(key);
-    requirePrefix(prefix);
+    requireWellFormed('prefix', prefix);
   } catch (error) {
     throw bad(`its prefix or key could not name a semaphore (${(error as Error).message})`);
   }

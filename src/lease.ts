@@ -2,16 +2,16 @@ import { performance } from 'node:perf_hooks';
 import { clientEnded, type SemaphoreContext } from './context.js';
 import { ClientClosedError, LeaseLostError } from './errors.js';
 import { encodeLeaseId } from './lease-id.js';
-import { requireCount } from './options.js';
+import { requireCount } from './validate.js';
 import { channels, publish } from './telemetry.js';
-import { heartbeatFraction, maxTimerDelay, refreshRetryFraction } from './timing.js';
+import { heartbeatFraction, maxTimerDelay, refreshRetryFraction, timerDelay } from './timing.js';
 import type { WakeListener } from './wake.js';
 
 type ClientBoundRegistry = Pick<WakeListener, 'bind' | 'unbind'>;
 
 /** ms from now until `at` (performance.now() time), as a delay setTimeout takes. */
 function delayUntil(at: number): number {
-  return Math.min(maxTimerDelay, Math.max(0, at - performance.now()));
+  return timerDelay(at - performance.now());
 }
 
 /** Why a lease is lost when Redis says it no longer holds it. */
@@ -156,7 +156,7 @@ export class Lease implements AsyncDisposable {
   get id(): string {
     this.#shared = true;
     return encodeLeaseId({
-      prefix: this.#ctx.space.prefix,
+      prefix: this.#ctx.space.fullPrefix,
       key: this.key,
       token: this.token,
       fencingToken: this.fencingToken,
@@ -356,7 +356,7 @@ export class Lease implements AsyncDisposable {
    * if less is left (a grant by message may come with part of its ttl spent).
    */
   #scheduleRefresh(delay = Math.min(this.#ctx.ttl * heartbeatFraction, (this.#validUntil - performance.now()) / 2)): void {
-    this.#timer = setTimeout(() => this.#refreshDue(), Math.min(maxTimerDelay, Math.max(0, delay)));
+    this.#timer = setTimeout(() => this.#refreshDue(), timerDelay(delay));
   }
 
   #refreshDue(): void {

@@ -1,6 +1,6 @@
+import type { Client } from './adapters/index.js';
 import type { MutexOptions } from './options.js';
-import { requireObject } from './options.js';
-import type { Client } from './scripts.js';
+import { requireObject } from './validate.js';
 import { Semaphore } from './semaphore.js';
 
 /** A semaphore with one permit: at most one holder at a time, granted in arrival order. */

@@ -1,48 +1,10 @@
-import { createHash } from 'node:crypto';
 import { type Adapter, isNoScript, type Script, type ScriptArgs } from './adapters/adapter.js';
-import { type IoredisClient, ioredisAdapter, isIoredis } from './adapters/ioredis.js';
-import { type NodeRedisClient, nodeRedisAdapter } from './adapters/node-redis.js';
-import { closedError } from './client.js';
-import { LayoutVersionError } from './errors.js';
+import { adapterFor, type Client } from './adapters/index.js';
+import { compiledScripts, type ScriptVariant, shipped } from './compiled-scripts.js';
+import { ClientClosedError, LayoutVersionError } from './errors.js';
 import type { Keyspace } from './keys.js';
-import { files, type ScriptName, sources } from './lua.js';
+import type { ScriptName } from './lua.js';
 import { labelOf } from './tokens.js';
-
-/** An ioredis or node-redis client (see client.ts): every script call goes through the user's connection. */
-export type Client = IoredisClient | NodeRedisClient;
-
-/**
- * A variant of the scripts with their Lua rewritten: the seam model-based tests use
- * to put the scripts on a clock they can move. Its own SHAs keep it apart from the
- * shipped scripts on one Redis. The library itself always uses the scripts as they are.
- */
-export type ScriptVariant = { readonly rewrite: (lua: string) => string };
-
-const original: ScriptVariant = { rewrite: (lua) => lua };
-const compiled = new WeakMap<ScriptVariant, Record<ScriptName, Script>>();
-const adapters = new WeakMap<Client, Adapter>();
-
-/** The Lua of every script as sent to Redis, includes inlined (see lua.ts). */
-export const scriptSources = sources;
-
-/** Every script of a variant with its SHA, hashed once per process. */
-function scriptsOf(variant: ScriptVariant): Record<ScriptName, Script> {
-  let scripts = compiled.get(variant);
-  if (!scripts) {
-    const lua = sources();
-    scripts = {} as Record<ScriptName, Script>;
-    for (const name of Object.keys(files) as ScriptName[]) {
-      const text = variant.rewrite(lua[name]);
-      scripts[name] = {
-        lua: text,
-        sha: createHash('sha1').update(text).digest('hex'),
-        numberOfKeys: Number(/-(\d+)\.lua$/.exec(files[name])?.[1]),
-      };
-    }
-    compiled.set(variant, scripts);
-  }
-  return scripts;
-}
 
 const loadedBy = new WeakMap<Adapter, Set<string>>();
 
@@ -50,16 +12,6 @@ function loadedOn(adapter: Adapter): Set<string> {
   let loaded = loadedBy.get(adapter);
   if (!loaded) loadedBy.set(adapter, (loaded = new Set()));
   return loaded;
-}
-
-/** One adapter per client, shared by every semaphore on it. */
-export function adapterFor(client: Client): Adapter {
-  let adapter = adapters.get(client);
-  if (!adapter) {
-    adapter = isIoredis(client) ? ioredisAdapter(client) : nodeRedisAdapter(client);
-    adapters.set(client, adapter);
-  }
-  return adapter;
 }
 
 function unexpected(what: string, value: unknown): TypeError {
@@ -174,13 +126,14 @@ export class Scripts {
   /** The acquire's flags for the last maxWaiters asked for: one semaphore always asks the same. */
   #flags = { maxWaiters: Number.NaN, wait: '', try: '' };
 
-  constructor(client: Client, space: Keyspace, key: string, variant: ScriptVariant = original) {
+  constructor(client: Client, space: Keyspace, key: string, variant: ScriptVariant = shipped) {
     this.#adapter = adapterFor(client);
-    this.#loaded = this.#adapter.cluster ? new Set() : loadedOn(this.#adapter);
-    this.#scripts = scriptsOf(variant);
+    const cluster = this.#adapter.topology === 'cluster';
+    this.#loaded = cluster ? new Set() : loadedOn(this.#adapter);
+    this.#scripts = compiledScripts(variant);
     this.#keys = space.keys;
     this.#key = key;
-    this.#publish = this.#adapter.cluster ? 's' : 'p';
+    this.#publish = cluster ? 's' : 'p';
   }
 
   acquire(a: AcquireArgs): Promise<AcquireReply> {
@@ -190,7 +143,7 @@ export class Scripts {
   /** As acquire(), handing the reply to `ok` (or the error to `fail`) in the step that reads it. */
   acquireThen(a: AcquireArgs, ok: (reply: AcquireReply) => void, fail: (error: unknown) => void): void {
     const flags = this.#acquireFlags(a.maxWaiters);
-    this.#call('acquire', [a.token, a.ttl, a.wait ? flags.wait : flags.try], this.#acquireReply, ok, fail);
+    this.#call('acquire', [a.wait ? flags.wait : flags.try, a.token, a.ttl], this.#acquireReply, ok, fail);
   }
 
   heartbeat(token: string, ttl: number): Promise<HeartbeatReply> {
@@ -198,7 +151,7 @@ export class Scripts {
   }
 
   heartbeatThen(token: string, ttl: number, ok: (reply: HeartbeatReply) => void, fail: (error: unknown) => void): void {
-    this.#call('heartbeat', [token, ttl, this.#publish], this.#heartbeatReply, ok, fail);
+    this.#call('heartbeat', [this.#publish, token, ttl], this.#heartbeatReply, ok, fail);
   }
 
   /** `fence` undefined: a waiter gives up its place (or the grant that raced it). */
@@ -208,7 +161,7 @@ export class Scripts {
 
   releaseThen(token: string, fence: number | undefined, ok: (reply: ReleaseReply) => void, fail: (error: unknown) => void): void {
     const ticket = fence === undefined ? token : `${token}|${fence}`;
-    this.#call('release', [ticket, this.#publish], releaseReply, ok, fail);
+    this.#call('release', [this.#publish, ticket], releaseReply, ok, fail);
   }
 
   /**
@@ -216,11 +169,11 @@ export class Scripts {
    * Resolves with the ms it has left, or undefined once it is gone (or expired).
    */
   refresh(token: string, fence: number, ms: number): Promise<number | undefined> {
-    return this.#run('refresh', [`${token}|${fence}`, ms, this.#publish], refreshReply);
+    return this.#run('refresh', [this.#publish, `${token}|${fence}`, ms], refreshReply);
   }
 
   async status(limit: number): Promise<StatusReply> {
-    const reply = await this.#run('status', [limit, this.#publish], (r) => r);
+    const reply = await this.#run('status', [this.#publish, limit], (r) => r);
     if (!Array.isArray(reply) && int(reply, 'status') === -4) throw new LayoutVersionError(this.#key);
     const r = array(reply, 'status');
     const n = (i: number) => int(r[i], 'status');
@@ -276,7 +229,9 @@ export class Scripts {
       }
       ok(value);
     };
-    const failed = (error: unknown): void => fail(closedError(this.#adapter, this.#key, error));
+    // A command the client dropped because it was closed meanwhile fails as a call made after would.
+    const failed = (error: unknown): void =>
+      fail(this.#adapter.isDropped(error) && this.#adapter.closed() ? new ClientClosedError(this.#key, { cause: error }) : error);
     // The first call of a script goes whole (EVAL), and so loads it before anything sent
     // after it: a NOSCRIPT answered and resent would let later calls on the connection
     // (a release after a refresh) overtake it.
@@ -296,8 +251,8 @@ export class Scripts {
   #acquireFlags(maxWaiters: number): { wait: string; try: string } {
     const f = this.#flags;
     if (f.maxWaiters !== maxWaiters) {
-      const cap = `${this.#publish}${Number.isFinite(maxWaiters) ? maxWaiters : 0}`;
-      this.#flags = { maxWaiters, wait: `q${cap}`, try: `t${cap}` };
+      const cap = Number.isFinite(maxWaiters) ? maxWaiters : 0;
+      this.#flags = { maxWaiters, wait: `${this.#publish}q${cap}`, try: `${this.#publish}t${cap}` };
     }
     return this.#flags;
   }

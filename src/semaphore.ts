@@ -1,33 +1,37 @@
 import { performance } from 'node:perf_hooks';
 import { Acquisition } from './acquisition.js';
-import { checkEvictionPolicy, requireClient } from './client.js';
+import { adapterFor, type Client, requireClient } from './adapters/index.js';
 import { clientEnded, type SemaphoreContext } from './context.js';
 import { ClientClosedError, LeaseLostError } from './errors.js';
+import { checkEvictionPolicy } from './eviction.js';
 import { keyspace } from './keys.js';
 import { goneFromRedis, Lease } from './lease.js';
 import { decodeLeaseId } from './lease-id.js';
 import {
   type AcquireOptions,
   defaults,
+  type ResolvedAcquire,
+  resolveAcquire,
+  type SemaphoreOptions,
+  type UseCallback,
+  type UseOptions,
+} from './options.js';
+import { Scripts, type StatusReply } from './scripts.js';
+import { maxTimerDelay } from './timing.js';
+import {
   orDefault,
   requireCount,
   requireFunction,
   requireKey,
   requireLabel,
-  requireObject,
   requireMaxWaiters,
+  requireObject,
   requirePrefix,
   requireReplicas,
   requireTtl,
-  resolveAcquire,
-  type ResolvedAcquire,
-  type SemaphoreOptions,
-  type UseCallback,
-  type UseOptions,
-} from './options.js';
-import { adapterFor, type Client, Scripts, type StatusReply } from './scripts.js';
-import { maxTimerDelay } from './timing.js';
+} from './validate.js';
 import { listenerFor, type WakeListener } from './wake.js';
+import { warn } from './warnings.js';
 
 /** What `status()` reports, read from Redis in one round trip. */
 export type SemaphoreStatus = {
@@ -74,11 +78,10 @@ export class Semaphore {
     if (replicas > 0 && !adapter.wait) {
       // WAIT must go on the connection that ran the script: a Cluster client would send
       // it to an arbitrary node, a node-redis sentinel to any connection of its pool.
-      throw new TypeError(
-        `\`replicas\` needs a client on one connection; with a ${adapter.cluster ? 'Cluster client' : 'node-redis sentinel'} it is not supported`,
-      );
+      const which = adapter.topology === 'cluster' ? 'Cluster client' : 'node-redis sentinel';
+      throw new TypeError(`\`replicas\` needs a client on one connection; with a ${which} it is not supported`);
     }
-    const space = keyspace(requirePrefix(orDefault(o['prefix'], defaults.prefix)), this.key);
+    const space = keyspace(requirePrefix(orDefault(o['prefix'], defaults.prefix)), this.key, adapter.keyPrefix);
     this.#label = o['label'] === undefined ? undefined : requireLabel(o['label']);
     this.#ctx = {
       client,
@@ -126,7 +129,7 @@ export class Semaphore {
       const resolved = options === undefined ? this.#defaults : resolveAcquire(options, this.permits, this.#label);
       resolved.signal?.throwIfAborted();
       this.#requireOpen();
-      checkEvictionPolicy(this.#ctx);
+      checkEvictionPolicy(this.#ctx.adapter, this.key);
       // Never null: only a try resolves with null, and this is not one.
       return new Acquisition(this.#ctx, resolved).run() as Promise<Lease>;
     } catch (error) {
@@ -142,7 +145,7 @@ export class Semaphore {
   async tryAcquire(options?: Pick<AcquireOptions, 'weight' | 'label' | 'autoRefresh'>): Promise<Lease | null> {
     const { weight, label, autoRefresh } = resolveAcquire(options, this.permits, this.#label);
     this.#requireOpen();
-    checkEvictionPolicy(this.#ctx);
+    checkEvictionPolicy(this.#ctx.adapter, this.key);
     return new Acquisition(this.#ctx, { weight, label, autoRefresh, timeout: 0, signal: undefined }, true).run();
   }
 
@@ -180,7 +183,8 @@ export class Semaphore {
   /**
    * A handle on the lease that `id` names (`lease.id`, from any process), so that
    * this process can extend, release or refresh the same permits. The id must be of
-   * this semaphore's key and prefix (else a RangeError). One round trip: rejects with
+   * this semaphore's key and prefix as Redis sees it (the client's keyPrefix, then
+   * `prefix`), else a RangeError. One round trip: rejects with
    * `LeaseLostError` if Redis no longer holds the lease, and otherwise resolves with a
    * lease that has a fixed term, ending when the lease expires in Redis now, until
    * it is extended or `startAutoRefresh()` is called. Two handles on one lease act on
@@ -188,11 +192,12 @@ export class Semaphore {
    */
   async lease(id: string): Promise<Lease> {
     const d = decodeLeaseId(id);
-    const prefix = this.#ctx.space.prefix;
-    if (d.key !== this.key || d.prefix !== prefix) {
+    const { prefix, fullPrefix } = this.#ctx.space;
+    if (d.key !== this.key || d.prefix !== fullPrefix) {
+      const client = fullPrefix === prefix ? '' : ` after the client's keyPrefix "${this.#ctx.adapter.keyPrefix}"`;
       throw new RangeError(
-        `Expected \`id\` to name a lease on semaphore "${this.key}" (prefix "${prefix}"), ` +
-          `got one on "${d.key}" (prefix "${d.prefix}")`,
+        `Expected \`id\` to name a lease on semaphore "${this.key}" (prefix "${prefix}"${client}), ` +
+          `got one on "${d.key}" (prefix "${d.prefix}" as Redis sees it)`,
       );
     }
     this.#requireOpen();
@@ -208,7 +213,7 @@ export class Semaphore {
   /** Who holds and who waits, from Redis. `limit` caps the waiters listed (default 100). */
   async status(options?: { readonly limit?: number }): Promise<SemaphoreStatus> {
     const o = requireObject('options', options);
-    const limit = o['limit'] === undefined ? 100 : requireCount('limit', o['limit']);
+    const limit = requireCount('limit', orDefault(o['limit'], defaults.statusLimit));
     this.#requireOpen();
     const s = await this.#ctx.scripts.status(limit);
     const permits = s.permits ?? this.permits;
@@ -228,10 +233,10 @@ export class Semaphore {
   #warnPermits(others: number): void {
     if (this.#warned) return;
     this.#warned = true;
-    process.emitWarning(
+    warn(
+      'RFS_PERMITS_MISMATCH',
       `Semaphore "${this.key}" is used with permits ${this.permits} here, but its holders in Redis asked for ` +
         `${others}: every user of a key must pass the same permits, or grants follow whichever each waiter passed.`,
-      { type: 'SemaphoreWarning', code: 'RFS_PERMITS_MISMATCH' },
     );
   }
 

@@ -6,6 +6,11 @@
 /** setTimeout fires at once for delays above this: longer ttls and timeouts are refused. */
 export const maxTimerDelay = 2 ** 31 - 1;
 
+/** A delay setTimeout takes as meant: a past moment is now, a far one the longest it can wait. */
+export function timerDelay(ms: number): number {
+  return Math.min(maxTimerDelay, Math.max(0, ms));
+}
+
 /** Leases refresh, and waiters heartbeat, every `ttl * heartbeatFraction`. */
 export const heartbeatFraction = 1 / 3;
 
@@ -30,6 +35,11 @@ export const lingerMs = 30_000;
 
 /** A re-check that failed on a connection error is tried again this soon, then twice as late each time. */
 export const firstRetryMs = 50;
+
+/** The next wait after a failed re-check: firstRetryMs after the first failure (`last` 0), then twice the last, up to `cap`. */
+export function nextRetryMs(last: number, cap: number): number {
+  return Math.min(last === 0 ? firstRetryMs : last * 2, cap);
+}
 
 /**
  * How often a node-redis cluster or sentinel is checked for having been closed: a v4

@@ -1,5 +1,5 @@
 import type { Adapter, Subscriber } from './adapters/adapter.js';
-import { adapterFor, type Client } from './scripts.js';
+import { adapterFor, type Client } from './adapters/index.js';
 import { publish } from './telemetry.js';
 import { lingerMs } from './timing.js';
 import { parseGrant, TokenSource } from './tokens.js';

@@ -453,3 +453,26 @@ test('acquire: --timeout gives up with exit 75, a signal while waiting exits 128
   t.is(status.held, 2);
   await lease.release();
 });
+
+test("a semaphore used through a client's keyPrefix: --prefix names it with the keyPrefix in front, and its lease ids work as they are", async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('cli-key-prefix');
+  // The application's client puts "app1:" before every key; the CLI's client puts nothing.
+  const app = new Mutex(await connect(url, { keyPrefix: 'app1:' }), key);
+  const lease = await app.acquire({ label: 'app worker', autoRefresh: false });
+  const shown = await cli(['status', key, '--url', url, '--prefix', 'app1:rfs', '--json']);
+  t.is(shown.code, 0, shown.stderr);
+  const status = JSON.parse(shown.stdout) as SemaphoreStatus;
+  t.deepEqual([status.held, status.holders[0]?.label, status.holders[0]?.fencingToken], [1, 'app worker', lease.fencingToken]);
+  // Without the keyPrefix the CLI looks at other keys, where nobody holds.
+  const elsewhere = JSON.parse((await cli(['status', key, '--url', url, '--json'])).stdout) as SemaphoreStatus;
+  t.is(elsewhere.held, 0);
+  // A run waits behind the application's lease and is woken when it is released.
+  const run = new Cli(['run', key, '--url', url, '--prefix', 'app1:rfs', '-v', '--', node, '-e', 'console.log("ran")']);
+  await run.waitFor('stderr', /waiting for/);
+  const released = await cli(['release', lease.id, '--url', url]);
+  t.is(released.code, 0, released.stderr);
+  t.is((await run.done).code, 0);
+  t.is(run.stdout, 'ran\n');
+  t.is((await app.status()).held, 0);
+});

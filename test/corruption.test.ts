@@ -6,7 +6,8 @@
 import { fc, testProp } from '@fast-check/ava';
 import type { Redis } from 'ioredis';
 import { keyspace } from '../src/keys.js';
-import { type ScriptVariant, Scripts } from '../src/scripts.js';
+import type { ScriptVariant } from '../src/compiled-scripts.js';
+import { Scripts } from '../src/scripts.js';
 import { movableClock } from './helpers/clock.js';
 import { shape } from './helpers/model.js';
 import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';

@@ -8,7 +8,7 @@ import test from 'ava';
 import type { Redis } from 'ioredis';
 import { ErrorCode, LayoutVersionError, Mutex, Semaphore } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
-import { requireKey, requirePrefix } from '../src/options.js';
+import { requireKey, requirePrefix } from '../src/validate.js';
 import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
 
 /** Version 1's scripts exactly as released (commit 4263f88), kept as fixtures. */

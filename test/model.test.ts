@@ -4,7 +4,8 @@ import test from 'ava';
 import type { Redis } from 'ioredis';
 import type { RedisClient } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
-import { Scripts, type ScriptVariant } from '../src/scripts.js';
+import type { ScriptVariant } from '../src/compiled-scripts.js';
+import { Scripts } from '../src/scripts.js';
 import { movableClock } from './helpers/clock.js';
 import { SemaphoreModel } from './helpers/model.js';
 import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
@@ -189,7 +190,7 @@ const planted: Record<string, (lua: string) => string> = {
       : lua,
   'a permit off by one': (lua) => lua.split('permits - s.held').join('permits - s.held + 1'),
   'an extension that shortens the lease': (lua) =>
-    lua.includes('if wanted > expiry then') ? swap(lua, 'if wanted > expiry then', "if ARGV[2] ~= '0' then") : lua,
+    lua.includes('if wanted > expiry then') ? swap(lua, 'if wanted > expiry then', "if ARGV[3] ~= '0' then") : lua,
 };
 
 for (const [bug, plant] of Object.entries(planted)) {

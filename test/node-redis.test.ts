@@ -1,6 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Redis } from 'ioredis';
+import * as v6 from 'redis';
 import * as v4 from 'redis4';
+import * as v5 from 'redis5';
 import {
   AcquireTimeoutError,
   ClientClosedError,
@@ -174,6 +176,102 @@ const evictable = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   t.is(warning.code, 'RFS_EVICTION_POLICY');
   t.regex(warning.message, /allkeys-lru/);
   await lease.release();
+});
+
+/**
+ * What a client's reply mapping (v5 and later) may change: Buffers for strings, Maps
+ * and Sets for RESP3's aggregates, strings for numbers. The library's calls must read
+ * the same whatever the user chose for their own.
+ */
+function replyMappings(types: typeof v6.RESP_TYPES) {
+  return {
+    buffers: { [types.BLOB_STRING]: Buffer, [types.SIMPLE_STRING]: Buffer },
+    everything: {
+      [types.BLOB_STRING]: Buffer,
+      [types.SIMPLE_STRING]: Buffer,
+      [types.NUMBER]: String,
+      [types.ARRAY]: Set,
+      [types.MAP]: Map,
+    },
+  };
+}
+
+/** Everything a user does with a semaphore, on `redis`: each reply must be read right. */
+async function wholeContract(t: ExecutionContext, redis: RedisClient, admin: Redis, key: string) {
+  const sem = new Semaphore(redis, key, { permits: 1, ttl: long });
+  const { holder, waiting } = await heldAndWaiting(sem, key);
+  t.is(await sem.tryAcquire(), null);
+  const seen = await sem.status();
+  t.deepEqual([seen.held, seen.waiting, seen.holders[0]?.token, seen.permits], [1, 1, holder.token, 1]);
+  const handle = await sem.lease(holder.id);
+  t.true((await handle.extend(60_000)) >= 60_000);
+  await holder.release();
+  const lease = await waiting;
+  t.true(lease.fencingToken > holder.fencingToken);
+  // Every grant moved the fencing counter once, and no call failed after running.
+  t.is(await admin.get(`rfs:{${key}}:fence`), String(lease.fencingToken));
+  t.true(await lease.release());
+  const taken = await sem.tryAcquire();
+  t.true(taken !== null && (await taken.release()));
+}
+
+/** An evicting policy is named right, and noeviction brings no warning, whatever the reply mapping. */
+async function evictionRead(t: ExecutionContext, connectWith: (url: string) => Promise<RedisClient>) {
+  const warnings: Error[] = [];
+  const listener = (warning: Error) => warnings.push(warning);
+  process.on('warning', listener);
+  try {
+    for (const policy of ['noeviction', 'allkeys-lru']) {
+      const server = await startRedisServer(['--maxmemory-policy', policy]);
+      const redis = await connectWith(server.url);
+      const key = uniqueKey(`nr-evict-${policy}`);
+      const sem = new Semaphore(redis, key, { permits: 1 });
+      await (await sem.acquire()).release();
+      // CONFIG GET went before the first acquire on the same connection: its reply is read by now.
+      await sem.status();
+      const mine = warnings.filter((w) => w.message.includes(`"${key}"`));
+      t.deepEqual(
+        mine.map((w) => w.message.match(/maxmemory-policy is "([^"]+)"/)?.[1]),
+        policy === 'noeviction' ? [] : [policy],
+      );
+    }
+  } finally {
+    process.off('warning', listener);
+  }
+}
+
+const mapped = test.macro(
+  async (t: ExecutionContext, v: NodeRedis, types: typeof v6.RESP_TYPES, options: (m: ReturnType<typeof replyMappings>) => object) => {
+    const url = await redisUrl();
+    const redis = await v.connect(url, options(replyMappings(types)));
+    await wholeContract(t, redis, await connect(url), uniqueKey('nr-mapped'));
+    await evictionRead(t, (u) => v.connect(u, options(replyMappings(types))));
+  },
+);
+
+for (const [v, types] of [
+  [nodeRedis[0]!, v6.RESP_TYPES],
+  [nodeRedis[1]!, v5.RESP_TYPES as typeof v6.RESP_TYPES],
+] as const) {
+  test(`${v.name}: a client whose typeMapping hands back Buffers works as any other`, mapped, v, types, (m) => ({
+    commandOptions: { typeMapping: m.buffers },
+  }));
+  test(`${v.name}: over RESP3, a client that maps every reply type works as any other`, mapped, v, types, (m) => ({
+    RESP: 3,
+    commandOptions: { typeMapping: m.everything },
+  }));
+  test(`${v.name}: over RESP3 with the default mapping`, mapped, v, types, () => ({ RESP: 3 }));
+}
+
+test('node-redis v6: a client from withTypeMapping() works as any other', async (t) => {
+  const url = await redisUrl();
+  type Mappable = RedisClient & { withTypeMapping(mapping: object): RedisClient };
+  const mapping = replyMappings(v6.RESP_TYPES).everything;
+  const redis = ((await nodeRedis[0]!.connect(url, { RESP: 3 })) as unknown as Mappable).withTypeMapping(mapping);
+  await wholeContract(t, redis, await connect(url), uniqueKey('nr-with-mapping'));
+  await evictionRead(t, async (u) =>
+    ((await nodeRedis[0]!.connect(u)) as unknown as Mappable).withTypeMapping(replyMappings(v6.RESP_TYPES).buffers),
+  );
 });
 
 for (const v of nodeRedis) {

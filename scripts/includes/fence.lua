@@ -1,6 +1,6 @@
 --[[
   Layout version 2, shared by every script (each `--@include name` is inlined by the
-  loader, src/scripts.ts; never run on its own). Every script gets the same four keys,
+  loader, src/lua.ts; never run on its own). Every script gets the same four keys,
   all under one hash tag:
 
     KEYS[1] fence    string, never expires: the last fencing token granted (µs). The
@@ -15,7 +15,8 @@
                      no longer in `waiters` (it left or was evicted) is dropped when it
                      reaches the front
 
-  A token is '<inbox>.<n>', or '<inbox>.<n>*<weight>/<permits>' unless both are 1. It
+  A token is '<inbox>.<n>', then '~<label>' if the acquisition has one, '*<weight>'
+  unless the weight is 1 and '/<permits>' unless the permits are 1 (src/tokens.ts). It
   names the waiter's wake-up channel, its weight and the permits it asked under, so a
   waiter costs one entry in `waiters` and one in `line`, and no number derived from
   other data is stored anywhere: what is held is summed from the holders, the queue
@@ -23,9 +24,11 @@
   that later calls misread; what can fail for reasons outside the scripts (a key of
   the wrong type, a refused PUBLISH) goes through redis.pcall and is handled.
 
-  Every script reads the clock into `t` (TIME's reply) before anything else. Grants are
-  announced on '<prefix>:{<key>}:wake:<inbox>' (KEYS[1] without 'fence', plus
-  'wake:' and the inbox), with PUBLISH, or SPUBLISH in a cluster.
+  Every script takes its flags first, in ARGV[1]: 'p' (grants are announced with
+  PUBLISH) or 's' (SPUBLISH, in a cluster), then what is particular to the script.
+  The clock is read by includes/clock.lua, before fencing tokens need it. Grants are
+  announced on '<prefix>:{<key>}:wake:<inbox>': KEYS[1] as Redis sees it (after any
+  keyPrefix of the client's) without 'fence', plus 'wake:' and the inbox.
 
   Each script call costs Redis a fixed amount before it does anything, plus about as
   much per key and argument as per redis.call (see bench/RESULTS.md): so options travel

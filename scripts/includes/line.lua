@@ -1,8 +1,10 @@
 --[[
   The waiting line: `waiters` (who waits, and until when) and `line` (in which order).
-  Inlined after `tickets`; `s.n` is how many wait, `s.publish` the command that
-  announces grants.
+  Inlined after `tickets`; `s.n` is how many wait.
 ]]
+
+-- The command that announces grants, from the flags every script takes first.
+local PUBLISH = string.sub(ARGV[1], 1, 1) == 's' and 'SPUBLISH' or 'PUBLISH'
 
 -- Bounds the work one call spends on expired waiters and on serving the line, so
 -- that no call blocks Redis for long; what is left is done by the next call.
@@ -91,10 +93,10 @@ end
 -- member (token and fencing token), so it needs no confirm trip. A refused PUBLISH
 -- (an ACL without channel rights) is no reason to fail: the waiter's heartbeat finds
 -- the grant instead.
-local function tell(s, token, member)
+local function tell(token, member)
   local inbox = string.match(token, '^([^.]+)%.')
   if inbox then
-    redis.pcall(s.publish, string.sub(KEYS[1], 1, -6) .. 'wake:' .. inbox, member)
+    redis.pcall(PUBLISH, string.sub(KEYS[1], 1, -6) .. 'wake:' .. inbox, member)
   end
 end
 
@@ -130,7 +132,7 @@ local function drain(s, quiet)
       if head == quiet then
         s.granted = fence
       else
-        tell(s, head, member)
+        tell(head, member)
       end
     end
     -- else: a waiter that already left; popping its entry was all there was to do.

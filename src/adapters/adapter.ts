@@ -15,11 +15,25 @@ export type Script = {
 /** A script call's KEYS, or its ARGV. */
 export type ScriptArgs = readonly (string | number)[];
 
+/**
+ * What the client talks to: one server; a Cluster (script calls are routed by their
+ * first key, wake-ups use sharded pub/sub); or a node-redis sentinel (a pool of
+ * connections to whichever server is master).
+ */
+export type Topology = 'server' | 'cluster' | 'sentinel';
+
 export type Adapter = {
-  /** A Cluster client: script calls are routed by their first key, wake-ups use sharded pub/sub. */
-  readonly cluster: boolean;
+  readonly topology: Topology;
   /**
-   * Runs `script` by its SHA (EVALSHA) and resolves with its raw reply. Rejects with
+   * What Redis sees before every key the library names (the client's `keyPrefix`; ''
+   * for none). The scripts build wake-up channels from their KEYS, so the channels
+   * carry it too; the library subscribes to them by the names Redis sees.
+   */
+  readonly keyPrefix: string;
+  /**
+   * Runs `script` by its SHA (EVALSHA) and resolves with its raw reply, as Redis sent it
+   * (whatever reply types the user's client was set to map it to). `keys` are named as
+   * the library names them; Redis sees each after `keyPrefix`. Rejects with
    * Redis's NOSCRIPT error when Redis does not have it (after a restart or SCRIPT
    * FLUSH): scripts.ts then sends it whole, with `eval`, on the same connection.
    */
@@ -28,6 +42,13 @@ export type Adapter = {
   eval(script: Script, keys: ScriptArgs, argv: ScriptArgs): Promise<unknown>;
   /** The user closed the client (or it gave up reconnecting): it will send nothing any more. */
   closed(): boolean;
+  /**
+   * `error` is how this client fails a command it dropped, unsent or unanswered, because
+   * its connection was closed: with closed(), the caller's client was closed meanwhile.
+   */
+  isDropped(error: unknown): boolean;
+  /** `error` is an error reply from Redis (a script error, OOM, CLUSTERDOWN), not a transport failure. */
+  isReplyError(error: unknown): boolean;
   /** Calls `listener` once, when the user's client has ended for good. */
   onEnd(listener: () => void): void;
   /** CONFIG GET of one parameter; undefined when Redis has no such parameter. */
@@ -46,7 +67,9 @@ export type Adapter = {
 };
 
 /**
- * Wake-up subscriptions (sharded pub/sub in a cluster). A connection made for them is
+ * Wake-up subscriptions (sharded pub/sub in a cluster), by the channel names Redis
+ * sees (`keyPrefix` included): a subscriber never lets its client prefix them again.
+ * A connection made for them is
  * unreferenced where the client allows: only pending acquires use it, and each of
  * those holds a timer of its own.
  */

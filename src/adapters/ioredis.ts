@@ -26,9 +26,21 @@ export function isIoredis(client: object): client is IoredisClient {
   return typeof c.defineCommand === 'function' && typeof c.duplicate === 'function' && typeof c.evalsha === 'function';
 }
 
-/** An error reply from Redis, as ioredis reports it. */
-export function isIoredisReplyError(error: Error): boolean {
-  return error.name === 'ReplyError';
+/** What ioredis (5 and 6) fails a command with that it dropped because the connection was closed. */
+const droppedMessage = 'Connection is closed.';
+
+/**
+ * What ioredis prepends to every key (its `keyPrefix`, a Cluster's also from
+ * `redisOptions`): Redis sees the library's keys, and so the channels the scripts
+ * derive from them, with it.
+ */
+function keyPrefixOf(client: Ioredis): string {
+  const prefix: unknown = (client.options as { keyPrefix?: unknown }).keyPrefix;
+  if (prefix === undefined || prefix === null || prefix === '') return '';
+  if (typeof prefix === 'string') return prefix;
+  // ioredis also takes a Buffer; the library's names are text.
+  if (Buffer.isBuffer(prefix)) return prefix.toString('utf8');
+  throw new TypeError(`Expected the ioredis client's \`keyPrefix\` to be a string, got ${typeof prefix}`);
 }
 
 type Send = (name: string, numberOfKeys: number, keys: ScriptArgs, argv: ScriptArgs) => Promise<unknown>;
@@ -38,17 +50,22 @@ type Send = (name: string, numberOfKeys: number, keys: ScriptArgs, argv: ScriptA
  * per-call command object, reject wrapper and extra promise cost more Node CPU than
  * the rest of an acquire; a NOSCRIPT costs one more round trip instead, once per
  * script after Redis lost it. ioredis flattens argument arrays itself, so keys and
- * arguments are passed as they are, and routes a Cluster call by the script's first key.
+ * arguments are passed as they are; it prepends its keyPrefix to the keys, and routes a
+ * Cluster call by the script's first key.
  */
 export function ioredisAdapter(user: IoredisClient): Adapter {
   const client = user as unknown as Ioredis;
   const c = client as unknown as { evalsha: Send; eval: Send; isCluster?: boolean; status?: string };
   const cluster = c.isCluster === true;
+  const keyPrefix = keyPrefixOf(client);
   return {
-    cluster,
+    topology: cluster ? 'cluster' : 'server',
+    keyPrefix,
     evalsha: (script: Script, keys: ScriptArgs, argv: ScriptArgs) => c.evalsha(script.sha, script.numberOfKeys, keys, argv),
     eval: (script: Script, keys: ScriptArgs, argv: ScriptArgs) => c.eval(script.lua, script.numberOfKeys, keys, argv),
     closed: () => isClosed(client),
+    isDropped: (error) => error instanceof Error && error.message === droppedMessage,
+    isReplyError: (error) => error instanceof Error && error.name === 'ReplyError',
     onEnd(listener) {
       client.once('end', listener);
       // A Cluster tells of a quit() at once, long before its nodes have quit (it also
@@ -65,7 +82,8 @@ export function ioredisAdapter(user: IoredisClient): Adapter {
       return typeof value === 'string' ? value : undefined;
     },
     wait: cluster ? undefined : (replicas, timeoutMs) => (client as Redis).wait(replicas, timeoutMs),
-    subscriber: (events) => (cluster ? clusterSubscriber(client as Cluster, events) : redisSubscriber(client as Redis, events)),
+    subscriber: (events) =>
+      cluster ? clusterSubscriber(client as Cluster, events) : redisSubscriber(client as Redis, events),
   };
 }
 
@@ -75,7 +93,8 @@ export function ioredisAdapter(user: IoredisClient): Adapter {
  * while the connection is still being made must wait for it, whatever the user chose.
  */
 function redisSubscriber(client: Redis, events: SubscriberEvents): Subscriber {
-  const sub = client.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true });
+  // Channels go by the names Redis sees: no keyPrefix of the user's on this connection.
+  const sub = client.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true, keyPrefix: undefined });
   const channels = new Set<string>();
   let connectedBefore = false;
   sub.on('connect', () => unrefSocket(sub));
@@ -105,7 +124,14 @@ function redisSubscriber(client: Redis, events: SubscriberEvents): Subscriber {
 
 /** A Cluster restores its own sharded subscriptions, one connection per master. */
 function clusterSubscriber(client: Cluster, events: SubscriberEvents): Subscriber {
-  const sub = client.duplicate([], { shardedSubscribers: true, lazyConnect: false });
+  // ioredis prefixes SSUBSCRIBE's channels as keys, but channels go by the names Redis
+  // sees: no keyPrefix on this cluster (a Cluster also takes one from redisOptions).
+  const sub = client.duplicate([], {
+    shardedSubscribers: true,
+    lazyConnect: false,
+    keyPrefix: undefined,
+    redisOptions: { ...client.options.redisOptions, keyPrefix: undefined },
+  });
   sub.on('connect', () => unrefSocket(sub));
   sub.on('-subscriber', () => events.lost());
   // The group resubscribed every channel on its new connections.

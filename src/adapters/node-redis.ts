@@ -40,11 +40,51 @@ export function isNodeRedis(client: object): client is NodeRedisClient {
 }
 
 /** node-redis reports an error reply as an ErrorReply (SimpleError, BlobError in v5), without a name of its own. */
-export function isNodeRedisReplyError(error: Error): boolean {
+function isReplyError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
   for (let proto = Object.getPrototypeOf(error); proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
     if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ErrorReply') return true;
   }
   return false;
+}
+
+/** What node-redis fails a command with when its connection is destroyed under it. */
+const destroyedMessage = 'Disconnects client';
+
+/** How node-redis (4 to 6) fails a command it dropped: closed before it went, or destroyed while in flight. */
+const droppedMessages = new Set(['The client is closed', destroyedMessage]);
+
+/**
+ * Every command of the library goes with this option: node-redis decodes its reply
+ * the default way (strings, arrays, numbers) whatever `typeMapping` the user's client
+ * or proxy (`withTypeMapping`) has, so a client set to hand back Buffers or Maps works
+ * as any other. Merged over the client's own command options, so a timeout it has stays.
+ * v4 has no type mapping, and ignores it.
+ */
+const plainReplies = { typeMapping: {} } as const;
+
+/**
+ * node-redis 6's `keyPrefix` (v4 and v5 have none): its own commands prepend it to their
+ * keys, but sendCommand sends what it is given, so the adapter prepends it itself.
+ */
+function keyPrefixOf(c: Client): string {
+  const prefix: unknown = c._keyPrefix;
+  if (prefix === undefined || prefix === null || prefix === '') return '';
+  if (typeof prefix === 'string') return prefix;
+  if (Buffer.isBuffer(prefix)) return prefix.toString('utf8');
+  throw new TypeError(`Expected the node-redis client's \`keyPrefix\` to be a string, got ${typeof prefix}`);
+}
+
+/**
+ * CONFIG GET's reply, however the protocol shapes it: a flat array of names and values
+ * (RESP2), or a map (RESP3), as an object or a Map.
+ */
+function configValue(reply: unknown, name: string): string | undefined {
+  let value: unknown;
+  if (Array.isArray(reply)) value = reply[reply.indexOf(name) + 1];
+  else if (reply instanceof Map) value = reply.get(name);
+  else if (typeof reply === 'object' && reply !== null) value = (reply as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
 }
 
 type Listener = (message: string, channel: string) => void;
@@ -61,14 +101,15 @@ type Client = Emitter & {
   readonly masters?: unknown;
   /** A sentinel's (v5 and later): it finds the master itself and follows a failover. */
   getMasterNode?(): unknown;
-  configGet(name: string): Promise<Record<string, string | undefined>>;
+  /** v6's `keyPrefix` option, on a client, cluster or sentinel. */
+  readonly _keyPrefix?: unknown;
   /**
    * A client's; a cluster's takes the key to route by and whether the command only
-   * reads first, a sentinel's whether it only reads.
+   * reads first, a sentinel's whether it only reads. Then command options.
    */
-  sendCommand(args: string[]): Promise<unknown>;
-  sendCommand(firstKey: string | undefined, isReadonly: boolean, args: string[]): Promise<unknown>;
-  sendCommand(isReadonly: boolean, args: string[]): Promise<unknown>;
+  sendCommand(args: string[], options: object): Promise<unknown>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean, args: string[], options: object): Promise<unknown>;
+  sendCommand(isReadonly: boolean, args: string[], options: object): Promise<unknown>;
   duplicate(): Client;
   connect(): Promise<unknown>;
   unref?(): void;
@@ -89,28 +130,46 @@ export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
   const c = client as unknown as Client;
   const cluster = c.masters !== undefined;
   const sentinel = typeof c.getMasterNode === 'function';
-  const direct = (args: string[], firstKey: string): Promise<unknown> =>
-    cluster ? c.sendCommand(firstKey, false, args) : sentinel ? c.sendCommand(false, args) : c.sendCommand(args);
+  const keyPrefix = keyPrefixOf(c);
+  const direct = (args: string[], firstKey: string | undefined): Promise<unknown> =>
+    cluster
+      ? c.sendCommand(firstKey, false, args, plainReplies)
+      : sentinel
+        ? c.sendCommand(false, args, plainReplies)
+        : c.sendCommand(args, plainReplies);
   // A cluster or sentinel that finds a node changed role (a failover) destroys its
   // connection there, failing what was in flight on it, and routes anew: such a call is
   // sent once more, as ioredis does by itself. Every script is safe to run twice (a
   // second acquire finds its own ticket, a second release frees nothing more).
   const send = !(cluster || sentinel)
     ? direct
-    : (args: string[], firstKey: string): Promise<unknown> =>
+    : (args: string[], firstKey: string | undefined): Promise<unknown> =>
         direct(args, firstKey).then(undefined, (error: unknown) => {
           if (!(error instanceof Error && error.message === destroyedMessage) || !c.isOpen) throw error;
           return direct(args, firstKey);
         });
+  // Keys as Redis is to see them; prefixed once per key array (a semaphore's are made once).
+  const prefixed = new WeakMap<ScriptArgs, string[]>();
+  const keysOf = (keys: ScriptArgs): string[] => {
+    if (keyPrefix === '') return keys as string[];
+    let full = prefixed.get(keys);
+    if (!full) prefixed.set(keys, (full = keys.map((key) => keyPrefix + key)));
+    return full;
+  };
+  const script = (command: 'EVALSHA' | 'EVAL', body: string, s: Script, keys: ScriptArgs, argv: ScriptArgs) => {
+    const full = keysOf(keys);
+    return send([command, body, String(s.numberOfKeys), ...full, ...argv.map(String)], full[0]);
+  };
   return {
-    cluster,
-    evalsha: (script: Script, keys: ScriptArgs, argv: ScriptArgs) =>
-      send(['EVALSHA', script.sha, String(script.numberOfKeys), ...(keys as string[]), ...argv.map(String)], keys[0] as string),
-    eval: (script: Script, keys: ScriptArgs, argv: ScriptArgs) =>
-      send(['EVAL', script.lua, String(script.numberOfKeys), ...(keys as string[]), ...argv.map(String)], keys[0] as string),
+    topology: cluster ? 'cluster' : sentinel ? 'sentinel' : 'server',
+    keyPrefix,
+    evalsha: (s, keys, argv) => script('EVALSHA', s.sha, s, keys, argv),
+    eval: (s, keys, argv) => script('EVAL', s.lua, s, keys, argv),
     // Cleared at once by quit(), close(), destroy() and disconnect(), and when the
     // reconnect strategy gives up; also before connect(), when commands fail alike.
     closed: () => !c.isOpen,
+    isDropped: (error) => error instanceof Error && droppedMessages.has(error.message),
+    isReplyError,
     onEnd(listener) {
       if (!cluster && !sentinel) return void c.once('end', listener);
       // A v5 or v6 cluster says 'disconnect', a v6 sentinel 'end'; a v4 cluster and a v5
@@ -126,22 +185,17 @@ export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
       check.unref();
       c.on(event, ended);
     },
-    async configGet(name) {
-      const reply = await c.configGet(name);
-      return reply[name];
-    },
+    // Sent as it is, as scripts are: the client's typeMapping and RESP version left out.
+    configGet: async (name) => configValue(await direct(['CONFIG', 'GET', name], undefined), name),
     wait:
       cluster || sentinel
         ? undefined
         // v6's default command timeout (5 s) only covers the wait to be written, not the reply.
-        : async (replicas, timeoutMs) => Number(await c.sendCommand(['WAIT', String(replicas), String(timeoutMs)])),
+        : async (replicas, timeoutMs) => Number(await c.sendCommand(['WAIT', String(replicas), String(timeoutMs)], plainReplies)),
     subscriber: (events) =>
       cluster ? clusterSubscriber(c, events) : sentinel ? sentinelSubscriber(c, events) : clientSubscriber(c, events),
   };
 }
-
-/** What node-redis fails a command with when its connection is destroyed under it. */
-export const destroyedMessage = 'Disconnects client';
 
 let probes = 0;
 

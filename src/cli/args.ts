@@ -1,7 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { type DecodedLeaseId, decodeLeaseId } from '../lease-id.js';
-import { defaults as library, maxLabelLength, requireLabel } from '../options.js';
+import { type DecodedLeaseId, decodeLeaseId, shownId } from '../lease-id.js';
+import { defaults as library } from '../options.js';
 import { maxTimerDelay } from '../timing.js';
+import { limits, requireLabel } from '../validate.js';
 
 /** Bad arguments: reported as one line and exit code 64, before anything touches Redis. */
 export class UsageError extends Error {
@@ -70,7 +71,7 @@ export const defaults = {
   weight: library.weight,
   ttl: library.ttl,
   grace: 5_000,
-  limit: 100,
+  limit: library.statusLimit,
   prefix: library.prefix,
 } as const;
 
@@ -163,7 +164,7 @@ function parseRun(args: string[], env: NodeJS.ProcessEnv): Parsed {
     prefix: values.prefix ?? defaults.prefix,
     permits,
     weight,
-    ttl: integer('--ttl', values.ttl, defaults.ttl, 3),
+    ttl: integer('--ttl', values.ttl, defaults.ttl, limits.minTtl),
     timeout: integer('--timeout', values.timeout, Number.POSITIVE_INFINITY, 0),
     grace: integer('--grace', values.grace, defaults.grace, 0),
     verbose: values.verbose ?? false,
@@ -198,7 +199,7 @@ function parseAcquire(args: string[], env: NodeJS.ProcessEnv): Parsed {
       label = requireLabel(values.label);
     } catch {
       throw new UsageError(
-        `--label must be 1 to ${maxLabelLength} characters of letters, digits, space and _.:@,=+#()[]-, got "${values.label}"`,
+        `--label must be 1 to ${limits.maxLabelLength} characters of letters, digits, space and _.:@,=+#()[]-, got "${values.label}"`,
       );
     }
   }
@@ -209,7 +210,7 @@ function parseAcquire(args: string[], env: NodeJS.ProcessEnv): Parsed {
     prefix: values.prefix ?? defaults.prefix,
     permits,
     weight: integer('--weight', values.weight, defaults.weight, 1, permits),
-    ttl: integer('--ttl', values.ttl, defaults.ttl, 3),
+    ttl: integer('--ttl', values.ttl, defaults.ttl, limits.minTtl),
     timeout: integer('--timeout', values.timeout, Number.POSITIVE_INFINITY, 0),
     label,
     verbose: values.verbose ?? false,
@@ -227,7 +228,7 @@ function parseLease(kind: 'extend' | 'release', args: string[], env: NodeJS.Proc
   try {
     lease = decodeLeaseId(id);
   } catch {
-    throw new UsageError(`<id> is not a lease id (as acquire prints it), got "${id.slice(0, 200)}"`);
+    throw new UsageError(`<id> is not a lease id (as acquire prints it), got "${shownId(id)}"`);
   }
   let ms = 0;
   if (kind === 'extend') {

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { AcquireTimeoutError, type Lease, Semaphore } from '../index.js';
-import { maxLabelLength } from '../options.js';
+import { labelCharacters, limits } from '../validate.js';
 import type { RunArgs } from './args.js';
 import { runCommand } from './command.js';
 import { within } from './connection.js';
@@ -71,8 +71,10 @@ export function runLabel(a: RunArgs): string {
   return processLabel([a.command, ...a.args].join(' '), 'run');
 }
 
+const notInLabel = new RegExp(`[^${labelCharacters}]`, 'g');
+
 /** "<host> <pid> <what>", with what a label may not contain replaced and cut to its length. */
 export function processLabel(what: string, fallback: string): string {
   const text = `${hostname()} ${process.pid} ${what}`;
-  return text.replace(/[^A-Za-z0-9 _.:@,=+#()[\]-]/g, '_').slice(0, maxLabelLength).trimEnd() || fallback;
+  return text.replace(notInLabel, '_').slice(0, limits.maxLabelLength).trimEnd() || fallback;
 }

@@ -24,7 +24,8 @@ export type NodeRedisVersion = {
   /** As RFS_CLIENT names it. */
   readonly env: 'node-redis' | 'node-redis5' | 'node-redis4';
   readonly name: string;
-  createClient(url: string): NodeRedisConnection;
+  /** `options`: more of the version's own client options (v5 and later: RESP, commandOptions, ...). */
+  createClient(url: string, options?: object): NodeRedisConnection;
   createCluster(rootNodes: readonly Node[]): NodeRedisConnection;
   /** A sentinel client (v5 and later); v4 has none. */
   readonly createSentinel?: (name: string, sentinels: readonly Node[]) => NodeRedisConnection;
@@ -37,21 +38,21 @@ export const versions: readonly NodeRedisVersion[] = [
   {
     env: 'node-redis',
     name: 'node-redis v6',
-    createClient: (u) => v6.createClient({ url: u }),
+    createClient: (u, options) => v6.createClient({ url: u, ...options }),
     createCluster: (nodes) => v6.createCluster({ rootNodes: nodes.map(url) }),
     createSentinel: (name, sentinels) => v6.createSentinel({ name, sentinelRootNodes: roots(sentinels) }),
   },
   {
     env: 'node-redis5',
     name: 'node-redis v5',
-    createClient: (u) => v5.createClient({ url: u }),
+    createClient: (u, options) => v5.createClient({ url: u, ...options }),
     createCluster: (nodes) => v5.createCluster({ rootNodes: nodes.map(url) }),
     createSentinel: (name, sentinels) => v5.createSentinel({ name, sentinelRootNodes: roots(sentinels) }),
   },
   {
     env: 'node-redis4',
     name: 'node-redis v4',
-    createClient: (u) => v4.createClient({ url: u }),
+    createClient: (u, options) => v4.createClient({ url: u, ...options }),
     createCluster: (nodes) => v4.createCluster({ rootNodes: nodes.map(url) }),
   },
 ];

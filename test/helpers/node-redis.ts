@@ -11,8 +11,8 @@ type Node = { host: string; port: number };
 export type NodeRedis = {
   readonly name: string;
   readonly version: NodeRedisVersion;
-  /** A connected client on `url`. */
-  connect(url: string): Promise<RedisClient & NodeRedisConnection>;
+  /** A connected client on `url`, with more of the version's client options if given. */
+  connect(url: string, options?: object): Promise<RedisClient & NodeRedisConnection>;
   /** A connected cluster client from `rootNodes`. */
   connectCluster(rootNodes: readonly Node[]): Promise<RedisClient & NodeRedisConnection>;
   /** A connected sentinel client (v5 and later), finding master `name` through `sentinels`. */
@@ -38,7 +38,7 @@ function wrap(v: NodeRedisVersion): NodeRedis {
   return {
     name: v.name,
     version: v,
-    connect: (u) => connected(v.createClient(u)),
+    connect: (u, options) => connected(v.createClient(u, options)),
     connectCluster: (nodes) => connected(v.createCluster(nodes)),
     ...(sentinel && { connectSentinel: (name: string, nodes: readonly Node[]) => connected(sentinel(name, nodes)) }),
   };
