@@ -5,7 +5,7 @@
  * show a semaphore's `status`. Run `redis-fair-semaphore --help` for the whole contract.
  */
 import { readFileSync } from 'node:fs';
-import { parse, UsageError } from './cli/args.js';
+import { type Parsed, parse, UsageError } from './cli/args.js';
 import { ExitCode } from './cli/exit-codes.js';
 import { programName, say } from './cli/format.js';
 import { help } from './cli/help.js';
@@ -38,7 +38,7 @@ class MissingIoredisError extends Error {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let parsed;
+  let parsed: Parsed;
   try {
     parsed = parse(argv, process.env);
   } catch (error) {

@@ -241,7 +241,7 @@ export class Lease implements AsyncDisposable {
    * `ClientClosedError`: it stays held in Redis until its term ends.
    */
   release(): Promise<boolean> {
-    if (this.#released) return this.#released;
+    if (this.#released !== undefined) return this.#released;
     // The client first: found closed, it ends a refreshing lease, as its 'end' would have.
     if (clientEnded(this.#ctx) && !this.#ended) return Promise.reject(new ClientClosedError(this.key));
     clearTimeout(this.#timer);

@@ -10,7 +10,10 @@ const loadedBy = new WeakMap<Adapter, Set<string>>();
 
 function loadedOn(adapter: Adapter): Set<string> {
   let loaded = loadedBy.get(adapter);
-  if (!loaded) loadedBy.set(adapter, (loaded = new Set()));
+  if (!loaded) {
+    loaded = new Set();
+    loadedBy.set(adapter, loaded);
+  }
   return loaded;
 }
 

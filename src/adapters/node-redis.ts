@@ -153,7 +153,10 @@ export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
   const keysOf = (keys: ScriptArgs): string[] => {
     if (keyPrefix === '') return keys as string[];
     let full = prefixed.get(keys);
-    if (!full) prefixed.set(keys, (full = keys.map((key) => keyPrefix + key)));
+    if (!full) {
+      full = keys.map((key) => keyPrefix + key);
+      prefixed.set(keys, full);
+    }
     return full;
   };
   const script = (command: 'EVALSHA' | 'EVAL', body: string, s: Script, keys: ScriptArgs, argv: ScriptArgs) => {

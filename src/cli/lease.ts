@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { AcquireTimeoutError, LeaseLostError, Semaphore } from '../index.js';
+import { AcquireTimeoutError, type Lease, LeaseLostError, Semaphore } from '../index.js';
 import type { AcquireArgs, LeaseArgs } from './args.js';
 import { close, connect } from './connection.js';
 import { ExitCode } from './exit-codes.js';
@@ -20,7 +20,7 @@ export function acquire(a: AcquireArgs): Promise<number> {
 async function take(redis: Redis, a: AcquireArgs, signals: SignalRelay, cancel: AbortSignal): Promise<number> {
   const sem = new Semaphore(redis, a.key, { permits: a.permits, ttl: a.ttl, prefix: a.prefix });
   const progress = new Progress(a.key, progressMode(a), positionIn(sem));
-  let lease;
+  let lease: Lease;
   try {
     lease = await sem.acquire({
       weight: a.weight,
