@@ -132,6 +132,20 @@ test('a lease id names the keys Redis sees: it is taken over from a client with 
   t.deepEqual(await new Semaphore(prefixed, key, { permits: 2 }).status().then((s) => s.held), 0);
 });
 
+test('a keyPrefix with a hash tag of its own ({app1}:): leases hand over, and the id of one is taken over through the same keyPrefix', async (t) => {
+  const url = await redisUrl();
+  const admin = await connect(url);
+  const tagged = '{app1}:';
+  const [a, b] = [await connect(url, { keyPrefix: tagged }), await connect(url, { keyPrefix: tagged })];
+  const key = uniqueKey('kp-tagged');
+  const subscribers = async () => Number((await admin.pubsub('NUMSUB', inbox(b, key, 'rfs', tagged)))[1]);
+  await handedOver(t, subscribers, new Mutex(a, key, { ttl: long }), new Mutex(b, key, { ttl: long }));
+  const lease = await new Mutex(a, key).acquire({ autoRefresh: false });
+  const handle = await new Mutex(b, key).lease(lease.id);
+  t.true(await handle.release());
+  t.deepEqual(await admin.keys(`*{${key}}*`), [`${tagged}rfs:{${key}}:fence`]);
+});
+
 let cluster: Promise<LocalCluster> | undefined;
 const getCluster = () => (cluster ??= startCluster());
 

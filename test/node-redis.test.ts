@@ -302,9 +302,8 @@ test('node-redis clients are accepted where the types say so; anything else is r
   t.throws(() => new Mutex(legacy as never, 'k'), { instanceOf: TypeError, message: /node-redis/ });
   // A sentinel (v5 and later) is accepted; WAIT cannot be sent on the connection of the scripts.
   for (const v of nodeRedis) {
-    const create = v.version.createSentinel;
-    if (!create) continue;
-    const sentinel = create('m', [{ host: '127.0.0.1', port: 1 }]) as unknown as RedisClient;
+    if (!v.version.hasSentinel) continue;
+    const sentinel = (await v.version.createSentinel('m', [{ host: '127.0.0.1', port: 1 }])) as unknown as RedisClient;
     t.truthy(new Mutex(sentinel, 'k'), v.name);
     t.throws(() => new Mutex(sentinel, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /node-redis sentinel/ }, v.name);
   }

@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import test from 'ava';
+import { bundled } from './helpers/programs.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
 const worker = new URL('./helpers/refresher.ts', import.meta.url);
@@ -11,7 +12,7 @@ test('single flight: of many processes finding the cache stale, exactly one refr
   const redis = await connect();
   const key = uniqueKey('single-flight');
   const children = Array.from({ length: 5 }, () =>
-    fork(worker, [key], { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL: url }, stdio: 'inherit' }),
+    fork(bundled(worker), [key], { execArgv: [], env: { ...process.env, REDIS_URL: url }, stdio: 'inherit' }),
   );
   const results = await Promise.all(
     children.map(async (child) => {

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { type DecodedLeaseId, decodeLeaseId, shownId } from '../lease-id.js';
 import { defaults as library } from '../options.js';
 import { maxTimerDelay } from '../timing.js';
-import { limits, requireLabel } from '../validate.js';
+import { limits, requireLabel, requirePrefix } from '../validate.js';
 
 /** Bad arguments: reported as one line and exit code 64, before anything touches Redis. */
 export class UsageError extends Error {
@@ -229,6 +229,16 @@ function parseLease(kind: 'extend' | 'release', args: string[], env: NodeJS.Proc
     lease = decodeLeaseId(id);
   } catch {
     throw new UsageError(`<id> is not a lease id (as acquire prints it), got "${shownId(id)}"`);
+  }
+  try {
+    // The CLI's client has no keyPrefix: it names the keys with the id's prefix alone,
+    // which must be a prefix the library takes (a client's keyPrefix may hold braces).
+    requirePrefix(lease.prefix);
+  } catch {
+    throw new UsageError(
+      `<id> names keys under "${lease.prefix}", which has braces (from a client's keyPrefix): ` +
+        'the CLI cannot name them; use the library through a client with that keyPrefix',
+    );
   }
   let ms = 0;
   if (kind === 'extend') {

@@ -1,10 +1,11 @@
-/** Runs the real CLI from source (`node --import tsx src/cli.ts`) as a child process. */
+/** Runs the real CLI, built from source (programs.ts), as a child process. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { bundled } from './programs.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const entry = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const entry = new URL('../../src/cli.ts', import.meta.url);
 
 export type Outcome = {
   readonly code: number | null;
@@ -31,7 +32,7 @@ export class Cli {
   constructor(args: readonly string[], env: Record<string, string | undefined> = {}) {
     const merged = { ...process.env, ...env };
     for (const [name, value] of Object.entries(env)) if (value === undefined) delete merged[name];
-    this.process = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    this.process = spawn(process.execPath, [bundled(entry), ...args], {
       cwd: root,
       env: merged,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,11 +2,10 @@
  * The node-redis versions the tests run on, installed side by side: v6 as `redis` (what
  * `npm install redis` gives today), v5 as `redis5`, v4 as `redis4`. RFS_CLIENT names one
  * (`node-redis`, `node-redis5`, `node-redis4`) to give the library that client instead
- * of ioredis. No AVA here: contender processes (child.ts) use it too.
+ * of ioredis. No AVA here: contender processes (child.ts) use it too. Each package is
+ * imported on first use only: loading all three cost every test process and every
+ * contender most of a second, which ioredis runs never needed.
  */
-import * as v6 from 'redis';
-import * as v5 from 'redis5';
-import * as v4 from 'redis4';
 
 type Node = { host: string; port: number };
 
@@ -20,41 +19,50 @@ export type NodeRedisConnection = {
   on(event: 'error', listener: (error: Error) => void): unknown;
 };
 
+/** The part of a node-redis package the tests call; each version's own types differ too much to share. */
+type Package = {
+  createClient(options: object): NodeRedisConnection;
+  createCluster(options: object): NodeRedisConnection;
+  createSentinel?(options: object): NodeRedisConnection;
+};
+
 export type NodeRedisVersion = {
   /** As RFS_CLIENT names it. */
   readonly env: 'node-redis' | 'node-redis5' | 'node-redis4';
   readonly name: string;
+  /** A sentinel client exists in this version (v5 and later). */
+  readonly hasSentinel: boolean;
   /** `options`: more of the version's own client options (v5 and later: RESP, commandOptions, ...). */
-  createClient(url: string, options?: object): NodeRedisConnection;
-  createCluster(rootNodes: readonly Node[]): NodeRedisConnection;
-  /** A sentinel client (v5 and later); v4 has none. */
-  readonly createSentinel?: (name: string, sentinels: readonly Node[]) => NodeRedisConnection;
+  createClient(url: string, options?: object): Promise<NodeRedisConnection>;
+  createCluster(rootNodes: readonly Node[]): Promise<NodeRedisConnection>;
+  /** Refused (rejects) where the version has none. */
+  createSentinel(name: string, sentinels: readonly Node[]): Promise<NodeRedisConnection>;
 };
 
 const url = (node: Node) => ({ url: `redis://${node.host}:${node.port}` });
 const roots = (nodes: readonly Node[]) => nodes.map((n) => ({ host: n.host, port: n.port }));
 
+function version(env: NodeRedisVersion['env'], name: string, load: () => Promise<unknown>, hasSentinel: boolean): NodeRedisVersion {
+  let loaded: Promise<Package> | undefined;
+  const pkg = () => (loaded ??= load() as Promise<Package>);
+  return {
+    env,
+    name,
+    hasSentinel,
+    createClient: async (u, options) => (await pkg()).createClient({ url: u, ...options }),
+    createCluster: async (nodes) => (await pkg()).createCluster({ rootNodes: nodes.map(url) }),
+    async createSentinel(sentinelName, sentinels) {
+      const create = (await pkg()).createSentinel;
+      if (!create) throw new Error(`${name} has no sentinel client`);
+      return create({ name: sentinelName, sentinelRootNodes: roots(sentinels) });
+    },
+  };
+}
+
 export const versions: readonly NodeRedisVersion[] = [
-  {
-    env: 'node-redis',
-    name: 'node-redis v6',
-    createClient: (u, options) => v6.createClient({ url: u, ...options }),
-    createCluster: (nodes) => v6.createCluster({ rootNodes: nodes.map(url) }),
-    createSentinel: (name, sentinels) => v6.createSentinel({ name, sentinelRootNodes: roots(sentinels) }),
-  },
-  {
-    env: 'node-redis5',
-    name: 'node-redis v5',
-    createClient: (u, options) => v5.createClient({ url: u, ...options }),
-    createCluster: (nodes) => v5.createCluster({ rootNodes: nodes.map(url) }),
-    createSentinel: (name, sentinels) => v5.createSentinel({ name, sentinelRootNodes: roots(sentinels) }),
-  },
-  {
-    env: 'node-redis4',
-    name: 'node-redis v4',
-    createClient: (u, options) => v4.createClient({ url: u, ...options }),
-    createCluster: (nodes) => v4.createCluster({ rootNodes: nodes.map(url) }),
-  },
+  version('node-redis', 'node-redis v6', () => import('redis'), true),
+  version('node-redis5', 'node-redis v5', () => import('redis5'), true),
+  version('node-redis4', 'node-redis v4', () => import('redis4'), false),
 ];
 
 /** The version RFS_CLIENT names, or undefined for ioredis (unset, or `ioredis`). */
@@ -68,7 +76,7 @@ export function versionFromEnv(): NodeRedisVersion | undefined {
 
 /** A connected client of `v` on `u`; errors are left to the commands that meet them. */
 export async function connectVersion(v: NodeRedisVersion, u: string): Promise<NodeRedisConnection> {
-  const client = v.createClient(u);
+  const client = await v.createClient(u);
   client.on('error', () => {});
   await client.connect();
   return client;

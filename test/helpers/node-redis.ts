@@ -34,13 +34,14 @@ async function connected(client: NodeRedisConnection): Promise<RedisClient & Nod
 }
 
 function wrap(v: NodeRedisVersion): NodeRedis {
-  const sentinel = v.createSentinel;
   return {
     name: v.name,
     version: v,
-    connect: (u, options) => connected(v.createClient(u, options)),
-    connectCluster: (nodes) => connected(v.createCluster(nodes)),
-    ...(sentinel && { connectSentinel: (name: string, nodes: readonly Node[]) => connected(sentinel(name, nodes)) }),
+    connect: async (u, options) => connected(await v.createClient(u, options)),
+    connectCluster: async (nodes) => connected(await v.createCluster(nodes)),
+    ...(v.hasSentinel && {
+      connectSentinel: async (name: string, nodes: readonly Node[]) => connected(await v.createSentinel(name, nodes)),
+    }),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Starts contender processes (test/helpers/child.ts) and waits for what they report. */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { bundled } from './programs.js';
 import type { Command, Report } from './protocol.js';
 
 const childPath = new URL('./child.ts', import.meta.url);
@@ -24,8 +25,8 @@ export class Contender {
   }
 
   static async start(redisUrl: string, env: Record<string, string> = {}): Promise<Contender> {
-    const child = fork(childPath, [], {
-      execArgv: ['--import', 'tsx'],
+    const child = fork(bundled(childPath), [], {
+      execArgv: [],
       env: { ...process.env, ...env, REDIS_URL: redisUrl },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
