@@ -66,29 +66,23 @@ async function handedOver(
   await lease.release();
 }
 
-test('ioredis keyPrefix: the keys live under it, and a waiter is woken by the grant message', async (t) => {
-  const url = await redisUrl();
-  const admin = await connect(url);
-  const [a, b] = [await connect(url, { keyPrefix }), await connect(url, { keyPrefix })];
-  const key = uniqueKey('kp-ioredis');
-  const pa = new Mutex(a, key, { ttl: long });
-  const pb = new Mutex(b, key, { ttl: long });
-  await handedOver(t, async () => Number((await admin.pubsub('NUMSUB', inbox(b, key)))[1]), pa, pb);
-  const names = await admin.keys(`*{${key}}*`);
-  t.true(names.length > 0 && names.every((name) => name.startsWith(`${keyPrefix}rfs:{${key}}:`)), names.join());
-});
+const prefixedClients: [string, (url: string) => Promise<RedisClient>][] = [
+  ['ioredis', (url) => connect(url, { keyPrefix })],
+  ['node-redis 6', (url) => nodeRedis(url, { keyPrefix })],
+];
 
-test('node-redis 6 keyPrefix: the keys live under it, and a waiter is woken by the grant message', async (t) => {
-  const url = await redisUrl();
-  const admin = await connect(url);
-  const [a, b] = [await nodeRedis(url, { keyPrefix }), await nodeRedis(url, { keyPrefix })];
-  const key = uniqueKey('kp-node-redis');
-  const pa = new Mutex(a, key, { ttl: long });
-  const pb = new Mutex(b, key, { ttl: long });
-  await handedOver(t, async () => Number((await admin.pubsub('NUMSUB', inbox(b, key)))[1]), pa, pb);
-  const names = await admin.keys(`*{${key}}*`);
-  t.true(names.length > 0 && names.every((name) => name.startsWith(`${keyPrefix}rfs:{${key}}:`)), names.join());
-});
+for (const [name, make] of prefixedClients) {
+  test(`${name} keyPrefix: the keys live under it, and a waiter is woken by the grant message`, async (t) => {
+    const url = await redisUrl();
+    const admin = await connect(url);
+    const [a, b] = [await make(url), await make(url)];
+    const key = uniqueKey('kp');
+    const subscribers = async () => Number((await admin.pubsub('NUMSUB', inbox(b, key)))[1]);
+    await handedOver(t, subscribers, new Mutex(a, key, { ttl: long }), new Mutex(b, key, { ttl: long }));
+    const names = await admin.keys(`*{${key}}*`);
+    t.true(names.length > 0 && names.every((n) => n.startsWith(`${keyPrefix}rfs:{${key}}:`)), names.join());
+  });
+}
 
 test('a prefixed client and an unprefixed one whose prefix spells the same names share one semaphore and wake each other', async (t) => {
   const url = await redisUrl();
