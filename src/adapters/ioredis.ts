@@ -35,7 +35,8 @@ const droppedMessage = 'Connection is closed.';
  * derive from them, with it.
  */
 function keyPrefixOf(client: Ioredis): string {
-  const prefix: unknown = (client.options as { keyPrefix?: unknown }).keyPrefix;
+  // Optional chaining: a stand-in with ioredis's methods but no options counts as having none.
+  const prefix: unknown = (client.options as { keyPrefix?: unknown } | undefined)?.keyPrefix;
   if (prefix === undefined || prefix === null || prefix === '') return '';
   if (typeof prefix === 'string') return prefix;
   // ioredis also takes a Buffer; the library's names are text.
