@@ -280,6 +280,10 @@ const badArguments: readonly (readonly [args: readonly string[], says: RegExp, e
   // A prefix with "{" (a client's keyPrefix may have one) the CLI cannot spell: refused before connecting.
   [['release', 'rfs1.YXs.aw.YWJjZGVmZ2hpai4x.5'], /<id> names keys under "a\{", which has braces/],
   [['release', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '10'], /unexpected argument "10" after <id>/],
+  // Keys and prefixes the library would refuse are refused before connecting too.
+  [['status', 'a}b'], /<key> is not valid: Expected `key` without "\}"/],
+  [['run', 'a}b', '--', 'true'], /<key> is not valid/],
+  [['acquire', 'k', '--prefix', 'a{b'], /--prefix is not valid: Expected `prefix` without "\{"/],
   [['release', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '--permits', '2'], /unknown option --permits/],
 ];
 

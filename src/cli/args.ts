@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { type DecodedLeaseId, decodeLeaseId, shownId } from '../lease-id.js';
 import { defaults as library } from '../options.js';
 import { maxTimerDelay } from '../timing.js';
-import { limits, requireLabel, requirePrefix } from '../validate.js';
+import { limits, requireKey, requireLabel, requirePrefix } from '../validate.js';
 
 /** Bad arguments: reported as one line and exit code 64, before anything touches Redis. */
 export class UsageError extends Error {
@@ -161,7 +161,7 @@ function parseRun(args: string[], env: NodeJS.ProcessEnv): Parsed {
     kind: 'run',
     key,
     url: redisUrl(values.url, env),
-    prefix: values.prefix ?? defaults.prefix,
+    prefix: prefixOption(values.prefix),
     permits,
     weight,
     ttl: integer('--ttl', values.ttl, defaults.ttl, limits.minTtl),
@@ -181,7 +181,7 @@ function parseStatus(args: string[], env: NodeJS.ProcessEnv): Parsed {
     kind: 'status',
     key: onlyKey(positionals),
     url: redisUrl(values.url, env),
-    prefix: values.prefix ?? defaults.prefix,
+    prefix: prefixOption(values.prefix),
     permits: integer('--permits', values.permits, defaults.permits, 1),
     json: values.json ?? false,
     limit: integer('--limit', values.limit, defaults.limit, 1),
@@ -207,7 +207,7 @@ function parseAcquire(args: string[], env: NodeJS.ProcessEnv): Parsed {
     kind: 'acquire',
     key: onlyKey(positionals),
     url: redisUrl(values.url, env),
-    prefix: values.prefix ?? defaults.prefix,
+    prefix: prefixOption(values.prefix),
     permits,
     weight: integer('--weight', values.weight, defaults.weight, 1, permits),
     ttl: integer('--ttl', values.ttl, defaults.ttl, limits.minTtl),
@@ -273,7 +273,20 @@ function onlyKey(positionals: readonly string[]): string {
   if (key === undefined) throw new UsageError('missing <key>');
   if (key === '') throw new UsageError('<key> must not be empty');
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after <key>`);
-  return key;
+  return asUsage('<key>', () => requireKey(key));
+}
+
+function prefixOption(raw: string | undefined): string {
+  return raw === undefined ? defaults.prefix : asUsage('--prefix', () => requirePrefix(raw));
+}
+
+/** The library's own check of a value, its message said of the argument it came from. */
+function asUsage<T>(name: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new UsageError(`${name} is not valid: ${(error as Error).message}`);
+  }
 }
 
 /** Plain decimal digits only: "1e3", "0x10", " 5" and "1.5" are all refused. */
