@@ -7,10 +7,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { libraryFingerprint } from '../test/helpers/fingerprint.js';
 import { startRedisProcess } from '../test/helpers/redis-server.js';
 import { openLoopChart, waitChart } from './chart.js';
 import { config } from './config.js';
-import { libraryFingerprint, libraryVersion } from './fingerprint.js';
 import type { Ctx } from './context.js';
 import { label, libs } from './libs.js';
 import { Pool } from './pool.js';
@@ -19,6 +19,7 @@ import { redisVersion } from './redis-info.js';
 import { failures, resultsMarkdown, resultsTable, targetsTable } from './report.js';
 import type { Outcome, PerLib, Results } from './results.js';
 import { checkTargets } from './targets.js';
+import { libraryVersion } from './version.js';
 import { type ContendFigures, contendFigures, contendRound } from './workloads/contended.js';
 import { deepQueue } from './workloads/deep-queue.js';
 import { idle } from './workloads/idle.js';

@@ -5,20 +5,15 @@
  */
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { LeaseLostError, Mutex, type RedisClient } from '../src/index.js';
-import { aborted, queued } from './helpers/events.js';
+import { LeaseLostError, Mutex } from '../src/index.js';
+import { aborted, heldAndWaiting } from './helpers/events.js';
+import { eventually } from './helpers/eventually.js';
+import { expiryOf, keysOf } from './helpers/keys.js';
 import { type NodeRedisConnection, shut } from './helpers/node-redis-versions.js';
 import { connect, connectLibrary, redisUrl, startRedisServer, uniqueKey } from './helpers/redis.js';
 
-/** A holder and a waiter behind it, on a short ttl so heartbeats come quickly. */
-async function heldAndWaiting(redis: RedisClient, key: string) {
-  const mutex = new Mutex(redis, key, { ttl: 300 });
-  const holder = await mutex.acquire();
-  const isQueued = queued(key);
-  const waiter = mutex.acquire({ timeout: 10_000 });
-  await isQueued;
-  return { mutex, holder, waiter };
-}
+// Each test has a holder and a waiter behind it, on a short ttl so heartbeats come quickly.
+const ttl = 300;
 
 test('a Redis user without channel rights: releases still hand over, and nothing is left inconsistent', async (t) => {
   const admin = await connect();
@@ -35,7 +30,8 @@ test('a Redis user without channel rights: releases still hand over, and nothing
     await admin.acl('DELUSER', user);
   });
   const key = uniqueKey('nochan');
-  const { mutex, holder, waiter } = await heldAndWaiting(redis, key);
+  const mutex = new Mutex(redis, key, { ttl });
+  const { holder, waiting: waiter } = await heldAndWaiting(mutex, { timeout: 10_000 });
   // The grant's PUBLISH is refused; the release must not fail for it.
   await holder.release();
   // The waiter finds its grant by its heartbeat instead.
@@ -48,10 +44,11 @@ test('a Redis user without channel rights: releases still hand over, and nothing
   await lease.release();
   // Still usable afterwards, by anyone.
   await (await new Mutex(await connectLibrary(), key).acquire()).release();
-  t.deepEqual(await admin.keys(`rfs:{${key}}:*`), [`rfs:{${key}}:fence`]);
+  t.deepEqual(await admin.keys(keysOf(key).pattern), [keysOf(key).fence]);
 });
 
-const corruptions: readonly [key: string, how: string, write: (redis: Redis, name: string) => Promise<unknown>][] = [
+type Role = 'fence' | 'tickets' | 'waiters' | 'line';
+const corruptions: readonly [role: Role, how: string, write: (redis: Redis, name: string) => Promise<unknown>][] = [
   ['fence', 'a hash', (r, name) => r.multi().del(name).hset(name, 'x', '1').exec()],
   ['tickets', 'a string', (r, name) => r.set(name, 'x')],
   ['tickets', 'a hash without a lifetime', (r, name) => r.multi().del(name).hset(name, 'x', '1').exec()],
@@ -64,9 +61,10 @@ for (const [name, how, write] of corruptions) {
     const redis = await connectLibrary();
     const admin = await connect();
     const key = uniqueKey(`wrongtype-${name}`);
-    const { mutex, holder, waiter } = await heldAndWaiting(redis, key);
+    const mutex = new Mutex(redis, key, { ttl });
+    const { holder, waiting: waiter } = await heldAndWaiting(mutex, { timeout: 10_000 });
     const holderLost = aborted(holder.signal);
-    await write(admin, `rfs:{${key}}:${name}`);
+    await write(admin, keysOf(key)[name]);
     // Every script reads the wrong type with pcall and repairs it; none throws.
     const status = await mutex.status();
     t.true(status.held <= 1);
@@ -83,7 +81,7 @@ for (const [name, how, write] of corruptions) {
     const next = await mutex.acquire();
     t.true(next.fencingToken > lease.fencingToken);
     await next.release();
-    t.deepEqual(await admin.keys(`rfs:{${key}}:*`), [`rfs:{${key}}:fence`]);
+    t.deepEqual(await admin.keys(keysOf(key).pattern), [keysOf(key).fence]);
   });
 }
 
@@ -92,7 +90,8 @@ test('Redis out of memory (noeviction): acquires are refused whole; releases, he
   const redis = await connectLibrary(server.url);
   const admin = await connect(server.url);
   const key = uniqueKey('oom');
-  const { mutex, holder, waiter } = await heldAndWaiting(redis, key);
+  const mutex = new Mutex(redis, key, { ttl });
+  const { holder, waiting: waiter } = await heldAndWaiting(mutex, { timeout: 10_000 });
   const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
   await admin.config('SET', 'maxmemory', String(used - 100_000));
   // A new ticket would grow the data: refused before it writes anything. Redis's own
@@ -103,15 +102,17 @@ test('Redis out of memory (noeviction): acquires are refused whole; releases, he
   await holder.release();
   const lease = await waiter;
   t.true(lease.fencingToken > holder.fencingToken);
-  // Refreshes never grow the data: the lease outlives its ttl (300 ms) while Redis is full.
-  const entry = `${lease.token}|${lease.fencingToken}`;
-  const first = Number(await admin.zscore(`rfs:{${key}}:tickets`, entry));
-  while (Number(await admin.zscore(`rfs:{${key}}:tickets`, entry)) < first + 300) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  // Refreshes never grow the data: the lease outlives its ttl while Redis is full.
+  const first = Number(await expiryOf(admin, key, lease));
+  const later = await eventually(
+    () => expiryOf(admin, key, lease),
+    (ms) => Number(ms) >= first + ttl,
+    { within: 5_000, every: 20 },
+  );
+  t.true(Number(later) >= first + ttl, `refreshed past a whole ttl: expiry ${later}, first ${first}`);
   t.true(lease.held);
   await lease.release();
   await admin.config('SET', 'maxmemory', '0');
   await (await mutex.acquire()).release();
-  t.deepEqual(await admin.keys(`rfs:{${key}}:*`), [`rfs:{${key}}:fence`]);
+  t.deepEqual(await admin.keys(keysOf(key).pattern), [keysOf(key).fence]);
 });

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { AcquireTimeoutError, Mutex, Semaphore } from '../src/index.js';
+import { queued } from './helpers/events.js';
 import { connectLibrary, uniqueKey } from './helpers/redis.js';
 
 test('acquire grants a lease and release frees it for the next caller', async (t) => {
@@ -81,9 +82,11 @@ test('status lists holders with weight and fencing token, and waiters in order',
   const redis = await connectLibrary();
   const sem = new Semaphore(redis, uniqueKey('status'), { permits: 3, ttl: 5_000 });
   const heavy = await sem.acquire({ weight: 2 });
+  const bothQueued = queued(sem.key, 2);
   const w1 = sem.acquire({ weight: 2 });
   const w2 = sem.acquire({ weight: 1 });
-  const waited = await waitForWaiting(sem, 2);
+  await bothQueued;
+  const waited = await sem.status();
   t.is(waited.held, 2);
   t.is(waited.available, 1);
   t.is(waited.permits, 3);
@@ -102,12 +105,3 @@ test('status lists holders with weight and fencing token, and waiters in order',
   t.true(l1.fencingToken < l2.fencingToken);
   await Promise.all([l1.release(), l2.release()]);
 });
-
-/** Waits, through Redis's own state, until `n` tickets are queued. */
-async function waitForWaiting(sem: Semaphore, n: number) {
-  for (;;) {
-    const status = await sem.status();
-    if (status.waiting >= n) return status;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}

@@ -3,6 +3,7 @@ import { Mutex, QueueFullError } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { Scripts } from '../src/scripts.js';
 import { queued } from './helpers/events.js';
+import { keysOf } from './helpers/keys.js';
 import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
 
 test('a full queue refuses new waiters with QueueFullError and changes nothing', async (t) => {
@@ -48,7 +49,7 @@ test('with 100,000 dead waiters queued, each call evicts a bounded batch: none d
   }
   t.is((await scripts.status(0)).waiting, n);
   // Every waiter's process dies at once: their deadlines all drop to the epoch.
-  const waiters = `rfs:{${key}}:waiters`;
+  const { waiters } = keysOf(key);
   await admin.zunionstore(waiters, 1, waiters, 'WEIGHTS', 0);
   // Each call evicts at most 100 waiters wherever they stand, plus at most 1,000 met
   // at the front while serving the line: bounded, whatever lies expired.

@@ -9,6 +9,7 @@ import { Progress } from '../src/cli/progress.js';
 import { Mutex, Semaphore, type SemaphoreStatus } from '../src/index.js';
 import { Cli, cli, type Outcome } from './helpers/cli.js';
 import { queued } from './helpers/events.js';
+import { keysOf } from './helpers/keys.js';
 import { closedPort } from './helpers/ports.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
@@ -147,7 +148,7 @@ test('run: a lost lease stops the command with SIGTERM, then SIGKILL after --gra
   const run = new Cli(['run', key, ...options, '--', node, fixture('stubborn.mjs')]);
   const [, pid] = await run.waitFor('stdout', /ready (\d+)/);
   // What a Redis restart or FLUSHALL does to the semaphore; the next refresh finds the lease gone.
-  await redis.del(`rfs:{${key}}:tickets`);
+  await redis.del(keysOf(key).tickets);
   const outcome = await run.done;
   t.is(outcome.code, 79);
   t.regex(outcome.stdout, /got SIGTERM/);

@@ -5,21 +5,13 @@
  * test: only a pushed wake-up, or a re-check the library makes on purpose, can. Tests
  * of ioredis's own options and events keep ioredis; the others run on RFS_CLIENT.
  */
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import test from 'ava';
-import {
-  ClientClosedError,
-  channels,
-  LeaseLostError,
-  Mutex,
-  type RedisClient,
-  type SubscriberEvent,
-  Semaphore,
-} from '../src/index.js';
+import { ClientClosedError, LeaseLostError, Mutex, type RedisClient, Semaphore } from '../src/index.js';
 import { listenerFor } from '../src/wake.js';
 import { eventually } from './helpers/eventually.js';
-import { queued } from './helpers/events.js';
+import { heldAndWaiting, subscriberEvent } from './helpers/events.js';
+import { keysOf } from './helpers/keys.js';
 import { Contender } from './helpers/processes.js';
 import { connect, connectLibrary, redisUrl, startRedisServer, uniqueKey } from './helpers/redis.js';
 
@@ -28,26 +20,10 @@ const long = 600_000;
 /** What ioredis and node-redis clients both have: PING, and QUIT (deprecated in node-redis 5 for close()). */
 const commands = (client: RedisClient) => client as RedisClient & { ping(): Promise<unknown>; quit(): Promise<unknown> };
 
-/** Resolves with the next subscriber event matching `event`. */
-function subscriberEvent(event: SubscriberEvent['event']): Promise<SubscriberEvent> {
-  return new Promise((resolve) => {
-    const on = (message: unknown) => {
-      const e = message as SubscriberEvent;
-      if (e.event !== event) return;
-      unsubscribe(channels.subscriber.name, on);
-      resolve(e);
-    };
-    subscribe(channels.subscriber.name, on);
-  });
-}
-
 /** Another client (on `url`) holds the key while `redis` queues: the holder's lease and the waiter. */
 async function queuedBehind(redis: RedisClient, key: string, url?: string) {
-  const holder = await new Mutex(await connectLibrary(url), key, { ttl: long }).acquire();
-  const isQueued = queued(key);
-  const waiting = new Mutex(redis, key, { ttl: long }).acquire();
-  await isQueued;
-  return { holder, waiting };
+  const other = await connectLibrary(url);
+  return heldAndWaiting(new Mutex(other, key, { ttl: long }), { waiter: new Mutex(redis, key, { ttl: long }) });
 }
 
 test("a subscription's linger cannot end while an acquire is in flight: its grant is still pushed", async (t) => {
@@ -80,7 +56,7 @@ test('a channel an acquire attached to outlives its linger; let go, it is unsubs
   const admin = await connect();
   const listener = listenerFor(redis);
   listener.lingerMs = 20;
-  const channel = `rfs:{${uniqueKey('attach')}}:wake:${listener.tokens.inbox}`;
+  const channel = keysOf(uniqueKey('attach')).wake(listener.tokens.inbox);
   const subscribers = async () => ((await admin.pubsub('NUMSUB', channel)) as [string, number])[1];
   await listener.subscribe(channel);
   listener.detach(channel);
@@ -113,7 +89,7 @@ test.serial('the subscriber connection ends for good: it is replaced, reported, 
   const key = uniqueKey('sub-ends');
   const { holder, waiting } = await queuedBehind(redis, key);
   // Once the waiter's subscription is in place, its connection is killed.
-  const channel = `rfs:{${key}}:wake:${listenerFor(redis).tokens.inbox}`;
+  const channel = keysOf(key).wake(listenerFor(redis).tokens.inbox);
   await eventually(
     async () => ((await admin.pubsub('NUMSUB', channel)) as [string, number])[1],
     (n) => n === 1,
@@ -175,7 +151,7 @@ test('a release that fails while the connection is down is sent again: by the li
   const status = await eventually(
     () => sem.status(),
     (s) => s.held === 0,
-    5_000,
+    { within: 5_000 },
   );
   t.is(status.held, 0);
   await a.release();

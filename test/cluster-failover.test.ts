@@ -2,28 +2,24 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { Mutex } from '../src/index.js';
 import { slotOf, startCluster } from './helpers/cluster.js';
-import { queued } from './helpers/events.js';
+import { heldAndWaiting } from './helpers/events.js';
+import { keysOf } from './helpers/keys.js';
 import { uniqueKey } from './helpers/redis.js';
+import { promoted } from './helpers/replication.js';
 
 test('a semaphore keeps working when its master fails over to its replica', async (t) => {
   const c = await startCluster(3, 1);
   const client = await c.connectLibrary();
   const key = uniqueKey('failover');
   const mutex = new Mutex(client, key, { ttl: 3_000 });
-  const holder = await mutex.acquire();
-  const isQueued = queued(key);
-  const waiting = mutex.acquire();
-  await isQueued;
+  const { holder, waiting } = await heldAndWaiting(mutex);
 
   // Find the replica of the master that serves the key, and promote it (a manual failover).
-  const { range } = await slotOf(c, `rfs:{${key}}:tickets`);
+  const { range } = await slotOf(c, keysOf(key).tickets);
   const replicaPort = range[3]![1];
   const replica = new Redis(replicaPort);
   await replica.cluster('FAILOVER');
-  while (!(await replica.info('replication')).includes('role:master')) {
-    // The handover takes a few hundred milliseconds and offers no event to wait on.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await promoted(replica);
   replica.disconnect();
 
   // The holder's lease survived (a manual failover loses no writes) and still releases;

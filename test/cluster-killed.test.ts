@@ -7,8 +7,10 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { Mutex } from '../src/index.js';
 import { slotOf, startCluster } from './helpers/cluster.js';
-import { queued } from './helpers/events.js';
+import { heldAndWaiting } from './helpers/events.js';
+import { keysOf } from './helpers/keys.js';
 import { uniqueKey } from './helpers/redis.js';
+import { promoted } from './helpers/replication.js';
 
 test('a master killed outright: its replica is promoted and the semaphore grants again; two holders never both hold past the ttl', async (t) => {
   const c = await startCluster(3, 1);
@@ -16,20 +18,14 @@ test('a master killed outright: its replica is promoted and the semaphore grants
   const key = uniqueKey('forced-failover');
   const ttl = 3_000;
   const mutex = new Mutex(client, key, { ttl });
-  const holder = await mutex.acquire();
-  const isQueued = queued(key);
-  const waiting = mutex.acquire();
-  await isQueued;
-  const { range } = await slotOf(c, `rfs:{${key}}:tickets`);
+  const { holder, waiting } = await heldAndWaiting(mutex);
+  const { range } = await slotOf(c, keysOf(key).tickets);
   const [, masterPort] = range[2]!;
   const [, replicaPort] = range[3]!;
   const replica = new Redis(replicaPort);
   // SIGKILL: no handover; the cluster promotes the replica once the master times out.
   await c.nodes.find((n) => n.port === masterPort)!.stop();
-  while (!(await replica.info('replication')).includes('role:master')) {
-    // The cluster decides after its node timeout (1 s here): no event to wait on.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await promoted(replica);
   replica.disconnect();
   // The holder lets go (or finds its lease gone: the promoted replica may lack the last writes).
   const holderReleased = performance.now();

@@ -3,13 +3,14 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { AcquireTimeoutError, ClientClosedError, ErrorCode, LeaseLostError, Mutex, type RedisClient, Semaphore } from '../src/index.js';
 import { listenerFor } from '../src/wake.js';
-import { type LocalCluster, slotOf, startCluster } from './helpers/cluster.js';
-import { queued } from './helpers/events.js';
+import { clusterOk, type LocalCluster, sharedCluster, slotOf } from './helpers/cluster.js';
+import { heldAndWaiting, queued } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
+import { keysOf } from './helpers/keys.js';
 import { uniqueKey } from './helpers/redis.js';
 
-let cluster: Promise<LocalCluster> | undefined;
-const getCluster = () => (cluster ??= startCluster());
+// A ttl far beyond any test: no heartbeat can be what finds a grant, only its message or a re-check.
+const long = 600_000;
 
 /** The master that serves `key`'s slot, as a plain connection. */
 async function ownerOf(c: LocalCluster, key: string): Promise<{ redis: Redis; id: string; port: number }> {
@@ -18,10 +19,10 @@ async function ownerOf(c: LocalCluster, key: string): Promise<{ redis: Redis; id
 }
 
 test('in a cluster, waiters are granted in FIFO order through sharded pub/sub', async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = await c.connectLibrary();
   const key = uniqueKey('cluster-fifo');
-  const mutex = new Mutex(client, key, { ttl: 600_000 });
+  const mutex = new Mutex(client, key, { ttl: long });
   const holder = await mutex.acquire();
   const order: number[] = [];
   const waits: Promise<boolean>[] = [];
@@ -30,10 +31,10 @@ test('in a cluster, waiters are granted in FIFO order through sharded pub/sub', 
     waits.push(mutex.acquire().then(async (lease) => (order.push(i), lease.release())));
     await isQueued;
   }
-  const owner = await ownerOf(c, `rfs:{${key}}:tickets`);
+  const owner = await ownerOf(c, keysOf(key).tickets);
   // The SSUBSCRIBE went out with the first 'queued', on a shard connection that may still be opening.
   const channels = await eventually(
-    async () => (await owner.redis.call('PUBSUB', 'SHARDCHANNELS', `rfs:{${key}}:*`)) as string[],
+    async () => (await owner.redis.call('PUBSUB', 'SHARDCHANNELS', keysOf(key).pattern)) as string[],
     (list) => list.length > 0,
   );
   owner.redis.disconnect();
@@ -44,7 +45,7 @@ test('in a cluster, waiters are granted in FIFO order through sharded pub/sub', 
 });
 
 test('in a cluster, several clients never hold more than the permits', async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const key = uniqueKey('cluster-safety');
   const clients = await Promise.all([c.connectLibrary(), c.connectLibrary(), c.connectLibrary()]);
   // The test's own round trip inside the critical section.
@@ -70,7 +71,7 @@ test('in a cluster, several clients never hold more than the permits', async (t)
 });
 
 test('many semaphores spread over every shard of the cluster', async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = await c.connectLibrary();
   const leases = await Promise.all(
     Array.from({ length: 30 }, (_, i) => new Mutex(client, uniqueKey(`spread-${i}`)).acquire()),
@@ -78,7 +79,7 @@ test('many semaphores spread over every shard of the cluster', async (t) => {
   const perNode = await Promise.all(
     c.nodes.map(async (node) => {
       const r = new Redis(node.port);
-      const n = (await r.keys('rfs:{spread-*}:tickets')).length;
+      const n = (await r.keys(keysOf('spread-*').tickets)).length;
       r.disconnect();
       return n;
     }),
@@ -92,20 +93,17 @@ test('many semaphores spread over every shard of the cluster', async (t) => {
 });
 
 test('a semaphore keeps working while its slot migrates to another master', async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = await c.connectLibrary();
   const key = uniqueKey('migrate');
   const mutex = new Mutex(client, key, { ttl: 1_500 });
-  const holder = await mutex.acquire();
-  const isQueued = queued(key);
-  const waiting = mutex.acquire();
-  await isQueued;
+  const { holder, waiting } = await heldAndWaiting(mutex);
 
-  const from = await ownerOf(c, `rfs:{${key}}:tickets`);
+  const from = await ownerOf(c, keysOf(key).tickets);
   const toNode = c.nodes.find((n) => n.port !== from.port)!;
   const to = new Redis(toNode.port);
   const toId = (await to.cluster('MYID')) as string;
-  const slot = Number(await from.redis.cluster('KEYSLOT', `rfs:{${key}}:tickets`));
+  const slot = Number(await from.redis.cluster('KEYSLOT', keysOf(key).tickets));
   await to.cluster('SETSLOT', slot, 'IMPORTING', from.id);
   await from.redis.cluster('SETSLOT', slot, 'MIGRATING', toId);
   const keys = (await from.redis.cluster('GETKEYSINSLOT', slot, 100)) as string[];
@@ -122,13 +120,13 @@ test('a semaphore keeps working while its slot migrates to another master', asyn
   const lease = await waiting;
   t.true(lease.fencingToken > holder.fencingToken);
   t.deepEqual((await mutex.status()).holders.map((h) => h.token), [lease.token]);
-  t.is(await to.exists(`rfs:{${key}}:tickets`), 1);
+  t.is(await to.exists(keysOf(key).tickets), 1);
   to.disconnect();
   await lease.release();
 });
 
 test('in a cluster, a timed-out or aborted waiter leaves the queue, and tryAcquire never barges', async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = await c.connectLibrary();
   const key = uniqueKey('cluster-cancel');
   const sem = new Semaphore(client, key, { permits: 2 });
@@ -151,7 +149,7 @@ test('in a cluster, a timed-out or aborted waiter leaves the queue, and tryAcqui
 });
 
 test('in a cluster, fencing tokens rise, a vanished lease is reported lost, and idle keys are cleaned', async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const admin = c.connect();
   const key = uniqueKey('cluster-fence');
   const mutex = new Mutex(await c.connectLibrary(), key, { ttl: 300 });
@@ -161,27 +159,24 @@ test('in a cluster, fencing tokens rise, a vanished lease is reported lost, and 
   t.true(second.fencingToken > first.fencingToken);
   const lost = new Promise((resolve) => second.signal.addEventListener('abort', () => resolve(second.signal.reason)));
   // Both keys share the hash tag, so one multi-key DEL is legal in a cluster.
-  await admin.del(`rfs:{${key}}:tickets`);
+  const { fence, tickets, waiters, line } = keysOf(key);
+  await admin.del(tickets);
   t.true((await lost) instanceof LeaseLostError);
   const third = await mutex.acquire();
   await third.release();
-  t.is(await admin.exists(`rfs:{${key}}:tickets`, `rfs:{${key}}:waiters`, `rfs:{${key}}:line`), 0);
-  t.is(await admin.exists(`rfs:{${key}}:fence`), 1);
+  t.is(await admin.exists(tickets, waiters, line), 0);
+  t.is(await admin.exists(fence), 1);
 });
 
 // Serial: killing every pub/sub connection of a master must not disturb the other tests here.
 test.serial('in a cluster, a killed sharded subscriber is resubscribed and the waiter re-checks at once', async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = await c.connectLibrary();
   const key = uniqueKey('cluster-pubsub-kill');
   // A ttl of ten minutes: only a pushed grant or the re-check after resubscribing can grant in time.
-  const mutex = new Mutex(client, key, { ttl: 600_000 });
-  const holder = await mutex.acquire();
-  const isQueued = queued(key);
-  const waiting = mutex.acquire();
-  await isQueued;
-  const owner = await ownerOf(c, `rfs:{${key}}:tickets`);
-  const channel = `rfs:{${key}}:wake:${listenerFor(client).tokens.inbox}`;
+  const { holder, waiting } = await heldAndWaiting(new Mutex(client, key, { ttl: long }));
+  const owner = await ownerOf(c, keysOf(key).tickets);
+  const channel = keysOf(key).wake(listenerFor(client).tokens.inbox);
   const subscribers = async () => ((await owner.redis.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1];
   await eventually(subscribers, (n) => n === 1);
   await owner.redis.client('KILL', 'TYPE', 'pubsub');
@@ -193,21 +188,12 @@ test.serial('in a cluster, a killed sharded subscriber is resubscribed and the w
   owner.redis.disconnect();
 });
 
-/** A holder and a waiter on `key` through `client`; the waiter's ttl is long enough that only a push or a re-check grants it. */
-async function heldAndWaiting(client: RedisClient, key: string, ttl = 600_000) {
-  const mutex = new Mutex(client, key, { ttl });
-  const holder = await mutex.acquire();
-  const isQueued = queued(key);
-  const waiting = new Mutex(client, key, { ttl: 600_000 }).acquire();
-  await isQueued;
-  return { mutex, holder, waiting };
-}
-
 // Serial: flushing every master's scripts must not blur the other tests' command counts.
 test.serial('in a cluster, SCRIPT FLUSH on every master mid-run: scripts reload and the queue goes on', async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = await c.connectLibrary();
-  const { mutex, holder, waiting } = await heldAndWaiting(client, uniqueKey('cluster-flush'));
+  const mutex = new Mutex(client, uniqueKey('cluster-flush'), { ttl: long });
+  const { holder, waiting } = await heldAndWaiting(mutex);
   for (const node of c.nodes) {
     const r = new Redis(node.port);
     await r.script('FLUSH');
@@ -221,11 +207,11 @@ test.serial('in a cluster, SCRIPT FLUSH on every master mid-run: scripts reload 
 });
 
 test.serial("in a cluster, the client's own connection to the key's master is killed: it reconnects and the queue goes on", async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = await c.connectLibrary();
   const key = uniqueKey('cluster-client-kill');
-  const { holder, waiting } = await heldAndWaiting(client, key);
-  const owner = await ownerOf(c, `rfs:{${key}}:tickets`);
+  const { holder, waiting } = await heldAndWaiting(new Mutex(client, key, { ttl: long }));
+  const owner = await ownerOf(c, keysOf(key).tickets);
   await owner.redis.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
   owner.redis.disconnect();
   // node-redis fails a call written to the socket Redis has just closed (ioredis resends
@@ -237,21 +223,19 @@ test.serial("in a cluster, the client's own connection to the key's master is ki
 });
 
 test.serial("in a cluster, the key's master restarts empty: the holder learns it lost its lease, the waiter queues again and is granted", async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = await c.connectLibrary();
   const key = uniqueKey('cluster-restart');
-  const { holder, waiting } = await heldAndWaiting(client, key, 900);
+  // The holder's short ttl makes its next refresh come soon; the waiter's long one leaves it to a push or a re-check.
+  const { holder, waiting } = await heldAndWaiting(new Mutex(client, key, { ttl: 900 }), {
+    waiter: new Mutex(client, key, { ttl: long }),
+  });
   const lost = new Promise((resolve) => holder.signal.addEventListener('abort', () => resolve(holder.signal.reason)));
-  const owner = await ownerOf(c, `rfs:{${key}}:tickets`);
+  const owner = await ownerOf(c, keysOf(key).tickets);
   owner.redis.disconnect();
   await c.nodes.find((n) => n.port === owner.port)!.restart();
   // Pass or fail, the tests after this one find the restarted master serving again.
-  t.teardown(async () => {
-    const node = new Redis(owner.port);
-    // A node says CLUSTERDOWN until it has rejoined, which it tells through no event.
-    while (!String(await node.cluster('INFO')).includes('cluster_state:ok')) await new Promise((r) => setTimeout(r, 100));
-    node.disconnect();
-  });
+  t.teardown(() => clusterOk(owner.port));
   t.true((await lost) instanceof LeaseLostError);
   const lease = await waiting;
   t.true(lease.fencingToken > holder.fencingToken);
@@ -267,7 +251,7 @@ test('in a cluster, bad input is refused before anything is sent, as with a plai
 });
 
 test('in a cluster, stringNumbers: true works, and a closed client loses its leases and refuses new acquires', async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   // ioredis on purpose: stringNumbers is an ioredis option.
   const client = c.connect({ redisOptions: { stringNumbers: true } });
   const sem = new Semaphore(client, uniqueKey('cluster-close'), { permits: 2 });
@@ -281,7 +265,7 @@ test('in a cluster, stringNumbers: true works, and a closed client loses its lea
 
 for (const closing of ['await quit()', 'disconnect()'] as const) {
   test(`in a cluster, right after ${closing}, every call meets a closed client: ClientClosedError`, async (t) => {
-    const c = await getCluster();
+    const c = await sharedCluster();
     // ioredis and node-redis clusters both have quit() and disconnect() (deprecated in node-redis 5).
     const client = (await c.connectLibrary()) as RedisClient & { quit(): Promise<unknown>; disconnect(): unknown };
     const sem = new Semaphore(client, uniqueKey('cluster-closing'), { permits: 2, ttl: 60_000 });
@@ -307,7 +291,7 @@ for (const closing of ['await quit()', 'disconnect()'] as const) {
 }
 
 test("in a cluster, quit() loses a refreshing lease as the client says 'disconnecting', before its nodes have quit", async (t) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   // ioredis on purpose: 'disconnecting' is an ioredis Cluster event.
   const client = c.connect();
   const lease = await new Mutex(client, uniqueKey('cluster-disconnecting')).acquire();

@@ -12,6 +12,8 @@ import { keyspace } from '../src/keys.js';
 import { Scripts } from '../src/scripts.js';
 import { movableClock } from './helpers/clock.js';
 import { aborted, queued } from './helpers/events.js';
+import { eventually } from './helpers/eventually.js';
+import { expiryOf } from './helpers/keys.js';
 import { Contender } from './helpers/processes.js';
 import type { Report } from './helpers/protocol.js';
 import { closedPort } from './helpers/ports.js';
@@ -28,12 +30,6 @@ async function outcome<E extends 'tookOver' | 'extended'>(c: Contender, ev: E, i
 async function serverMs(redis: Redis): Promise<number> {
   const [s, us] = await redis.time();
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
-}
-
-/** The holder's expiry in Redis (server ms), or null once it is gone. */
-async function expiryOf(redis: Redis, key: string, lease: { token: string; fencingToken: number }): Promise<number | null> {
-  const score = await redis.zscore(`rfs:{${key}}:tickets`, `${lease.token}|${lease.fencingToken}`);
-  return score === null ? null : Number(score);
 }
 
 /** Closes the library's client as its user would, and returns once it has ended. */
@@ -251,14 +247,13 @@ test('startAutoRefresh turns a fixed term into a refreshing lease that outlives 
   handle.startAutoRefresh();
   // Follow the expiry in Redis: refreshes (every ttl / 3) push it a whole ttl past the term.
   const termEnd = Math.floor(lease.fencingToken / 1000) + 2_000;
-  const deadline = Date.now() + 20_000;
-  let expiry = 0;
-  while (expiry < termEnd + 2_000) {
-    expiry = (await expiryOf(redis, key, lease)) ?? Number.NaN;
-    if (Number.isNaN(expiry) || handle.signal.aborted) return t.fail('the lease was lost');
-    if (Date.now() > deadline) return t.fail(`the expiry never moved past ${expiry}`);
-    await delay(50);
-  }
+  const expiry = await eventually(
+    () => expiryOf(redis, key, lease),
+    (ms) => ms === null || handle.signal.aborted || ms >= termEnd + 2_000,
+    { within: 20_000, every: 50 },
+  );
+  if (expiry === null || handle.signal.aborted) return t.fail('the lease was lost');
+  if (expiry < termEnd + 2_000) return t.fail(`the expiry never moved past ${expiry}`);
   t.true(handle.held);
   t.true(await handle.release());
 });
@@ -326,7 +321,8 @@ test('a lease taken with a fixed term outlives its process; another process take
   t.true((await outcome(worker, 'extended', 'job')).remaining > 59_000);
   // Past the original term: the waiter is still waiting, because of the extension.
   const termEnd = Number(granted.fence) / 1000 + ttl;
-  while ((await serverMs(redis)) < termEnd + 500) await delay(100);
+  const past = await eventually(() => serverMs(redis), (ms) => ms >= termEnd + 500, { within: ttl + 1_000, every: 100 });
+  t.true(past >= termEnd + 500, 'the original term is over');
   const mid = await new Mutex(lib, key).status();
   t.deepEqual(mid.holders.map((h) => String(h.fencingToken)), [granted.fence]);
   t.is(mid.waiting, 1);

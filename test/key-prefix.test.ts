@@ -11,9 +11,10 @@ import { createClient, createCluster } from 'redis';
 import { Mutex, type RedisClient, Semaphore } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { listenerFor } from '../src/wake.js';
-import { type LocalCluster, startCluster } from './helpers/cluster.js';
-import { queued } from './helpers/events.js';
+import { type LocalCluster, sharedCluster } from './helpers/cluster.js';
+import { heldAndWaiting } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
+import { keysOf } from './helpers/keys.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 
 // A ttl far beyond any test: no heartbeat can be what finds a grant, only its message.
@@ -49,10 +50,7 @@ async function handedOver(
   holderMutex: Mutex,
   waiterMutex: Mutex,
 ) {
-  const holder = await holderMutex.acquire();
-  const isQueued = queued(waiterMutex.key);
-  const waiting = waiterMutex.acquire();
-  await isQueued;
+  const { holder, waiting } = await heldAndWaiting(holderMutex, { waiter: waiterMutex });
   t.is(await eventually(subscribers, (n) => n === 1), 1, 'the waiter listens where the scripts publish');
   const seen = await waiterMutex.status();
   t.deepEqual(
@@ -140,9 +138,6 @@ test('a keyPrefix with a hash tag of its own ({app1}:): leases hand over, and th
   t.deepEqual(await admin.keys(`*{${key}}*`), [`${tagged}rfs:{${key}}:fence`]);
 });
 
-let cluster: Promise<LocalCluster> | undefined;
-const getCluster = () => (cluster ??= startCluster());
-
 async function shardSubscribers(c: LocalCluster, channel: string): Promise<number> {
   let n = 0;
   for (const node of c.nodes) {
@@ -170,7 +165,7 @@ const clusterClients: [string, (c: LocalCluster) => Promise<RedisClient>][] = [
 
 for (const [name, make] of clusterClients) {
   test(`${name}: the keys live under it, and a waiter is woken by the sharded grant message`, async (t) => {
-    const c = await getCluster();
+    const c = await sharedCluster();
     const [a, b] = [await make(c), await make(c)];
     const key = uniqueKey('kp-cluster');
     await handedOver(
@@ -180,7 +175,7 @@ for (const [name, make] of clusterClients) {
       new Mutex(b, key, { ttl: long }),
     );
     const admin = c.connect();
-    t.is(await admin.exists(`rfs:{${key}}:fence`), 0);
+    t.is(await admin.exists(keysOf(key).fence), 0);
     t.is(await (admin as unknown as Redis).exists(`${keyPrefix}rfs:{${key}}:fence`), 1);
   });
 }

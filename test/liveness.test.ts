@@ -43,12 +43,12 @@ test('a SIGKILLed waiter is dropped from the queue and never blocks the ones beh
   t.is((await isQueued)[0]!.position, 1);
   await child.kill();
   // Our own heartbeat (every ttl / 3) evicts the dead ticket once its 600 ms run out.
-  let status = await mutex.status();
-  while (status.waiting > 1) {
-    // No event exists for another process's death; re-read Redis's state at a gentle pace.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    status = await mutex.status();
-  }
+  // No event exists for another process's death; re-read Redis's state at a gentle pace.
+  const status = await eventually(
+    () => mutex.status(),
+    (s) => s.waiting <= 1,
+    { within: 10_000, every: 20 },
+  );
   t.is(status.waiters.length, 1);
   await holder.release();
   const lease = await behind;

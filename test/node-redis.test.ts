@@ -12,12 +12,14 @@ import {
   type RedisClient,
   Semaphore,
 } from '../src/index.js';
-import { startCluster } from './helpers/cluster.js';
+import { sharedCluster, startCluster } from './helpers/cluster.js';
 import { aborted, heldAndWaiting, queued, subscriberEvent } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
+import { keysOf } from './helpers/keys.js';
 import { type NodeRedis, nodeRedis } from './helpers/node-redis.js';
 import { Contender } from './helpers/processes.js';
 import { connect, redisUrl, startRedisServer, uniqueKey } from './helpers/redis.js';
+import { replicaLinked } from './helpers/replication.js';
 
 // A ttl far beyond any test: no heartbeat can be what finds a grant, only its message.
 const long = 600_000;
@@ -57,7 +59,7 @@ const pushed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   const redis = await v.connect(await redisUrl());
   const key = uniqueKey('nr-push');
   const mutex = new Mutex(redis, key, { ttl: long });
-  const { holder, waiting } = await heldAndWaiting(mutex, key);
+  const { holder, waiting } = await heldAndWaiting(mutex);
   await holder.release();
   const lease = await waiting;
   t.true(lease.fencingToken > holder.fencingToken);
@@ -107,10 +109,10 @@ const resubscribed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   const admin: Redis = await connect(server.url);
   const key = uniqueKey('nr-kill');
   const mutex = new Mutex(redis, key, { ttl: long });
-  const { holder, waiting } = await heldAndWaiting(mutex, key);
+  const { holder, waiting } = await heldAndWaiting(mutex);
   // Queued is reported before the subscription is confirmed: kill it once Redis has it.
   await eventually(
-    async () => ((await admin.pubsub('CHANNELS', `rfs:{${key}}:wake:*`)) as string[]).length,
+    async () => ((await admin.pubsub('CHANNELS', keysOf(key).wake('*'))) as string[]).length,
     (n) => n === 1,
   );
   const back = subscriberEvent('resubscribed');
@@ -130,7 +132,7 @@ const closing = test.macro(async (t: ExecutionContext, v: NodeRedis, close: Clos
   const redis = await v.connect(url);
   const key = uniqueKey('nr-close');
   const sem = new Semaphore(redis, key, { permits: 1, ttl: long });
-  const { holder, waiting } = await heldAndWaiting(sem, key);
+  const { holder, waiting } = await heldAndWaiting(sem);
   const lost = aborted(holder.signal);
   void close(redis as never);
   await t.throwsAsync(waiting, { instanceOf: ClientClosedError });
@@ -142,15 +144,12 @@ const replicated = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   const master = await startRedisServer();
   const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
   const r = await connect(replica.url);
-  while (!(await r.info('replication')).includes('master_link_status:up')) {
-    // Replication has no event a client can wait on; the initial sync takes milliseconds.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await replicaLinked(r);
   const redis = await v.connect(master.url);
   const key = uniqueKey('nr-wait');
   const lease = await new Mutex(redis, key, { ttl: long, replicas: 1 }).acquire();
   // Confirmed by WAIT: the replica has the grant.
-  t.true((await r.exists(`rfs:{${key}}:fence`, `rfs:{${key}}:tickets`)) > 0);
+  t.true((await r.exists(keysOf(key).fence, keysOf(key).tickets)) > 0);
   await lease.release();
   // Two never confirm: WAIT runs its whole timeout, long enough for the one replica's ack.
   const error = await t.throwsAsync(new Mutex(redis, key, { replicas: 2, replicaTimeout: 1_000 }).acquire(), {
@@ -199,7 +198,7 @@ function replyMappings(types: typeof v6.RESP_TYPES) {
 /** Everything a user does with a semaphore, on `redis`: each reply must be read right. */
 async function wholeContract(t: ExecutionContext, redis: RedisClient, admin: Redis, key: string) {
   const sem = new Semaphore(redis, key, { permits: 1, ttl: long });
-  const { holder, waiting } = await heldAndWaiting(sem, key);
+  const { holder, waiting } = await heldAndWaiting(sem);
   t.is(await sem.tryAcquire(), null);
   const seen = await sem.status();
   t.deepEqual([seen.held, seen.waiting, seen.holders[0]?.token, seen.permits], [1, 1, holder.token, 1]);
@@ -209,7 +208,7 @@ async function wholeContract(t: ExecutionContext, redis: RedisClient, admin: Red
   const lease = await waiting;
   t.true(lease.fencingToken > holder.fencingToken);
   // Every grant moved the fencing counter once, and no call failed after running.
-  t.is(await admin.get(`rfs:{${key}}:fence`), String(lease.fencingToken));
+  t.is(await admin.get(keysOf(key).fence), String(lease.fencingToken));
   t.true(await lease.release());
   const taken = await sem.tryAcquire();
   t.true(taken !== null && (await taken.release()));
@@ -330,7 +329,7 @@ test('cross-process: node-redis here and a contender process there take turns on
 });
 
 const clusterFifo = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = (await v.connectCluster(c.startupNodes)) as unknown as RedisClient;
   const key = uniqueKey('nr-cluster');
   const sem = new Semaphore(client, key, { permits: 1, ttl: long });
@@ -345,11 +344,11 @@ const clusterFifo = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
 });
 
 const clusterClosed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
-  const c = await getCluster();
+  const c = await sharedCluster();
   const client = (await v.connectCluster(c.startupNodes)) as unknown as RedisClient & { disconnect(): Promise<unknown> };
   const key = uniqueKey('nr-cluster-close');
   const sem = new Semaphore(client, key, { permits: 1, ttl: long });
-  const { holder, waiting } = await heldAndWaiting(sem, key);
+  const { holder, waiting } = await heldAndWaiting(sem);
   const lost = aborted(holder.signal);
   await client.disconnect();
   // A v4 cluster says nothing when closed: it is noticed within a second.
@@ -358,20 +357,17 @@ const clusterClosed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   await t.throwsAsync(sem.acquire(), { instanceOf: ClientClosedError });
 });
 
-let cluster: ReturnType<typeof startCluster> | undefined;
-const getCluster = () => (cluster ??= startCluster());
-
 const clusterKilled = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   // A cluster of its own: killing every pub/sub connection must not touch other tests.
   const c = await startCluster();
   const client = (await v.connectCluster(c.startupNodes)) as unknown as RedisClient;
   const key = uniqueKey('nr-cluster-kill');
   const mutex = new Mutex(client, key, { ttl: long });
-  const { holder, waiting } = await heldAndWaiting(mutex, key);
+  const { holder, waiting } = await heldAndWaiting(mutex);
   const admins = await Promise.all(c.nodes.map((n) => connect(n.url)));
   const subscribed = async () => {
     let n = 0;
-    for (const admin of admins) n += ((await admin.call('PUBSUB', 'SHARDCHANNELS', `rfs:{${key}}:wake:*`)) as string[]).length;
+    for (const admin of admins) n += ((await admin.call('PUBSUB', 'SHARDCHANNELS', keysOf(key).wake('*'))) as string[]).length;
     return n;
   };
   await eventually(subscribed, (n) => n === 1);

@@ -1,17 +1,16 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { Mutex, NotReplicatedError, type RedisClient } from '../src/index.js';
+import { keysOf } from './helpers/keys.js';
 import { connect, connectLibrary, type RedisServer, startRedisServer, uniqueKey } from './helpers/redis.js';
+import { replicaLinked } from './helpers/replication.js';
 
 /** A master and one replica of it, in sync: `r` for the test's own commands, `libM` and `libR` for the library. */
 async function pair(): Promise<{ master: RedisServer; replica: RedisServer; r: Redis; libM: RedisClient; libR: RedisClient }> {
   const master = await startRedisServer();
   const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
   const r = await connect(replica.url);
-  while (!(await r.info('replication')).includes('master_link_status:up')) {
-    // Replication has no event a client can wait on; the initial sync takes milliseconds.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await replicaLinked(r);
   return { master, replica, r, libM: await connectLibrary(master.url), libR: await connectLibrary(replica.url) };
 }
 
@@ -58,7 +57,7 @@ test('without replicas, a grant is acknowledged before any replica has it', asyn
   t.is(await waitOn(libM, 1, 50), 0, 'no replica has the grant yet');
   replica.resume();
   t.is(await waitOn(libM, 1, 5_000), 1);
-  t.is(await r.exists(`rfs:{${key}}:tickets`), 1);
+  t.is(await r.exists(keysOf(key).tickets), 1);
   await lease.release();
 });
 

@@ -2,7 +2,9 @@ import test from 'ava';
 import { Mutex, type RedisClient } from '../src/index.js';
 import { heldAndWaiting, subscriberEvent } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
+import { keysOf } from './helpers/keys.js';
 import { uniqueKey } from './helpers/redis.js';
+import { promoted } from './helpers/replication.js';
 import { startSentinel } from './helpers/sentinel.js';
 
 // A ttl far beyond any test: no heartbeat can be what finds a grant, only its message.
@@ -10,7 +12,7 @@ const long = 600_000;
 
 /** A holder, a waiter with a ttl so long that only a pushed grant can reach it in time, then the handoff. */
 async function pushedHandoff(redis: RedisClient, key: string): Promise<number> {
-  const { holder, waiting } = await heldAndWaiting(new Mutex(redis, key, { ttl: long }), key);
+  const { holder, waiting } = await heldAndWaiting(new Mutex(redis, key, { ttl: long }));
   await holder.release();
   const lease = await waiting;
   await lease.release();
@@ -24,11 +26,7 @@ test.serial('through Redis Sentinel: pushed wake-ups before and after a failover
   const before = await pushedHandoff(redis, key);
   // The master dies; the sentinel promotes the replica, and the client follows it there.
   await s.master.stop();
-  const admin = s.connect();
-  while (!(await admin.info('replication').catch(() => '')).includes('role:master')) {
-    // The sentinel decides after its down-after time (1 s): no event to wait on.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await promoted(s.connect());
   const after = await pushedHandoff(redis, key);
   t.true(after > before);
   const mutex = new Mutex(redis, key);
@@ -42,10 +40,10 @@ test.serial('through Redis Sentinel: a killed pub/sub connection is restored and
   const redis = await s.connectLibrary();
   const admin = s.connect();
   const key = uniqueKey('sentinel-kill');
-  const { holder, waiting } = await heldAndWaiting(new Mutex(redis, key, { ttl: long }), key);
+  const { holder, waiting } = await heldAndWaiting(new Mutex(redis, key, { ttl: long }));
   // Queued is reported before the subscription is confirmed: kill it once Redis has it.
   await eventually(
-    async () => ((await admin.pubsub('CHANNELS', `rfs:{${key}}:wake:*`)) as string[]).length,
+    async () => ((await admin.pubsub('CHANNELS', keysOf(key).wake('*'))) as string[]).length,
     (n) => n === 1,
   );
   const back = subscriberEvent('resubscribed');

@@ -2,7 +2,7 @@ import test from 'ava';
 import { LeaseLostError, Mutex, Semaphore } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { Scripts } from '../src/scripts.js';
-import { queued } from './helpers/events.js';
+import { heldAndWaiting } from './helpers/events.js';
 import { connect, connectLibrary, startRedisServer, uniqueKey } from './helpers/redis.js';
 
 test('SCRIPT FLUSH mid-run: the next calls reload the scripts and the queue goes on', async (t) => {
@@ -10,10 +10,7 @@ test('SCRIPT FLUSH mid-run: the next calls reload the scripts and the queue goes
   const admin = await connect();
   const key = uniqueKey('flush');
   const mutex = new Mutex(redis, key);
-  const holder = await mutex.acquire();
-  const isQueued = queued(key);
-  const waiting = mutex.acquire();
-  await isQueued;
+  const { holder, waiting } = await heldAndWaiting(mutex);
   await admin.script('FLUSH');
   await holder.release();
   const lease = await waiting;
@@ -30,10 +27,7 @@ test.serial('a killed pub/sub connection: the waiter resubscribes, re-checks, an
   const key = uniqueKey('pubsub-kill');
   // A long ttl: only the re-check after resubscribing can find the grant in time.
   const mutex = new Mutex(redis, key, { ttl: 600_000 });
-  const holder = await mutex.acquire();
-  const isQueued = queued(key);
-  const waiting = mutex.acquire();
-  await isQueued;
+  const { holder, waiting } = await heldAndWaiting(mutex);
   await admin.client('KILL', 'TYPE', 'pubsub');
   // Released while the subscriber may still be reconnecting: its message can be lost.
   await holder.release();
@@ -48,11 +42,8 @@ test('Redis restarts empty: holders learn they lost the lease, waiters queue aga
   const other = await connectLibrary(server.url);
   const key = uniqueKey('restart');
   const mutex = new Mutex(redis, key, { ttl: 900 });
-  const holder = await mutex.acquire();
+  const { holder, waiting } = await heldAndWaiting(mutex, { waiter: new Mutex(other, key, { ttl: 900 }) });
   const lost = new Promise((resolve) => holder.signal.addEventListener('abort', () => resolve(holder.signal.reason)));
-  const isQueued = queued(key);
-  const waiting = new Mutex(other, key, { ttl: 900 }).acquire();
-  await isQueued;
   await server.restart();
   t.true((await lost) instanceof LeaseLostError);
   const lease = await waiting;

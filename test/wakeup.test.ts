@@ -2,7 +2,8 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { ClientClosedError, Mutex } from '../src/index.js';
 import { recordCommands, scriptCalls } from './helpers/commands.js';
-import { queued } from './helpers/events.js';
+import { heldAndWaiting, queued } from './helpers/events.js';
+import { keysOf } from './helpers/keys.js';
 import { type NodeRedisConnection, shut } from './helpers/node-redis-versions.js';
 import { Contender } from './helpers/processes.js';
 import { connect, connectLibrary, redisUrl, uniqueKey } from './helpers/redis.js';
@@ -19,8 +20,9 @@ test('an uncontended acquire is one script call and no subscription; a release i
   await lease.release();
   t.deepEqual(recorder.names, ['evalsha', 'evalsha']);
   recorder.stop();
-  t.deepEqual(await admin.pubsub('NUMSUB', `rfs:{${mutex.key}}:wake:x`), [`rfs:{${mutex.key}}:wake:x`, 0]);
-  t.is(((await admin.pubsub('CHANNELS', `rfs:{${mutex.key}}:*`)) as string[]).length, 0);
+  const names = keysOf(mutex.key);
+  t.deepEqual(await admin.pubsub('NUMSUB', names.wake('x')), [names.wake('x'), 0]);
+  t.is(((await admin.pubsub('CHANNELS', names.pattern)) as string[]).length, 0);
 });
 
 test('a waiter is woken by the grant message itself: no polling, no confirm round trip', async (t) => {
@@ -75,10 +77,8 @@ test('closing the client rejects a pending acquire with ClientClosedError instea
   const holderClient = await connectLibrary();
   const waiterClient = await connectLibrary();
   const key = uniqueKey('closed');
-  const holder = await new Mutex(holderClient, key).acquire();
-  const isQueued = queued(key);
-  const waiting = new Mutex(waiterClient, key).acquire();
-  await isQueued;
+  const waiter = new Mutex(waiterClient, key);
+  const { holder, waiting } = await heldAndWaiting(new Mutex(holderClient, key), { waiter });
   // Closed at once, as each client does it (node-redis v4 has no destroy()).
   if (waiterClient instanceof Redis) waiterClient.disconnect();
   else void shut(waiterClient as unknown as NodeRedisConnection);

@@ -3,6 +3,8 @@
  * processes. The waiters are ended by killing their processes, the same way for
  * every library, because redlock's acquire cannot be cancelled.
  */
+import { eventually } from '../../test/helpers/eventually.js';
+import { keysOf } from '../../test/helpers/keys.js';
 import { sleep } from '../clock.js';
 import type { Ctx } from '../context.js';
 import { type Client, killAll, startClients } from '../pool.js';
@@ -47,9 +49,7 @@ async function settled(ctx: Ctx, spec: LockSpec, total: number): Promise<void> {
     await sleep(500);
     return;
   }
-  const deadline = Date.now() + 60_000;
-  while ((await ctx.admin.zcard(`rfs:{${spec.key}}:waiters`)) < total) {
-    if (Date.now() > deadline) throw new Error(`queue never reached ${total} waiters`);
-    await sleep(50);
-  }
+  const count = () => ctx.admin.zcard(keysOf(spec.key).waiters);
+  const queued = await eventually(count, (n) => n >= total, { within: 60_000, every: 50 });
+  if (queued < total) throw new Error(`queue never reached ${total} waiters`);
 }

@@ -15,10 +15,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { libraryFingerprint } from '../helpers/fingerprint.js';
 import { startRedisProcess } from '../helpers/redis-server.js';
 import { check, type RunResult } from './checker.js';
 import { Injector } from './faults.js';
-import { fingerprint } from './fingerprint.js';
 import { Pool } from './pool.js';
 import { rng } from './prng.js';
 import type { FromResource, ResourceSummary, ToResource } from './protocol.js';
@@ -73,7 +73,7 @@ resource.on('message', (m: FromResource) => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const failures: string[] = [];
-const library = await fingerprint();
+const library = libraryFingerprint();
 const started = Date.now();
 
 for (const [index, run] of runs.entries()) {
@@ -139,7 +139,7 @@ for (const [index, run] of runs.entries()) {
 }
 
 resource.disconnect();
-if ((await fingerprint()) !== library) {
+if (libraryFingerprint() !== library) {
   failures.push('src/ or scripts/ changed during the run, so its processes mixed library versions: run it again');
 }
 log(`chaos: seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s in all`);

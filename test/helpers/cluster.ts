@@ -10,8 +10,10 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../../src/index.js';
+import { eventually } from './eventually.js';
 import { fromEnv } from './node-redis.js';
 import { freePort, type RedisServer, startRedisProcess } from './redis-server.js';
+import { replicaLinked } from './replication.js';
 
 const run = promisify(execFile);
 
@@ -54,25 +56,14 @@ export async function startCluster(masters = 3, replicas = 0): Promise<LocalClus
     '--cluster-yes',
   ]);
   // Every node must agree before clients see a stable slot map.
-  for (const node of nodes) {
-    for (;;) {
-      const { stdout } = await run('redis-cli', ['-p', String(node.port), 'cluster', 'info']);
-      if (stdout.includes('cluster_state:ok')) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  for (const node of nodes) await clusterOk(node.port);
   if (replicas > 0) {
-    // Replicas must have synced, and every node must list them, before a failover can keep anything.
-    for (const node of nodes) {
-      const client = new Redis(node.port);
-      for (;;) {
-        const info = await client.info('replication');
-        const slots = await client.cluster('SLOTS');
-        const synced = info.includes('role:master') || info.includes('master_link_status:up');
-        if (synced && slots.every((range) => range.length >= 3 + replicas)) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      client.disconnect();
+    // Every node must list the replicas, and they must have synced, before a failover can keep anything.
+    const [ranges] = await Promise.all(nodes.map((node) => slotsWithReplicas(node.port, replicas)));
+    for (const [, port] of ranges!.flatMap(([, , , ...replicaNodes]) => replicaNodes)) {
+      const replica = new Redis(port);
+      await replicaLinked(replica);
+      replica.disconnect();
     }
   }
   const startupNodes = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
@@ -91,6 +82,39 @@ export async function startCluster(masters = 3, replicas = 0): Promise<LocalClus
       return v ? v.connectCluster(startupNodes) : connect();
     },
   };
+}
+
+let shared: Promise<LocalCluster> | undefined;
+
+/** The cluster this test file's tests share (each uses its own keys): started on first use. */
+export function sharedCluster(): Promise<LocalCluster> {
+  shared ??= startCluster();
+  return shared;
+}
+
+/** Resolves once the node on `port` says `cluster_state:ok`: a node (re)joining a cluster tells no client. */
+export async function clusterOk(port: number): Promise<void> {
+  const node = new Redis(port);
+  try {
+    const ok = (info: string) => info.includes('cluster_state:ok');
+    const info = await eventually(async () => String(await node.cluster('INFO')), ok, { within: 30_000, every: 100 });
+    if (!ok(info)) throw new Error(`node ${port} never said cluster_state:ok; it said:\n${info}`);
+  } finally {
+    node.disconnect();
+  }
+}
+
+/** The node on `port`'s `CLUSTER SLOTS`, once it lists `replicas` replicas for every range. */
+async function slotsWithReplicas(port: number, replicas: number) {
+  const node = new Redis(port);
+  try {
+    const listed = (ranges: readonly unknown[][]) => ranges.every((range) => range.length >= 3 + replicas);
+    const ranges = await eventually(() => node.cluster('SLOTS'), listed, { within: 10_000, every: 100 });
+    if (!listed(ranges)) throw new Error(`node ${port} lists too few replicas: ${JSON.stringify(ranges)}`);
+    return ranges;
+  } finally {
+    node.disconnect();
+  }
 }
 
 /** The `CLUSTER SLOTS` entry serving `key`: [from, to, master, ...replicas], each node as [host, port, id]. */

@@ -39,11 +39,18 @@ export function subscriberEvent(event: SubscriberEvent['event']): Promise<Subscr
   });
 }
 
-/** A holder on `sem`, and an acquire queued behind it (queued in Redis once this resolves). */
-export async function heldAndWaiting(sem: Semaphore, key: string): Promise<{ holder: Lease; waiting: Promise<Lease> }> {
+/**
+ * A holder on `sem`, and an acquire queued behind it (queued in Redis once this
+ * resolves). `waiter`: the object the waiter acquires through, when it needs another
+ * client or ttl (default `sem`); `timeout`: the waiter's.
+ */
+export async function heldAndWaiting(
+  sem: Semaphore,
+  { waiter = sem, timeout }: { waiter?: Semaphore; timeout?: number } = {},
+): Promise<{ holder: Lease; waiting: Promise<Lease> }> {
   const holder = await sem.acquire();
-  const isQueued = queued(key);
-  const waiting = sem.acquire();
+  const isQueued = queued(waiter.key);
+  const waiting = waiter.acquire({ timeout });
   await isQueued;
   return { holder, waiting };
 }

@@ -14,6 +14,7 @@ import type { RedisClient } from '../../src/index.js';
 import { fromEnv } from './node-redis.js';
 import { freePort } from './redis-server.js';
 import { type RedisServer, startRedisServer } from './redis.js';
+import { replicaLinked } from './replication.js';
 
 export const masterName = 'rfs-master';
 
@@ -40,10 +41,7 @@ export async function startSentinel(): Promise<LocalSentinel> {
   const master = await startRedisServer();
   const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
   const probe = new Redis(replica.port);
-  while (!(await probe.info('replication')).includes('master_link_status:up')) {
-    // A first sync takes a moment and offers no event to wait on.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await replicaLinked(probe);
   probe.disconnect();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'rfs-sentinel-'));
