@@ -12,7 +12,12 @@ import type { OpenFigures } from './workloads/open-loop.js';
 export type Series = { lib: LibId; waits: readonly number[] };
 export type Panel = { title: string; series: readonly Series[] };
 
-const colors: Record<LibId, string> = { fair: '#1565c0', 'fair-node-redis': '#6a1b9a', 'redis-semaphore': '#e65100', redlock: '#2e7d32' };
+const colors: Record<LibId, string> = {
+  fair: '#1565c0',
+  'fair-node-redis': '#6a1b9a',
+  'redis-semaphore': '#e65100',
+  redlock: '#2e7d32',
+};
 const W = 440;
 const H = 340;
 const pad = { left: 70, right: 16, top: 34, bottom: 100 };
@@ -57,14 +62,19 @@ function panel(p: Panel, x0: number, a: Axes): string {
   }
   for (let e = 0; e >= Math.round(log(a.floor)); e--) {
     const y = sy(10 ** e).toFixed(1);
-    const text = e === -2 ? '1% (p99)' : e === -1 ? '10% (p90)' : e === 0 ? '100%' : `${(100 * 10 ** e).toFixed(-e - 2)}%`;
+    const text =
+      e === -2 ? '1% (p99)' : e === -1 ? '10% (p90)' : e === 0 ? '100%' : `${(100 * 10 ** e).toFixed(-e - 2)}%`;
     parts.push(`<line x1="${x0 + pad.left}" y1="${y}" x2="${x0 + pad.left + pw}" y2="${y}" stroke="#e4e4e4"/>`);
     parts.push(`<text x="${x0 + pad.left - 4}" y="${Number(y) + 4}" text-anchor="end">${text}</text>`);
   }
   const half = sy(0.5).toFixed(1);
-  parts.push(`<line x1="${x0 + pad.left}" y1="${half}" x2="${x0 + pad.left + pw}" y2="${half}" stroke="#bbb" stroke-dasharray="4 3"/>`);
+  parts.push(
+    `<line x1="${x0 + pad.left}" y1="${half}" x2="${x0 + pad.left + pw}" y2="${half}" stroke="#bbb" stroke-dasharray="4 3"/>`,
+  );
   parts.push(`<text x="${x0 + pad.left + pw - 2}" y="${Number(half) - 3}" text-anchor="end" fill="#888">median</text>`);
-  parts.push(`<text x="${x0 + pad.left + pw / 2}" y="${pad.top + ph + 30}" text-anchor="middle">wait (ms, log scale)</text>`);
+  parts.push(
+    `<text x="${x0 + pad.left + pw / 2}" y="${pad.top + ph + 30}" text-anchor="middle">wait (ms, log scale)</text>`,
+  );
   p.series.forEach((s, i) => {
     const points = survival(s.waits)
       .map(([ms, share]) => `${sx(ms).toFixed(1)},${sy(share).toFixed(1)}`)
@@ -72,7 +82,9 @@ function panel(p: Panel, x0: number, a: Axes): string {
     parts.push(`<polyline fill="none" stroke="${colors[s.lib]}" stroke-width="2" points="${points}"/>`);
     const y = pad.top + ph + 52 + i * 15;
     const text = `${label(s.lib)}: p50 ${percentile(s.waits, 0.5).toFixed(2)}, p99 ${percentile(s.waits, 0.99).toFixed(1)} ms (n=${s.waits.length})`;
-    parts.push(`<line x1="${x0 + pad.left}" y1="${y - 4}" x2="${x0 + pad.left + 18}" y2="${y - 4}" stroke="${colors[s.lib]}" stroke-width="3"/>`);
+    parts.push(
+      `<line x1="${x0 + pad.left}" y1="${y - 4}" x2="${x0 + pad.left + 18}" y2="${y - 4}" stroke="${colors[s.lib]}" stroke-width="3"/>`,
+    );
     parts.push(`<text x="${x0 + pad.left + 24}" y="${y}">${esc(text)}</text>`);
   });
   return parts.join('\n');
@@ -137,11 +149,17 @@ export function openLoopChart(title: string, series: readonly OpenSeries[], subt
   for (const load of [...loads, 1]) {
     const x = sx(load).toFixed(1);
     const full = load === 1;
-    parts.push(`<line x1="${x}" y1="${plot.top}" x2="${x}" y2="${plot.top + plot.height}" stroke="${full ? '#bbb' : '#e4e4e4'}"${full ? ' stroke-dasharray="4 3"' : ''}/>`);
-    parts.push(`<text x="${x}" y="${plot.top + plot.height + 14}" text-anchor="middle">${Math.round(load * 100)} %</text>`);
+    parts.push(
+      `<line x1="${x}" y1="${plot.top}" x2="${x}" y2="${plot.top + plot.height}" stroke="${full ? '#bbb' : '#e4e4e4'}"${full ? ' stroke-dasharray="4 3"' : ''}/>`,
+    );
+    parts.push(
+      `<text x="${x}" y="${plot.top + plot.height + 14}" text-anchor="middle">${Math.round(load * 100)} %</text>`,
+    );
   }
   parts.push(`<text x="${sx(1) - 4}" y="${plot.top + plot.height - 4}" text-anchor="end" fill="#888">capacity</text>`);
-  parts.push(`<text x="${plot.left + plot.width / 2}" y="${plot.top + plot.height + 30}" text-anchor="middle">load (arrival rate ÷ capacity)</text>`);
+  parts.push(
+    `<text x="${plot.left + plot.width / 2}" y="${plot.top + plot.height + 30}" text-anchor="middle">load (arrival rate ÷ capacity)</text>`,
+  );
   const dot = (x: number, y: number, color: string, square: boolean) =>
     square
       ? `<rect x="${(x - 3).toFixed(1)}" y="${(y - 3).toFixed(1)}" width="6" height="6" fill="${color}"/>`
@@ -154,17 +172,24 @@ export function openLoopChart(title: string, series: readonly OpenSeries[], subt
     ] as const) {
       const points = s.levels.map((l) => [sx(l.load), sy(pick(l))] as const);
       const line = points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ');
-      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dashed ? ' stroke-dasharray="6 4"' : ''} points="${line}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2"${dashed ? ' stroke-dasharray="6 4"' : ''} points="${line}"/>`,
+      );
       for (const [x, y] of points) parts.push(dot(x, y, color, dashed));
     }
     const y = legendTop + i * 15;
-    const at = (pick: (l: OpenFigures) => number) => s.levels.map((l) => pick(l).toFixed(pick(l) < 10 ? 2 : 0)).join(' / ');
+    const at = (pick: (l: OpenFigures) => number) =>
+      s.levels.map((l) => pick(l).toFixed(pick(l) < 10 ? 2 : 0)).join(' / ');
     const text = `${label(s.lib)}: p50 ${at((l) => l.waitP50)} ms, p99 ${at((l) => l.waitP99)} ms`;
-    parts.push(`<line x1="${plot.left}" y1="${y - 4}" x2="${plot.left + 18}" y2="${y - 4}" stroke="${color}" stroke-width="3"/>`);
+    parts.push(
+      `<line x1="${plot.left}" y1="${y - 4}" x2="${plot.left + 18}" y2="${y - 4}" stroke="${color}" stroke-width="3"/>`,
+    );
     parts.push(`<text x="${plot.left + 24}" y="${y}">${esc(text)}</text>`);
   });
   const loadsText = loads.map((l) => `${Math.round(l * 100)} %`).join(' / ');
-  parts.push(`<text x="${plot.left}" y="${legendTop + series.length * 15}" fill="#666">${esc(`solid ● p99, dashed ■ p50; figures at ${loadsText} load`)}</text>`);
+  parts.push(
+    `<text x="${plot.left}" y="${legendTop + series.length * 15}" fill="#666">${esc(`solid ● p99, dashed ■ p50; figures at ${loadsText} load`)}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">
 <rect width="100%" height="100%" fill="#fff"/>
 ${parts.join('\n')}

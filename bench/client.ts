@@ -63,7 +63,15 @@ function fenceOf(held: Held): number {
 }
 
 function sample(proc: number): Sample {
-  return { proc, req: now(), sent: Number.NaN, queued: Number.NaN, grant: Number.NaN, rel: Number.NaN, fence: Number.NaN };
+  return {
+    proc,
+    req: now(),
+    sent: Number.NaN,
+    queued: Number.NaN,
+    grant: Number.NaN,
+    rel: Number.NaN,
+    fence: Number.NaN,
+  };
 }
 
 /** Commands sent by name since `before` (a copy of sentByName). */

@@ -10,7 +10,14 @@ export type Config = {
   /** `cpuPairs` back-to-back pairs per round, in `cpuChunks` parts, measure the client's CPU per pair. */
   solo: { warmup: number; rounds: number; seconds: number; cpuPairs: number; cpuChunks: number };
   mutex: { processes: number; holdMs: number; rounds: number; seconds: number; warmupSeconds: number };
-  semaphore: { permits: number; processes: number; holdMs: number; rounds: number; seconds: number; warmupSeconds: number };
+  semaphore: {
+    permits: number;
+    processes: number;
+    holdMs: number;
+    rounds: number;
+    seconds: number;
+    warmupSeconds: number;
+  };
   deep: { processes: number; depths: readonly [number, number]; seconds: number };
   idle: { processes: number; waiters: number; seconds: number; settleSeconds: number };
   many: { concurrency: number; rounds: number; seconds: number };
@@ -54,9 +61,21 @@ export function config(quick: boolean): Config {
       cpuChunks: quick ? 2 : 6,
     },
     mutex: { processes: 8, holdMs: 1, rounds, seconds: quick ? 1 : 5, warmupSeconds: quick ? 0.3 : 0.5 },
-    semaphore: { permits: 3, processes: 12, holdMs: 2, rounds, seconds: quick ? 1 : 5, warmupSeconds: quick ? 0.3 : 0.5 },
+    semaphore: {
+      permits: 3,
+      processes: 12,
+      holdMs: 2,
+      rounds,
+      seconds: quick ? 1 : 5,
+      warmupSeconds: quick ? 0.3 : 0.5,
+    },
     deep: { processes: quick ? 2 : 4, depths: [10, quick ? 1_000 : 10_000], seconds: quick ? 0.5 : 5 },
-    idle: { processes: quick ? 2 : 4, waiters: quick ? 200 : 1_000, seconds: quick ? 1.5 : 10, settleSeconds: quick ? 0.5 : 1 },
+    idle: {
+      processes: quick ? 2 : 4,
+      waiters: quick ? 200 : 1_000,
+      seconds: quick ? 1.5 : 10,
+      settleSeconds: quick ? 0.5 : 1,
+    },
     many: { concurrency: 100, rounds: quick ? 1 : 3, seconds: quick ? 0.5 : 1 },
     publish: { messages: quick ? 60 : 250, idleGapMs: [5, 20], briskGapMs: [1, 2] },
     // Full: 3 × 10 s = 30 s per level per library. At 80 % load one 10 s window's p99 varied 2–3× from

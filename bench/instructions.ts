@@ -23,9 +23,15 @@ const dir = mkdtempSync(join(tmpdir(), 'rfs-callgrind-'));
 const port = await freePort();
 const server = spawn(
   'valgrind',
-  ['--tool=callgrind', `--callgrind-out-file=${dir}/out.%p`, 'redis-server', '--port', String(port), '--bind', '127.0.0.1'].concat(
-    ['--save', '', '--appendonly', 'no', '--dir', dir],
-  ),
+  [
+    '--tool=callgrind',
+    `--callgrind-out-file=${dir}/out.%p`,
+    'redis-server',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+  ].concat(['--save', '', '--appendonly', 'no', '--dir', dir]),
   { stdio: 'ignore' },
 );
 process.once('exit', () => server.kill('SIGKILL'));
@@ -55,7 +61,10 @@ const pair = async (acquire: () => Promise<{ release(): Promise<unknown> }>) => 
 const fair = new Mutex(redis, 'i-mutex');
 const fairSem = new Semaphore(redis, 'i-sem', { permits: 4 });
 const others = [await fairSem.acquire(), await fairSem.acquire()];
-const rsOthers = [new RsSemaphore(redis, 'i-rs-sem', 4, { lockTimeout: 10_000 }), new RsSemaphore(redis, 'i-rs-sem', 4, { lockTimeout: 10_000 })];
+const rsOthers = [
+  new RsSemaphore(redis, 'i-rs-sem', 4, { lockTimeout: 10_000 }),
+  new RsSemaphore(redis, 'i-rs-sem', 4, { lockTimeout: 10_000 }),
+];
 for (const o of rsOthers) await o.acquire();
 const rows: [string, number][] = [
   ['PING (the cost of any one command)', ping],

@@ -46,8 +46,7 @@ export function openLock(redis: Redis, spec: LockSpec): Lock {
       const options = { lockTimeout: ttl, acquireTimeout: Number.POSITIVE_INFINITY };
       return {
         acquire: async () => {
-          const lock =
-            permits === 1 ? new RsMutex(redis, key, options) : new RsSemaphore(redis, key, permits, options);
+          const lock = permits === 1 ? new RsMutex(redis, key, options) : new RsSemaphore(redis, key, permits, options);
           await lock.acquire();
           return lock;
         },
@@ -74,7 +73,10 @@ function nodeRedisTwin(redis: Redis): Promise<NodeRedisClient> {
   let twin = twins.get(redis);
   if (!twin) {
     const { host, port, db } = redis.options;
-    const client: NodeRedisClient = createClient({ socket: { host: host ?? '127.0.0.1', port: port ?? 6379 }, database: db ?? 0 });
+    const client: NodeRedisClient = createClient({
+      socket: { host: host ?? '127.0.0.1', port: port ?? 6379 },
+      database: db ?? 0,
+    });
     client.on('error', () => {});
     const connected = client.connect().then(() => client);
     twins.set(redis, connected);

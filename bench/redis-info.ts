@@ -66,7 +66,19 @@ export function scriptCost(stats: CommandStats): { calls: number; usec: number }
  * Commands the harness itself sends (reference PINGs, connection set-up, observation):
  * never part of a library's cost.
  */
-const harnessCommands = new Set(['ping', 'info', 'config', 'memory', 'scan', 'flushall', 'quit', 'select', 'client', 'hello', 'command']);
+const harnessCommands = new Set([
+  'ping',
+  'info',
+  'config',
+  'memory',
+  'scan',
+  'flushall',
+  'quit',
+  'select',
+  'client',
+  'hello',
+  'command',
+]);
 
 /**
  * Redis CPU (µs) of every command the clients sent themselves, harness commands aside.
@@ -77,7 +89,8 @@ const harnessCommands = new Set(['ping', 'info', 'config', 'memory', 'scan', 'fl
  */
 export function clientCommandsUsec(stats: CommandStats, sentByName: Readonly<Record<string, number>>): number {
   const sent = new Map<string, number>();
-  for (const [name, n] of Object.entries(sentByName)) sent.set(name.toLowerCase(), (sent.get(name.toLowerCase()) ?? 0) + n);
+  for (const [name, n] of Object.entries(sentByName))
+    sent.set(name.toLowerCase(), (sent.get(name.toLowerCase()) ?? 0) + n);
   let usec = 0;
   for (const [name, s] of stats) {
     // Subcommands are listed as "command|sub"; clients send them under the command's name.

@@ -49,7 +49,11 @@ function percent(load: number): string {
 
 function rows(cfg: Config): Row[] {
   const out: Row[] = [];
-  const add = <T>(workload: string, pick: (r: Results) => PerLib<T>, figures: [string, (v: T, r: Results) => string][]) => {
+  const add = <T>(
+    workload: string,
+    pick: (r: Results) => PerLib<T>,
+    figures: [string, (v: T, r: Results) => string][],
+  ) => {
     for (const [figure, show] of figures) out.push({ workload, figure, cell: cell(pick, show) });
   };
   add('W1 solo', (r) => r.solo, [
@@ -67,7 +71,11 @@ function rows(cfg: Config): Row[] {
   const s = cfg.semaphore;
   for (const [workload, pick, withFloor] of [
     [`W2 mutex (${m.processes} proc, hold ${m.holdMs} ms, ${m.rounds * m.seconds} s)`, (r: Results) => r.mutex, true],
-    [`W3 semaphore (${s.permits} permits, ${s.processes} proc, hold ${s.holdMs} ms, ${s.rounds * s.seconds} s)`, (r: Results) => r.semaphore, false],
+    [
+      `W3 semaphore (${s.permits} permits, ${s.processes} proc, hold ${s.holdMs} ms, ${s.rounds * s.seconds} s)`,
+      (r: Results) => r.semaphore,
+      false,
+    ],
   ] as const) {
     add(workload, pick, [
       ['acquisitions/s', (v) => num(v.perSec)],
@@ -90,10 +98,7 @@ function rows(cfg: Config): Row[] {
       );
     }
     add(workload, pick, [
-      [
-        'handoff p50 ÷ PUBLISH p50',
-        (v, r) => (r.publish?.ok ? `${num(v.handoffP50 / r.publish.value.p50)}×` : '–'),
-      ],
+      ['handoff p50 ÷ PUBLISH p50', (v, r) => (r.publish?.ok ? `${num(v.handoffP50 / r.publish.value.p50)}×` : '–')],
       ['acquire() call → request sent p99 / max (ms)', (v) => `${num(v.sendDelayP99)} / ${num(v.sendDelayMax)}`],
       ['overtaken by a later request', (v) => `${num(v.overtakenShare * 100)} % (worst ${v.worstOvertakes})`],
       ['…in Redis grant order (fencing tokens)', (v) => pct(v.redisOrderOvertakenShare)],
@@ -113,7 +118,10 @@ function rows(cfg: Config): Row[] {
       ['enqueue p50 / p99 (ms)', (v) => (v[i] ? `${num(v[i].enqueueP50)} / ${num(v[i].enqueueP99)}` : '–')],
       ['release→grant p50 / p99 (ms)', (v) => (v[i] ? `${num(v[i].handoffP50)} / ${num(v[i].handoffP99)}` : '–')],
       ['grants/s', (v) => (v[i] ? num(v[i].handoffsPerSec) : '–')],
-      ['bytes per waiter: keys / used_memory', (v) => (v[i] ? `${num(v[i].keyBytesPerWaiter)} / ${num(v[i].usedBytesPerWaiter)}` : '–')],
+      [
+        'bytes per waiter: keys / used_memory',
+        (v) => (v[i] ? `${num(v[i].keyBytesPerWaiter)} / ${num(v[i].usedBytesPerWaiter)}` : '–'),
+      ],
     ]);
   }
   add(`W5 idle (${cfg.idle.waiters.toLocaleString('en-US')} waiters, ${cfg.idle.seconds} s)`, (r) => r.idle, [
@@ -132,7 +140,10 @@ function rows(cfg: Config): Row[] {
       `W7 open loop, ${percent(load)} load: ${num(load * capacity)} req/s ` +
       `(${o.permits} permits, hold ${o.holdMs} ms, ${o.processes} proc, ${o.rounds * o.seconds} s)`;
     add(workload, (r) => r.open, [
-      ['wait p50 / p99 / max (ms)', (v) => (v[i] ? `${num(v[i].waitP50)} / ${num(v[i].waitP99)} / ${num(v[i].waitMax)}` : '–')],
+      [
+        'wait p50 / p99 / max (ms)',
+        (v) => (v[i] ? `${num(v[i].waitP50)} / ${num(v[i].waitP99)} / ${num(v[i].waitMax)}` : '–'),
+      ],
       [
         'ideal FIFO on the same requests: wait p50 / p99 (ms)',
         (v) => (v[i] ? `${num(v[i].idealP50)} / ${num(v[i].idealP99)}` : '–'),
@@ -190,7 +201,13 @@ function version(pkg: string): string {
 }
 
 /** `library`: fingerprint of src/ and scripts/, undefined if they changed during the run. */
-export type Environment = { date: string; redis: string; seconds: number; library: string | undefined; measured: string };
+export type Environment = {
+  date: string;
+  redis: string;
+  seconds: number;
+  library: string | undefined;
+  measured: string;
+};
 
 export function resultsMarkdown(cfg: Config, r: Results, checks: readonly Check[], env: Environment): string {
   const cpus = os.cpus();

@@ -86,7 +86,9 @@ async function floorStep(): Promise<void> {
 
 function floorOutcome(): Outcome<FloorFigures> | undefined {
   if (floor.error !== undefined) return { ok: false, error: floor.error, seconds: floor.seconds };
-  return floor.rounds.length === 0 ? undefined : { ok: true, value: floorFigures(floor.rounds), seconds: floor.seconds };
+  return floor.rounds.length === 0
+    ? undefined
+    : { ok: true, value: floorFigures(floor.rounds), seconds: floor.seconds };
 }
 
 /**
@@ -175,7 +177,9 @@ log(resultsTable(cfg, results));
 log('');
 log(targetsTable(checks));
 for (const f of failures(results)) log(`FAILED: ${f}`);
-log(`\n${checks.filter((c) => !c.pass).length} target(s) missed; ${quick ? 'quick' : 'full'} run took ${seconds.toFixed(1)} s`);
+log(
+  `\n${checks.filter((c) => !c.pass).length} target(s) missed; ${quick ? 'quick' : 'full'} run took ${seconds.toFixed(1)} s`,
+);
 
 const waits = (pick: PerLib<ContendFigures>) =>
   libs.flatMap((l) => {
@@ -204,7 +208,10 @@ const openSvg = openLoopChart(
 );
 const dir = new URL(scratch ? './.tmp/' : './', import.meta.url);
 mkdirSync(dir, { recursive: true });
-writeFileSync(new URL('RESULTS.md', dir), resultsMarkdown(cfg, results, checks, { date, redis, seconds, library, measured }));
+writeFileSync(
+  new URL('RESULTS.md', dir),
+  resultsMarkdown(cfg, results, checks, { date, redis, seconds, library, measured }),
+);
 writeFileSync(new URL('wait-times.svg', dir), svg);
 writeFileSync(new URL('open-loop.svg', dir), openSvg);
 // Raw figures (waits included) for re-drawing or digging in; never committed.

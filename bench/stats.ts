@@ -10,7 +10,7 @@ export function percentile(values: readonly number[], q: number): number {
 }
 
 export function max(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((a, b) => (b > a ? b : a), -Infinity);
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => Math.max(a, b), -Infinity);
 }
 
 /** Jain's fairness index: 1 when every process got the same share, 1/n when one got all. */

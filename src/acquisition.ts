@@ -136,7 +136,10 @@ export class Acquisition {
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     if (timeout !== Number.POSITIVE_INFINITY && timeout > 0) {
-      this.#timeout = setTimeout(() => this.#on({ type: 'giveUp', reason: new AcquireTimeoutError(this.#ctx.key, timeout) }), timeout);
+      this.#timeout = setTimeout(
+        () => this.#on({ type: 'giveUp', reason: new AcquireTimeoutError(this.#ctx.key, timeout) }),
+        timeout,
+      );
     }
     if (this.#waits) {
       this.#ctx.local.waiting++;

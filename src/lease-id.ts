@@ -46,7 +46,9 @@ export function shownId(id: string): string {
  */
 export function decodeLeaseId(id: unknown): DecodedLeaseId {
   if (typeof id !== 'string') {
-    throw new TypeError(`Expected \`id\` to be a lease id (a string from lease.id), got ${id === null ? 'null' : typeof id}`);
+    throw new TypeError(
+      `Expected \`id\` to be a lease id (a string from lease.id), got ${id === null ? 'null' : typeof id}`,
+    );
   }
   const bad = (why: string) =>
     new RangeError(`Expected \`id\` to be a lease id from lease.id, got "${shownId(id)}": ${why}`);

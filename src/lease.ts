@@ -105,7 +105,14 @@ export class Lease implements AsyncDisposable {
    * @internal A handle on a lease Redis was found to hold by a read sent at `sentAt`
    * (performance.now() time), with `left` ms to go then. It starts with a fixed term.
    */
-  static adopt(ctx: SemaphoreContext, token: string, weight: number, fencingToken: number, sentAt: number, left: number): Lease {
+  static adopt(
+    ctx: SemaphoreContext,
+    token: string,
+    weight: number,
+    fencingToken: number,
+    sentAt: number,
+    left: number,
+  ): Lease {
     const lease = new Lease(ctx, token, weight, fencingToken, sentAt + left, false);
     lease.#shared = true;
     lease.#arm();
@@ -355,7 +362,9 @@ export class Lease implements AsyncDisposable {
    * Redis holds the lease until #validUntil: refresh at a third of the ttl, or sooner
    * if less is left (a grant by message may come with part of its ttl spent).
    */
-  #scheduleRefresh(delay = Math.min(this.#ctx.ttl * heartbeatFraction, (this.#validUntil - performance.now()) / 2)): void {
+  #scheduleRefresh(
+    delay = Math.min(this.#ctx.ttl * heartbeatFraction, (this.#validUntil - performance.now()) / 2),
+  ): void {
     this.#timer = setTimeout(() => this.#refreshDue(), timerDelay(delay));
   }
 
@@ -405,7 +414,9 @@ export class Lease implements AsyncDisposable {
     const left = await this.#ctx.scripts.refresh(this.token, this.fencingToken, ms);
     if (left === undefined) {
       if (!this.#ended) this.#lose(goneFromRedis);
-      throw this.#ended instanceof LeaseLostError ? this.#ended : new LeaseLostError(this.key, this.fencingToken, goneFromRedis);
+      throw this.#ended instanceof LeaseLostError
+        ? this.#ended
+        : new LeaseLostError(this.key, this.fencingToken, goneFromRedis);
     }
     // The expiry only ever moves later: the furthest one confirmed is the one in force.
     this.#validUntil = Math.max(this.#validUntil, sentAt + left);

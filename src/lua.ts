@@ -25,7 +25,10 @@ export function readSources(dir: URL = new URL('../scripts/', import.meta.url)):
     readFileSync(new URL(file, dir), 'utf8').replace(/^--@include (\w+)$/gm, (_line, name: string) =>
       readFileSync(new URL(`includes/${name}.lua`, dir), 'utf8'),
     );
-  return Object.fromEntries(Object.entries(files).map(([name, file]) => [name, load(file)])) as Record<ScriptName, string>;
+  return Object.fromEntries(Object.entries(files).map(([name, file]) => [name, load(file)])) as Record<
+    ScriptName,
+    string
+  >;
 }
 
 let cached: Record<ScriptName, string> | undefined;

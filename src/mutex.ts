@@ -8,7 +8,9 @@ export class Mutex extends Semaphore {
   constructor(redis: Client, key: string, options?: MutexOptions) {
     const o = requireObject('options', options);
     if (o['permits'] !== undefined && o['permits'] !== 1) {
-      throw new RangeError(`A Mutex has exactly one permit; got \`permits\` ${String(o['permits'])}. Use Semaphore instead.`);
+      throw new RangeError(
+        `A Mutex has exactly one permit; got \`permits\` ${String(o['permits'])}. Use Semaphore instead.`,
+      );
     }
     super(redis, key, { ...o, permits: 1 } as never);
   }

@@ -140,4 +140,3 @@ export function resolveAcquire(options: unknown, permits: number, label?: string
     autoRefresh: requireBoolean('autoRefresh', orDefault(o['autoRefresh'], defaults.autoRefresh)),
   };
 }
-

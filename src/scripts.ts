@@ -162,7 +162,12 @@ export class Scripts {
     return new Promise((ok, fail) => this.releaseThen(token, fence, ok, fail));
   }
 
-  releaseThen(token: string, fence: number | undefined, ok: (reply: ReleaseReply) => void, fail: (error: unknown) => void): void {
+  releaseThen(
+    token: string,
+    fence: number | undefined,
+    ok: (reply: ReleaseReply) => void,
+    fail: (error: unknown) => void,
+  ): void {
     const ticket = fence === undefined ? token : `${token}|${fence}`;
     this.#call('release', [this.#publish, ticket], releaseReply, ok, fail);
   }
@@ -221,7 +226,13 @@ export class Scripts {
    * a process woken from sleep pays several µs for. NOSCRIPT: sent once more, whole. A
    * call the client dropped because it was closed meanwhile fails with ClientClosedError.
    */
-  #call<T>(name: ScriptName, argv: ScriptArgs, decode: (reply: unknown) => T, ok: (value: T) => void, fail: (error: unknown) => void): void {
+  #call<T>(
+    name: ScriptName,
+    argv: ScriptArgs,
+    decode: (reply: unknown) => T,
+    ok: (value: T) => void,
+    fail: (error: unknown) => void,
+  ): void {
     const script = this.#scripts[name];
     const read = (reply: unknown): void => {
       let value: T;
@@ -234,7 +245,11 @@ export class Scripts {
     };
     // A command the client dropped because it was closed meanwhile fails as a call made after would.
     const failed = (error: unknown): void =>
-      fail(this.#adapter.isDropped(error) && this.#adapter.closed() ? new ClientClosedError(this.#key, { cause: error }) : error);
+      fail(
+        this.#adapter.isDropped(error) && this.#adapter.closed()
+          ? new ClientClosedError(this.#key, { cause: error })
+          : error,
+      );
     // The first call of a script goes whole (EVAL), and so loads it before anything sent
     // after it: a NOSCRIPT answered and resent would let later calls on the connection
     // (a release after a refresh) overtake it.

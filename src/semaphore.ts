@@ -69,12 +69,18 @@ export class Semaphore {
     this.key = requireKey(key);
     const o = requireObject('options', options);
     if (o['permits'] === undefined) {
-      throw new TypeError('Expected `permits` to be an integer, got undefined: `new Semaphore(redis, key, { permits })`');
+      throw new TypeError(
+        'Expected `permits` to be an integer, got undefined: `new Semaphore(redis, key, { permits })`',
+      );
     }
     this.permits = requireCount('permits', o['permits']);
     this.ttl = requireTtl(orDefault(o['ttl'], defaults.ttl));
     const replicas = requireReplicas(orDefault(o['replicas'], defaults.replicas));
-    const replicaTimeout = requireCount('replicaTimeout', orDefault(o['replicaTimeout'], defaults.replicaTimeout), maxTimerDelay);
+    const replicaTimeout = requireCount(
+      'replicaTimeout',
+      orDefault(o['replicaTimeout'], defaults.replicaTimeout),
+      maxTimerDelay,
+    );
     if (replicas > 0 && !adapter.wait) {
       // WAIT must go on the connection that ran the script: a Cluster client would send
       // it to an arbitrary node, a node-redis sentinel to any connection of its pool.
@@ -160,7 +166,8 @@ export class Semaphore {
     // Only the `skip` overload ever passes null, and that overload's fn accepts it.
     const fn = requireFunction<UseCallback<T, Lease | null>>('fn', callback);
     const o = requireObject('options', options);
-    const skip = o['skip'] === undefined ? undefined : requireFunction<() => boolean | Promise<boolean>>('skip', o['skip']);
+    const skip =
+      o['skip'] === undefined ? undefined : requireFunction<() => boolean | Promise<boolean>>('skip', o['skip']);
     resolveAcquire(options, this.permits, this.#label);
     if (skip && (await skip())) return fn(null);
     const lease = await this.acquire(options);

@@ -82,7 +82,9 @@ export function requireReplicas(value: unknown): number {
     throw new TypeError(`Expected \`replicas\` to be an integer, got ${describe(value)}`);
   }
   if (!Number.isInteger(value) || value < 0 || value > limits.maxReplicas) {
-    throw new RangeError(`Expected \`replicas\` to be an integer from 0 to ${limits.maxReplicas}, got ${describe(value)}`);
+    throw new RangeError(
+      `Expected \`replicas\` to be an integer from 0 to ${limits.maxReplicas}, got ${describe(value)}`,
+    );
   }
   return value;
 }

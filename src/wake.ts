@@ -15,7 +15,6 @@ export type WakeTarget = {
 /** Something that ends with the user's client: a lease, which is lost with it. */
 export type ClientBound = { clientEnded(): void };
 
-
 type Watch = {
   refs: number;
   /** Its own SUBSCRIBE was confirmed once: a restored connection makes it live again. */

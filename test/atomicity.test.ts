@@ -40,7 +40,10 @@ test('a Redis user without channel rights: releases still hand over, and nothing
   const status = await mutex.status();
   t.is(status.held, 1);
   t.is(status.waiting, 0);
-  t.deepEqual(status.holders.map((h) => h.token), [lease.token]);
+  t.deepEqual(
+    status.holders.map((h) => h.token),
+    [lease.token],
+  );
   await lease.release();
   // Still usable afterwards, by anyone.
   await (await new Mutex(await connectLibrary(), key).acquire()).release();
@@ -76,7 +79,10 @@ for (const [name, how, write] of corruptions) {
     // A waiter whose entries were lost queues again by itself, under a new token.
     const lease = await waiter;
     t.true(lease.fencingToken > holder.fencingToken);
-    t.deepEqual((await mutex.status()).holders.map((h) => h.token), [lease.token]);
+    t.deepEqual(
+      (await mutex.status()).holders.map((h) => h.token),
+      [lease.token],
+    );
     await lease.release();
     const next = await mutex.acquire();
     t.true(next.fencingToken > lease.fencingToken);

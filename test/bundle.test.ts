@@ -19,7 +19,13 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 /** Builds the package into a scratch folder, as `npm run build` does in place. */
 async function buildPackage(): Promise<string> {
   const out = join(mkdtempSync(join(tmpdir(), 'rfs-package-')), 'dist');
-  await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out]);
+  await run(process.execPath, [
+    join(root, 'node_modules/typescript/bin/tsc'),
+    '-p',
+    join(root, 'tsconfig.build.json'),
+    '--outDir',
+    out,
+  ]);
   await run(process.execPath, [join(out, 'lua.js'), '--embed', join(root, 'scripts')]);
   return out;
 }
@@ -71,7 +77,8 @@ async function projectWith(client: keyof typeof consumers): Promise<string> {
   cpSync(dist, join(pkg, 'dist'), { recursive: true });
   cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
   const linked = client === 'redis' ? ['redis', '@redis'] : ['ioredis', '@ioredis'];
-  for (const name of [...linked, 'nanoid', '@types']) symlinkSync(join(root, 'node_modules', name), join(modules, name));
+  for (const name of [...linked, 'nanoid', '@types'])
+    symlinkSync(join(root, 'node_modules', name), join(modules, name));
   return app;
 }
 
@@ -130,6 +137,7 @@ for (const format of ['cjs', 'esm'] as const) {
         '  const status = await mutex.status();',
         '  await lease.release();',
         '  await redis.quit();',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a line of the generated program, a template literal there
         '  console.log(`held ${status.held}, fencing token ${lease.fencingToken > 0}`);',
         '}',
         'main().catch((error) => { console.error(error); process.exitCode = 1; });',

@@ -312,7 +312,17 @@ test('--help documents the commands, options, signals and every exit code', asyn
     const outcome = await cli(args);
     t.is(outcome.code, 0);
     t.is(outcome.stderr, '');
-    for (const word of ['--permits', '--weight', '--ttl', '--timeout', '--grace', '--json', '--label', 'REDIS_URL', 'SIGKILL']) {
+    for (const word of [
+      '--permits',
+      '--weight',
+      '--ttl',
+      '--timeout',
+      '--grace',
+      '--json',
+      '--label',
+      'REDIS_URL',
+      'SIGKILL',
+    ]) {
       t.true(outcome.stdout.includes(word), word);
     }
     for (const word of ['acquire <key>', 'extend <id> <ms>', 'release <id>', 'status <key>', 'run <key>']) {
@@ -346,11 +356,17 @@ test('run on a terminal: the live line shows the queue position (telemetry, then
       onWrite = () => pattern.test(text) && resolve();
       onWrite();
     });
-  const progress = new Progress(key, 'live', async (token, limit) => {
-    const index = (await sem.status({ limit })).waiters.findIndex((w) => w.token === token);
-    return index < 0 ? undefined : index;
-  }, terminal);
+  const progress = new Progress(
+    key,
+    'live',
+    async (token, limit) => {
+      const index = (await sem.status({ limit })).waiters.findIndex((w) => w.token === token);
+      return index < 0 ? undefined : index;
+    },
+    terminal,
+  );
   const mine = sem.acquire();
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's erase-line escape is what is checked
   await shows(/\r\x1b\[2Kredis-fair-semaphore: waiting for ".*": 1 ahead in the queue, \d+\.\ds$/);
   await holder.release();
   const before = await first;
@@ -428,7 +444,10 @@ test('acquire, extend, release: a shell script takes a permit in one step and gi
   t.is(run.stdout, 'ran\n');
 
   // Once it is gone, acting on the id changes nothing and says so: exit 79.
-  for (const args of [['release', id], ['extend', id, '1000']]) {
+  for (const args of [
+    ['release', id],
+    ['extend', id, '1000'],
+  ]) {
     const outcome = await cli([...args, '--url', url]);
     t.is(outcome.code, 79, args[0]);
     t.is(outcome.stdout, '');
@@ -469,7 +488,10 @@ test("a semaphore used through a client's keyPrefix: --prefix names it with the 
   const shown = await cli(['status', key, '--url', url, '--prefix', 'app1:rfs', '--json']);
   t.is(shown.code, 0, shown.stderr);
   const status = JSON.parse(shown.stdout) as SemaphoreStatus;
-  t.deepEqual([status.held, status.holders[0]?.label, status.holders[0]?.fencingToken], [1, 'app worker', lease.fencingToken]);
+  t.deepEqual(
+    [status.held, status.holders[0]?.label, status.holders[0]?.fencingToken],
+    [1, 'app worker', lease.fencingToken],
+  );
   // Without the keyPrefix the CLI looks at other keys, where nobody holds.
   const elsewhere = JSON.parse((await cli(['status', key, '--url', url, '--json'])).stdout) as SemaphoreStatus;
   t.is(elsewhere.held, 0);

@@ -18,7 +18,8 @@ import { connect, connectLibrary, redisUrl, startRedisServer, uniqueKey } from '
 const long = 600_000;
 
 /** What ioredis and node-redis clients both have: PING, and QUIT (deprecated in node-redis 5 for close()). */
-const commands = (client: RedisClient) => client as RedisClient & { ping(): Promise<unknown>; quit(): Promise<unknown> };
+const commands = (client: RedisClient) =>
+  client as RedisClient & { ping(): Promise<unknown>; quit(): Promise<unknown> };
 
 /** Another client (on `url`) holds the key while `redis` queues: the holder's lease and the waiter. */
 async function queuedBehind(redis: RedisClient, key: string, url?: string) {
@@ -81,30 +82,33 @@ test('enableOfflineQueue: false on the client: the very first waiter still gets 
 });
 
 // Serial: killing every pub/sub connection of the Redis must not disturb the other tests here.
-test.serial('the subscriber connection ends for good: it is replaced, reported, and the waiter re-checks', async (t) => {
-  // No reconnecting: a killed subscriber ends for good, as when a retry strategy gives up.
-  // ioredis on purpose: its retryStrategy, which the subscriber (a duplicate()) inherits.
-  const redis = await connect(undefined, { retryStrategy: () => null });
-  const admin = await connect();
-  const key = uniqueKey('sub-ends');
-  const { holder, waiting } = await queuedBehind(redis, key);
-  // Once the waiter's subscription is in place, its connection is killed.
-  const channel = keysOf(key).wake(listenerFor(redis).tokens.inbox);
-  await eventually(
-    async () => ((await admin.pubsub('NUMSUB', channel)) as [string, number])[1],
-    (n) => n === 1,
-  );
-  const replaced = subscriberEvent('replaced');
-  const resubscribed = subscriberEvent('resubscribed');
-  await admin.client('KILL', 'TYPE', 'pubsub');
-  t.is((await replaced).event, 'replaced');
-  await resubscribed;
-  // Published once the new subscriber listens: heard at once.
-  await holder.release();
-  const lease = await waiting;
-  t.true(lease.held);
-  await lease.release();
-});
+test.serial(
+  'the subscriber connection ends for good: it is replaced, reported, and the waiter re-checks',
+  async (t) => {
+    // No reconnecting: a killed subscriber ends for good, as when a retry strategy gives up.
+    // ioredis on purpose: its retryStrategy, which the subscriber (a duplicate()) inherits.
+    const redis = await connect(undefined, { retryStrategy: () => null });
+    const admin = await connect();
+    const key = uniqueKey('sub-ends');
+    const { holder, waiting } = await queuedBehind(redis, key);
+    // Once the waiter's subscription is in place, its connection is killed.
+    const channel = keysOf(key).wake(listenerFor(redis).tokens.inbox);
+    await eventually(
+      async () => ((await admin.pubsub('NUMSUB', channel)) as [string, number])[1],
+      (n) => n === 1,
+    );
+    const replaced = subscriberEvent('replaced');
+    const resubscribed = subscriberEvent('resubscribed');
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    t.is((await replaced).event, 'replaced');
+    await resubscribed;
+    // Published once the new subscriber listens: heard at once.
+    await holder.release();
+    const lease = await waiting;
+    t.true(lease.held);
+    await lease.release();
+  },
+);
 
 test('SCRIPT FLUSH, then an abort within the round trip: the cancel never overtakes the resent acquire', async (t) => {
   const redis = await connectLibrary();
@@ -127,7 +131,10 @@ test('SCRIPT FLUSH, then an abort within the round trip: the cancel never overta
   for (let i = 0; i < 3; i++) await commands(redis).ping();
   const status = await mutex.status();
   t.is(status.waiting, 0);
-  t.deepEqual(status.holders.map((h) => h.token), [holder.token]);
+  t.deepEqual(
+    status.holders.map((h) => h.token),
+    [holder.token],
+  );
   await holder.release();
 });
 
@@ -166,12 +173,15 @@ test('stringNumbers: true on the client: acquire, tryAcquire, status and release
   t.is(await sem.tryAcquire(), null);
   const status = await sem.status();
   t.is(status.held, 2);
-  t.deepEqual(status.holders.map((h) => h.weight), [2]);
+  t.deepEqual(
+    status.holders.map((h) => h.weight),
+    [2],
+  );
   await lease.release();
   t.is((await sem.status()).held, 0);
 });
 
-test("the client is closed while a lease is held: the lease is lost at once, and nothing keeps the process alive", async (t) => {
+test('the client is closed while a lease is held: the lease is lost at once, and nothing keeps the process alive', async (t) => {
   const url = await redisUrl();
   const key = uniqueKey('quit-holding');
   const child = await Contender.start(url);
@@ -209,7 +219,10 @@ test('acquire, tryAcquire and status on a closed client reject with ClientClosed
 
 test('Redis down: timeout and signal win over ioredis retries; without them, the client gives up as configured', async (t) => {
   // ioredis on purpose: its retryStrategy and maxRetriesPerRequest are what is tested.
-  const url = `redis://127.0.0.1:${(await startRedisServer().then(async (s) => (await s.stop(), s.port)))}`;
+  // A port that a Redis just left: nothing listens there now.
+  const stopped = await startRedisServer();
+  await stopped.stop();
+  const url = `redis://127.0.0.1:${stopped.port}`;
   // Retries forever: only the library's own timeout and signal can end these waits.
   const patient = await connect(url, { maxRetriesPerRequest: null, retryStrategy: () => 50 });
   const mutex = new Mutex(patient, uniqueKey('down'));

@@ -16,7 +16,7 @@ const ttl = 60_000;
 type Closing = {
   readonly name: string;
   readonly options?: RedisOptions;
-  then<T>(redis: Redis, call: () => T): T | Promise<T>;
+  act<T>(redis: Redis, call: () => T): T | Promise<T>;
 };
 
 function disconnect<T>(redis: Redis, call: () => T): T {
@@ -27,17 +27,17 @@ function disconnect<T>(redis: Redis, call: () => T): T {
 const closings: readonly Closing[] = [
   {
     name: 'right after await quit()',
-    async then(redis, call) {
+    async act(redis, call) {
       await redis.quit();
       return call();
     },
   },
-  { name: 'right after disconnect()', then: disconnect },
+  { name: 'right after disconnect()', act: disconnect },
   // Without an offline queue, ioredis refuses a command on the closing socket at once, with an error of its own.
   {
     name: 'right after disconnect() of a client without offline queue',
     options: { enableOfflineQueue: false },
-    then: disconnect,
+    act: disconnect,
   },
 ];
 
@@ -78,7 +78,10 @@ for (const closing of closings) {
   for (const [name, call] of Object.entries(calls)) {
     test(`${closing.name}, ${name} rejects with ClientClosedError and sends nothing`, async (t) => {
       const s = await holding(closing.options);
-      const error = await t.throwsAsync(closing.then(s.redis, () => call(s)), { instanceOf: ClientClosedError });
+      const error = await t.throwsAsync(
+        closing.act(s.redis, () => call(s)),
+        { instanceOf: ClientClosedError },
+      );
       t.is(error?.code, ErrorCode.clientClosed);
       t.is(error?.key, s.key);
       await untouched(t, s.key, s.id);
@@ -87,7 +90,7 @@ for (const closing of closings) {
 
   test(`${closing.name}, lease.startAutoRefresh() of a fixed-term lease throws ClientClosedError`, async (t) => {
     const s = await holding(closing.options);
-    const error = await closing.then(s.redis, () =>
+    const error = await closing.act(s.redis, () =>
       t.throws(() => s.lease.startAutoRefresh(), { instanceOf: ClientClosedError }),
     );
     t.is(error?.code, ErrorCode.clientClosed);
@@ -100,7 +103,7 @@ for (const closing of closings) {
     if (redis.status !== 'ready') await once(redis, 'ready');
     const semaphore = new Semaphore(redis, uniqueKey('closing-refreshing'), { permits: 1, ttl });
     const lease = await semaphore.acquire();
-    const extended = closing.then(redis, () => lease.extend(1_000));
+    const extended = closing.act(redis, () => lease.extend(1_000));
     await t.throwsAsync(extended, { instanceOf: LeaseLostError, message: /client was closed/ });
     t.false(lease.held);
     t.true(lease.signal.reason instanceof LeaseLostError);

@@ -1,7 +1,15 @@
 import { once } from 'node:events';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { AcquireTimeoutError, ClientClosedError, ErrorCode, LeaseLostError, Mutex, type RedisClient, Semaphore } from '../src/index.js';
+import {
+  AcquireTimeoutError,
+  ClientClosedError,
+  ErrorCode,
+  LeaseLostError,
+  Mutex,
+  type RedisClient,
+  Semaphore,
+} from '../src/index.js';
 import { listenerFor } from '../src/wake.js';
 import { clusterOk, type LocalCluster, sharedCluster, slotOf } from './helpers/cluster.js';
 import { heldAndWaiting, queued } from './helpers/events.js';
@@ -28,7 +36,12 @@ test('in a cluster, waiters are granted in FIFO order through sharded pub/sub', 
   const waits: Promise<boolean>[] = [];
   for (let i = 0; i < 4; i++) {
     const isQueued = queued(key);
-    waits.push(mutex.acquire().then(async (lease) => (order.push(i), lease.release())));
+    waits.push(
+      mutex.acquire().then(async (lease) => {
+        order.push(i);
+        return lease.release();
+      }),
+    );
     await isQueued;
   }
   const owner = await ownerOf(c, keysOf(key).tickets);
@@ -88,7 +101,10 @@ test('many semaphores spread over every shard of the cluster', async (t) => {
     perNode.reduce((a, b) => a + b, 0),
     30,
   );
-  t.true(perNode.every((n) => n > 0), `holders per node: ${perNode.join(', ')}`);
+  t.true(
+    perNode.every((n) => n > 0),
+    `holders per node: ${perNode.join(', ')}`,
+  );
   await Promise.all(leases.map((l) => l.release()));
 });
 
@@ -119,7 +135,10 @@ test('a semaphore keeps working while its slot migrates to another master', asyn
   await holder.release();
   const lease = await waiting;
   t.true(lease.fencingToken > holder.fencingToken);
-  t.deepEqual((await mutex.status()).holders.map((h) => h.token), [lease.token]);
+  t.deepEqual(
+    (await mutex.status()).holders.map((h) => h.token),
+    [lease.token],
+  );
   t.is(await to.exists(keysOf(key).tickets), 1);
   to.disconnect();
   await lease.release();
@@ -206,45 +225,56 @@ test.serial('in a cluster, SCRIPT FLUSH on every master mid-run: scripts reload 
   t.is((await mutex.status()).held, 0);
 });
 
-test.serial("in a cluster, the client's own connection to the key's master is killed: it reconnects and the queue goes on", async (t) => {
-  const c = await sharedCluster();
-  const client = await c.connectLibrary();
-  const key = uniqueKey('cluster-client-kill');
-  const { holder, waiting } = await heldAndWaiting(new Mutex(client, key, { ttl: long }));
-  const owner = await ownerOf(c, keysOf(key).tickets);
-  await owner.redis.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-  owner.redis.disconnect();
-  // node-redis fails a call written to the socket Redis has just closed (ioredis resends
-  // it once reconnected): then the caller sends the release again, as a failed one asks.
-  await holder.release().catch(() => holder.release());
-  const lease = await waiting;
-  t.true(lease.held);
-  await lease.release();
-});
+test.serial(
+  "in a cluster, the client's own connection to the key's master is killed: it reconnects and the queue goes on",
+  async (t) => {
+    const c = await sharedCluster();
+    const client = await c.connectLibrary();
+    const key = uniqueKey('cluster-client-kill');
+    const { holder, waiting } = await heldAndWaiting(new Mutex(client, key, { ttl: long }));
+    const owner = await ownerOf(c, keysOf(key).tickets);
+    await owner.redis.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    owner.redis.disconnect();
+    // node-redis fails a call written to the socket Redis has just closed (ioredis resends
+    // it once reconnected): then the caller sends the release again, as a failed one asks.
+    await holder.release().catch(() => holder.release());
+    const lease = await waiting;
+    t.true(lease.held);
+    await lease.release();
+  },
+);
 
-test.serial("in a cluster, the key's master restarts empty: the holder learns it lost its lease, the waiter queues again and is granted", async (t) => {
-  const c = await sharedCluster();
-  const client = await c.connectLibrary();
-  const key = uniqueKey('cluster-restart');
-  // The holder's short ttl makes its next refresh come soon; the waiter's long one leaves it to a push or a re-check.
-  const { holder, waiting } = await heldAndWaiting(new Mutex(client, key, { ttl: 900 }), {
-    waiter: new Mutex(client, key, { ttl: long }),
-  });
-  const lost = new Promise((resolve) => holder.signal.addEventListener('abort', () => resolve(holder.signal.reason)));
-  const owner = await ownerOf(c, keysOf(key).tickets);
-  owner.redis.disconnect();
-  await c.nodes.find((n) => n.port === owner.port)!.restart();
-  // Pass or fail, the tests after this one find the restarted master serving again.
-  t.teardown(() => clusterOk(owner.port));
-  t.true((await lost) instanceof LeaseLostError);
-  const lease = await waiting;
-  t.true(lease.fencingToken > holder.fencingToken);
-  await lease.release();
-});
+test.serial(
+  "in a cluster, the key's master restarts empty: the holder learns it lost its lease, the waiter queues again and is granted",
+  async (t) => {
+    const c = await sharedCluster();
+    const client = await c.connectLibrary();
+    const key = uniqueKey('cluster-restart');
+    // The holder's short ttl makes its next refresh come soon; the waiter's long one leaves it to a push or a re-check.
+    const { holder, waiting } = await heldAndWaiting(new Mutex(client, key, { ttl: 900 }), {
+      waiter: new Mutex(client, key, { ttl: long }),
+    });
+    const lost = new Promise((resolve) => holder.signal.addEventListener('abort', () => resolve(holder.signal.reason)));
+    const owner = await ownerOf(c, keysOf(key).tickets);
+    owner.redis.disconnect();
+    await c.nodes.find((n) => n.port === owner.port)!.restart();
+    // Pass or fail, the tests after this one find the restarted master serving again.
+    t.teardown(() => clusterOk(owner.port));
+    t.true((await lost) instanceof LeaseLostError);
+    const lease = await waiting;
+    t.true(lease.fencingToken > holder.fencingToken);
+    await lease.release();
+  },
+);
 
 test('in a cluster, bad input is refused before anything is sent, as with a plain client', (t) => {
   // An ioredis-shaped fake, never connected: nothing here depends on the client (node-redis.test.ts has a node-redis cluster refuse `replicas`).
-  const client = { isCluster: true, defineCommand() {}, duplicate() {}, evalsha() {} } as unknown as import('ioredis').Cluster;
+  const client = {
+    isCluster: true,
+    defineCommand() {},
+    duplicate() {},
+    evalsha() {},
+  } as unknown as import('ioredis').Cluster;
   t.throws(() => new Mutex(client, 'b}:{c'), { instanceOf: RangeError, message: /`key`/ });
   t.throws(() => new Semaphore(client, 'k', { permits: 0 }), { instanceOf: RangeError, message: /`permits`/ });
   t.throws(() => new Mutex(client, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /Cluster/ });

@@ -20,7 +20,14 @@ const start = 1_800_000_000_000;
 const movable: ScriptVariant = { rewrite: movableClock };
 
 /** `redis` moves the clock and does the damage; the scripts run on the library's client. */
-type World = { redis: Redis; scripts: Scripts; keys: readonly string[]; clockKey: string; now: number; fences: Map<string, number> };
+type World = {
+  redis: Redis;
+  scripts: Scripts;
+  keys: readonly string[];
+  clockKey: string;
+  now: number;
+  fences: Map<string, number>;
+};
 
 const damages = {
   deleted: (r: Redis, k: string) => r.del(k),
@@ -102,7 +109,14 @@ testProp(
     const space = keyspace('corrupt', key);
     const clockKey = `${space.keys[0]}:clock`;
     await redis.set(clockKey, start);
-    const w: World = { redis, scripts: new Scripts(await connectLibrary(), space, key, movable), keys: space.keys, clockKey, now: start, fences: new Map() };
+    const w: World = {
+      redis,
+      scripts: new Scripts(await connectLibrary(), space, key, movable),
+      keys: space.keys,
+      clockKey,
+      now: start,
+      fences: new Map(),
+    };
     for (const [i, step] of ops.entries()) {
       const after = `step ${i} ${JSON.stringify(step)}`;
       await apply(w, step);

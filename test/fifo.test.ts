@@ -34,12 +34,18 @@ test('a weighted head blocks lighter waiters behind it until enough permits are 
   const b = await sem.acquire({ weight: 1 });
   const granted: string[] = [];
   const heavyQueued = queued(key);
-  const heavy = sem.acquire({ weight: 3 }).then((l) => (granted.push('heavy'), l));
+  const heavy = sem.acquire({ weight: 3 }).then((l) => {
+    granted.push('heavy');
+    return l;
+  });
   await heavyQueued;
   // One permit is free, but the heavy head waits: nobody may take it ahead of the head.
   t.is(await sem.tryAcquire({ weight: 1 }), null);
   const lightQueued = queued(key);
-  const light = sem.acquire({ weight: 1 }).then((l) => (granted.push('light'), l));
+  const light = sem.acquire({ weight: 1 }).then((l) => {
+    granted.push('light');
+    return l;
+  });
   t.is((await lightQueued)[0]!.position, 1);
   await a.release();
   t.deepEqual(granted, []);

@@ -58,7 +58,10 @@ test('a fixed-term lease is not refreshed: its term ends after ttl, its signal s
   const nextLease = await next;
   // Granted at all, so nothing refreshed the lease (a refreshing one would hold on for
   // ever); and at the end of the term, not before (fencing tokens are the server's µs).
-  t.true(nextLease.fencingToken >= expiry! * 1000, `granted at ${nextLease.fencingToken} µs, term ended at ${expiry} ms`);
+  t.true(
+    nextLease.fencingToken >= expiry! * 1000,
+    `granted at ${nextLease.fencingToken} µs, term ended at ${expiry} ms`,
+  );
   // Ended by its term: nothing to give back, and release says so without touching the new holder.
   t.false(await lease.release());
   t.true(nextLease.held);
@@ -78,7 +81,14 @@ test('bad arguments are refused with the option and the value named, before anyt
   await t.throwsAsync(sem.tryAcquire({ autoRefresh: 0 as never }), { instanceOf: TypeError, message: /`autoRefresh`/ });
   await t.throwsAsync(sem.acquire({ autoRefresh: null as never }), { instanceOf: TypeError, message: /got null/ });
   await t.throwsAsync(sem.lease(42 as never), { instanceOf: TypeError, message: /`id`/ });
-  for (const id of ['', 'nonsense', 'rfs1.a.b', 'rfs2.cmZz.YQ.YWFhYWFhYWFhYS4x.5', 'rfs1.cmZz.YQ.YWFhYWFhYWFhYS4x.05', 'rfs1.cmZz.YQ.bm90IGEgdG9rZW4.5']) {
+  for (const id of [
+    '',
+    'nonsense',
+    'rfs1.a.b',
+    'rfs2.cmZz.YQ.YWFhYWFhYWFhYS4x.5',
+    'rfs1.cmZz.YQ.YWFhYWFhYWFhYS4x.05',
+    'rfs1.cmZz.YQ.bm90IGEgdG9rZW4.5',
+  ]) {
     await t.throwsAsync(sem.lease(id), { instanceOf: RangeError, message: /`id`/ }, id);
   }
   const lease = await sem.acquire({ autoRefresh: false });
@@ -177,7 +187,10 @@ test('a handle on a lease held by someone else now is refused: an old id never a
   // A token of another acquisition with the new holder's fencing token names nothing either.
   await t.throwsAsync(mutex.lease(forged), { instanceOf: LeaseLostError });
   t.true(second.held);
-  t.deepEqual((await mutex.status()).holders.map((h) => h.fencingToken), [second.fencingToken]);
+  t.deepEqual(
+    (await mutex.status()).holders.map((h) => h.fencingToken),
+    [second.fencingToken],
+  );
   await second.release();
 });
 
@@ -299,7 +312,11 @@ test('a lease taken with a fixed term outlives its process; another process take
   const key = uniqueKey('cross-process');
   const permits = 1;
   const ttl = 4_000;
-  const [scheduler, worker, waiter] = await Promise.all([Contender.start(url), Contender.start(url), Contender.start(url)]);
+  const [scheduler, worker, waiter] = await Promise.all([
+    Contender.start(url),
+    Contender.start(url),
+    Contender.start(url),
+  ]);
 
   scheduler.send({ op: 'acquire', id: 'job', key, permits, ttl, autoRefresh: false });
   const granted = await scheduler.event('granted', 'job');
@@ -321,10 +338,17 @@ test('a lease taken with a fixed term outlives its process; another process take
   t.true((await outcome(worker, 'extended', 'job')).remaining > 59_000);
   // Past the original term: the waiter is still waiting, because of the extension.
   const termEnd = Number(granted.fence) / 1000 + ttl;
-  const past = await eventually(() => serverMs(redis), (ms) => ms >= termEnd + 500, { within: ttl + 1_000, every: 100 });
+  const past = await eventually(
+    () => serverMs(redis),
+    (ms) => ms >= termEnd + 500,
+    { within: ttl + 1_000, every: 100 },
+  );
   t.true(past >= termEnd + 500, 'the original term is over');
   const mid = await new Mutex(lib, key).status();
-  t.deepEqual(mid.holders.map((h) => String(h.fencingToken)), [granted.fence]);
+  t.deepEqual(
+    mid.holders.map((h) => String(h.fencingToken)),
+    [granted.fence],
+  );
   t.is(mid.waiting, 1);
   t.false(waiter.reports.some((r) => r.ev === 'granted'));
 
@@ -373,7 +397,10 @@ test('a fixed-term lease does not keep its process alive, and a closed client le
   c.send({ op: 'quit', release: false });
   // Exits on its own (the test would time out otherwise) while the term has minutes to run.
   t.is(await c.exited(), 0);
-  t.false(c.reports.some((r) => r.ev === 'lost'), 'a closed client is no loss for a fixed-term lease');
+  t.false(
+    c.reports.some((r) => r.ev === 'lost'),
+    'a closed client is no loss for a fixed-term lease',
+  );
   const mutex = new Mutex(await connectLibrary(), key, { ttl: 600_000 });
   const handle = await mutex.lease(granted.leaseId);
   t.true((await handle.remaining()) > 500_000);
@@ -386,7 +413,11 @@ test('taking over through a Redis that cannot be reached rejects with the connec
   const lease = await mutex.acquire({ autoRefresh: false });
   const port = await closedPort();
   // ioredis on purpose: its options fail a command at once; node-redis queues it while it reconnects.
-  const unreachable = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const unreachable = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   unreachable.on('error', () => {});
   const error = await t.throwsAsync(new Mutex(unreachable, key, { ttl: 5_000 }).lease(lease.id));
   t.false(error instanceof LeaseLostError, String(error));

@@ -112,9 +112,11 @@ test('a lease id names the keys Redis sees: it is taken over from a client with 
   // The same names from an unprefixed client: the lease is found and released there.
   const adopted = await new Semaphore(plain, key, { permits: 2, prefix: 'app1:rfs' }).lease(lease.id);
   t.is(adopted.fencingToken, lease.fencingToken);
-  t.true(await adopted.extend(60_000) >= 60_000);
+  t.true((await adopted.extend(60_000)) >= 60_000);
   // Other names: refused before anything is sent, saying what each side names.
-  const error = await t.throwsAsync(new Semaphore(plain, key, { permits: 2 }).lease(lease.id), { instanceOf: RangeError });
+  const error = await t.throwsAsync(new Semaphore(plain, key, { permits: 2 }).lease(lease.id), {
+    instanceOf: RangeError,
+  });
   t.regex(error?.message ?? '', /prefix "rfs"\), got one on ".*" \(prefix "app1:rfs" as Redis sees it\)/);
   // An unprefixed client's lease, taken over by a prefixed one whose names are the same.
   const other = await new Semaphore(plain, key, { permits: 2, prefix: 'app1:rfs' }).acquire({ autoRefresh: false });
@@ -154,7 +156,10 @@ const clusterClients: [string, (c: LocalCluster) => Promise<RedisClient>][] = [
   [
     'node-redis 6 cluster with keyPrefix',
     async (c) => {
-      const client = createCluster({ rootNodes: c.startupNodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })), keyPrefix });
+      const client = createCluster({
+        rootNodes: c.startupNodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+        keyPrefix,
+      });
       client.on('error', () => {});
       await client.connect();
       open.push(client);

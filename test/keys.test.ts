@@ -50,7 +50,10 @@ test('a dead holder blocks nobody past its ttl, and the next call clears what it
   // The lease outlives its process until its ttl, and not a moment longer.
   const mutex = new Mutex(await connectLibrary(), key, { ttl: 300 });
   const lease = await mutex.acquire();
-  t.deepEqual((await mutex.status()).holders.map((h) => h.token), [lease.token]);
+  t.deepEqual(
+    (await mutex.status()).holders.map((h) => h.token),
+    [lease.token],
+  );
   await lease.release();
   t.deepEqual(await redis.keys(`rfs:{${key}}:*`), [`rfs:{${key}}:fence`]);
 });

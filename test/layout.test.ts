@@ -27,8 +27,11 @@ function v1(redis: Redis, key: string) {
   const release = v1Lua('release-5.lua');
   return {
     acquire: (token: string) =>
-      redis.eval(acquire, 5, ...keys, token, 1, 1, 10_000, 1, 'inbox', `${base}:wake:`, 'PUBLISH', 0) as Promise<number[]>,
-    release: (token: string) => redis.eval(release, 5, ...keys, token, 1, `${base}:wake:`, 'PUBLISH') as Promise<number>,
+      redis.eval(acquire, 5, ...keys, token, 1, 1, 10_000, 1, 'inbox', `${base}:wake:`, 'PUBLISH', 0) as Promise<
+        number[]
+      >,
+    release: (token: string) =>
+      redis.eval(release, 5, ...keys, token, 1, `${base}:wake:`, 'PUBLISH') as Promise<number>,
   };
 }
 
@@ -38,7 +41,11 @@ async function snapshot(redis: Redis, key: string): Promise<Record<string, unkno
   for (const name of (await redis.keys(`rfs:{${key}}:*`)).sort()) {
     const type = await redis.type(name);
     out[name] =
-      type === 'hash' ? await redis.hgetall(name) : type === 'zset' ? await redis.zrange(name, 0, -1, 'WITHSCORES') : await redis.get(name);
+      type === 'hash'
+        ? await redis.hgetall(name)
+        : type === 'zset'
+          ? await redis.zrange(name, 0, -1, 'WITHSCORES')
+          : await redis.get(name);
   }
   return out;
 }
@@ -91,7 +98,11 @@ testProp(
   [fc.tuple(prefix, key), fc.tuple(prefix, key)],
   (t, [p1, k1], [p2, k2]) => {
     // Valid by construction; the validation agrees.
-    for (const [p, k] of [[p1, k1], [p2, k2]] as const) t.notThrows(() => [requirePrefix(p), requireKey(k)]);
+    for (const [p, k] of [
+      [p1, k1],
+      [p2, k2],
+    ] as const)
+      t.notThrows(() => [requirePrefix(p), requireKey(k)]);
     const a = keyspace(p1, k1);
     const b = keyspace(p2, k2);
     const same = p1 === p2 && k1 === k2;
@@ -109,7 +120,10 @@ for (const permits of [1e14, Number.MAX_SAFE_INTEGER]) {
     let status = await sem.status();
     t.is(status.permits, permits);
     t.is(status.held, permits);
-    t.deepEqual(status.holders.map((h) => h.weight), [permits]);
+    t.deepEqual(
+      status.holders.map((h) => h.weight),
+      [permits],
+    );
     t.is(await sem.tryAcquire(), null);
     await all.release();
     const most = await sem.acquire({ weight: permits - 1 });

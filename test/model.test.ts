@@ -142,7 +142,12 @@ const steps = fc.commands(
   { size: '+1' },
 );
 
-async function property(redis: Redis, lib: RedisClient, variant: ScriptVariant, cmds: Iterable<fc.AsyncCommand<SemaphoreModel, Real>>) {
+async function property(
+  redis: Redis,
+  lib: RedisClient,
+  variant: ScriptVariant,
+  cmds: Iterable<fc.AsyncCommand<SemaphoreModel, Real>>,
+) {
   const key = uniqueKey('model');
   const space = keyspace('model', key);
   const clockKey = `${space.keys[0]}:clock`;

@@ -78,7 +78,15 @@ const leaving = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   await isQueued;
   controller.abort(new Error('changed my mind'));
   await t.throwsAsync(waiting, { message: 'changed my mind' });
-  t.is((await eventually(() => mutex.status(), (s) => s.waiting === 0)).waiting, 0);
+  t.is(
+    (
+      await eventually(
+        () => mutex.status(),
+        (s) => s.waiting === 0,
+      )
+    ).waiting,
+    0,
+  );
   t.is(await mutex.tryAcquire(), null);
   await holder.release();
   const taken = await mutex.tryAcquire();
@@ -125,7 +133,12 @@ const resubscribed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   await lease.release();
 });
 
-type Closing = (client: { quit?(): Promise<unknown>; close?(): Promise<unknown>; destroy?(): void; disconnect(): Promise<unknown> }) => unknown;
+type Closing = (client: {
+  quit?(): Promise<unknown>;
+  close?(): Promise<unknown>;
+  destroy?(): void;
+  disconnect(): Promise<unknown>;
+}) => unknown;
 
 const closing = test.macro(async (t: ExecutionContext, v: NodeRedis, close: Closing) => {
   const url = await redisUrl();
@@ -240,7 +253,12 @@ async function evictionRead(t: ExecutionContext, connectWith: (url: string) => P
 }
 
 const mapped = test.macro(
-  async (t: ExecutionContext, v: NodeRedis, types: typeof v6.RESP_TYPES, options: (m: ReturnType<typeof replyMappings>) => object) => {
+  async (
+    t: ExecutionContext,
+    v: NodeRedis,
+    types: typeof v6.RESP_TYPES,
+    options: (m: ReturnType<typeof replyMappings>) => object,
+  ) => {
     const url = await redisUrl();
     const redis = await v.connect(url, options(replyMappings(types)));
     await wholeContract(t, redis, await connect(url), uniqueKey('nr-mapped'));
@@ -283,7 +301,9 @@ for (const v of nodeRedis) {
   // Serial: another test's subscriber events must not stand in for this one's.
   test.serial(`${v.name}: a killed pub/sub connection is resubscribed and the waiter granted`, resubscribed, v);
   test(`${v.name}: quit() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) => c.quit!());
-  test(`${v.name}: disconnect() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) => c.disconnect());
+  test(`${v.name}: disconnect() rejects a waiting acquire and loses a refreshing lease`, closing, v, (c) =>
+    c.disconnect(),
+  );
 }
 
 // close() and destroy() came with v5.
@@ -304,7 +324,11 @@ test('node-redis clients are accepted where the types say so; anything else is r
     if (!v.version.hasSentinel) continue;
     const sentinel = (await v.version.createSentinel('m', [{ host: '127.0.0.1', port: 1 }])) as unknown as RedisClient;
     t.truthy(new Mutex(sentinel, 'k'), v.name);
-    t.throws(() => new Mutex(sentinel, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /node-redis sentinel/ }, v.name);
+    t.throws(
+      () => new Mutex(sentinel, 'k', { replicas: 1 }),
+      { instanceOf: TypeError, message: /node-redis sentinel/ },
+      v.name,
+    );
   }
 });
 
@@ -345,7 +369,9 @@ const clusterFifo = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
 
 const clusterClosed = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   const c = await sharedCluster();
-  const client = (await v.connectCluster(c.startupNodes)) as unknown as RedisClient & { disconnect(): Promise<unknown> };
+  const client = (await v.connectCluster(c.startupNodes)) as unknown as RedisClient & {
+    disconnect(): Promise<unknown>;
+  };
   const key = uniqueKey('nr-cluster-close');
   const sem = new Semaphore(client, key, { permits: 1, ttl: long });
   const { holder, waiting } = await heldAndWaiting(sem);
@@ -367,7 +393,8 @@ const clusterKilled = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
   const admins = await Promise.all(c.nodes.map((n) => connect(n.url)));
   const subscribed = async () => {
     let n = 0;
-    for (const admin of admins) n += ((await admin.call('PUBSUB', 'SHARDCHANNELS', keysOf(key).wake('*'))) as string[]).length;
+    for (const admin of admins)
+      n += ((await admin.call('PUBSUB', 'SHARDCHANNELS', keysOf(key).wake('*'))) as string[]).length;
     return n;
   };
   await eventually(subscribed, (n) => n === 1);
@@ -385,7 +412,11 @@ const clusterKilled = test.macro(async (t: ExecutionContext, v: NodeRedis) => {
 
 for (const v of nodeRedis) {
   // Serial: another test's subscriber events must not stand in for this one's.
-  test.serial(`${v.name}: in a cluster, killed sharded pub/sub connections are restored and the waiter granted`, clusterKilled, v);
+  test.serial(
+    `${v.name}: in a cluster, killed sharded pub/sub connections are restored and the waiter granted`,
+    clusterKilled,
+    v,
+  );
   test(`${v.name}: a cluster grants in FIFO order through sharded pub/sub`, clusterFifo, v);
   test(`${v.name}: a closed cluster rejects a waiting acquire and loses a refreshing lease`, clusterClosed, v);
 }

@@ -42,7 +42,11 @@ function write(all: Block[]): { dir: string; files: string[] } {
   });
   writeFileSync(
     join(dir, 'tsconfig.json'),
-    JSON.stringify({ extends: '../../tsconfig.json', compilerOptions: { noEmit: true, rootDir: '../..' }, include: ['*.ts'] }),
+    JSON.stringify({
+      extends: '../../tsconfig.json',
+      compilerOptions: { noEmit: true, rootDir: '../..' },
+      include: ['*.ts'],
+    }),
   );
   return { dir, files };
 }

@@ -6,7 +6,13 @@ import { connect, connectLibrary, type RedisServer, startRedisServer, uniqueKey 
 import { replicaLinked } from './helpers/replication.js';
 
 /** A master and one replica of it, in sync: `r` for the test's own commands, `libM` and `libR` for the library. */
-async function pair(): Promise<{ master: RedisServer; replica: RedisServer; r: Redis; libM: RedisClient; libR: RedisClient }> {
+async function pair(): Promise<{
+  master: RedisServer;
+  replica: RedisServer;
+  r: Redis;
+  libM: RedisClient;
+  libR: RedisClient;
+}> {
   const master = await startRedisServer();
   const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
   const r = await connect(replica.url);
@@ -65,7 +71,10 @@ test('replicas with a Cluster client, or a bad value, is refused up front', (t) 
   // An ioredis-shaped fake, never connected (node-redis.test.ts has a real node-redis cluster refuse `replicas`).
   const fakeCluster = { isCluster: true, defineCommand() {}, duplicate() {}, evalsha() {} };
   t.throws(() => new Mutex(fakeCluster as never, 'k', { replicas: 1 }), { instanceOf: TypeError, message: /Cluster/ });
-  t.throws(() => new Mutex(fakeCluster as never, 'k', { replicas: -1 }), { instanceOf: RangeError, message: /`replicas`.*-1/ });
+  t.throws(() => new Mutex(fakeCluster as never, 'k', { replicas: -1 }), {
+    instanceOf: RangeError,
+    message: /`replicas`.*-1/,
+  });
   t.throws(() => new Mutex(fakeCluster as never, 'k', { replicaTimeout: 0 }), {
     instanceOf: RangeError,
     message: /`replicaTimeout`.*0/,

@@ -21,8 +21,16 @@ async function contend(t: import('ava').ExecutionContext, permits: number, envs:
     results.map((r) => r.count),
     envs.map(() => count),
   );
-  t.is(results.reduce((sum, r) => sum + r.violations, 0), 0, 'more holders inside than permits');
-  t.is(results.reduce((sum, r) => sum + r.fencedRejects, 0), 0, 'a fenced write arrived out of order');
+  t.is(
+    results.reduce((sum, r) => sum + r.violations, 0),
+    0,
+    'more holders inside than permits',
+  );
+  t.is(
+    results.reduce((sum, r) => sum + r.fencedRejects, 0),
+    0,
+    'a fenced write arrived out of order',
+  );
   t.is(await redis.get(`${key}:inside`), '0');
   const status = await new Semaphore(await connectLibrary(), key, { permits }).status();
   t.is(status.held, 0);

@@ -19,40 +19,46 @@ async function pushedHandoff(redis: RedisClient, key: string): Promise<number> {
   return lease.fencingToken;
 }
 
-test.serial('through Redis Sentinel: pushed wake-ups before and after a failover, and the semaphore grants on the new master', async (t) => {
-  const s = await startSentinel();
-  const redis = await s.connectLibrary();
-  const key = uniqueKey('sentinel');
-  const before = await pushedHandoff(redis, key);
-  // The master dies; the sentinel promotes the replica, and the client follows it there.
-  await s.master.stop();
-  await promoted(s.connect());
-  const after = await pushedHandoff(redis, key);
-  t.true(after > before);
-  const mutex = new Mutex(redis, key);
-  await (await mutex.acquire()).release();
-  t.is((await mutex.status()).held, 0);
-});
+test.serial(
+  'through Redis Sentinel: pushed wake-ups before and after a failover, and the semaphore grants on the new master',
+  async (t) => {
+    const s = await startSentinel();
+    const redis = await s.connectLibrary();
+    const key = uniqueKey('sentinel');
+    const before = await pushedHandoff(redis, key);
+    // The master dies; the sentinel promotes the replica, and the client follows it there.
+    await s.master.stop();
+    await promoted(s.connect());
+    const after = await pushedHandoff(redis, key);
+    t.true(after > before);
+    const mutex = new Mutex(redis, key);
+    await (await mutex.acquire()).release();
+    t.is((await mutex.status()).held, 0);
+  },
+);
 
 // Serial: another test's subscriber events must not stand in for this one's.
-test.serial('through Redis Sentinel: a killed pub/sub connection is restored and the waiter granted by its message', async (t) => {
-  const s = await startSentinel();
-  const redis = await s.connectLibrary();
-  const admin = s.connect();
-  const key = uniqueKey('sentinel-kill');
-  const { holder, waiting } = await heldAndWaiting(new Mutex(redis, key, { ttl: long }));
-  // Queued is reported before the subscription is confirmed: kill it once Redis has it.
-  await eventually(
-    async () => ((await admin.pubsub('CHANNELS', keysOf(key).wake('*'))) as string[]).length,
-    (n) => n === 1,
-  );
-  const back = subscriberEvent('resubscribed');
-  // The sentinel's own hello subscription on the master goes too; it reconnects by itself.
-  t.true(Number(await admin.client('KILL', 'TYPE', 'pubsub')) >= 1);
-  await back;
-  // Only the message can wake it now: the re-check after the restore found the lock still held.
-  await holder.release();
-  const lease = await waiting;
-  t.true(lease.fencingToken > holder.fencingToken);
-  await lease.release();
-});
+test.serial(
+  'through Redis Sentinel: a killed pub/sub connection is restored and the waiter granted by its message',
+  async (t) => {
+    const s = await startSentinel();
+    const redis = await s.connectLibrary();
+    const admin = s.connect();
+    const key = uniqueKey('sentinel-kill');
+    const { holder, waiting } = await heldAndWaiting(new Mutex(redis, key, { ttl: long }));
+    // Queued is reported before the subscription is confirmed: kill it once Redis has it.
+    await eventually(
+      async () => ((await admin.pubsub('CHANNELS', keysOf(key).wake('*'))) as string[]).length,
+      (n) => n === 1,
+    );
+    const back = subscriberEvent('resubscribed');
+    // The sentinel's own hello subscription on the master goes too; it reconnects by itself.
+    t.true(Number(await admin.client('KILL', 'TYPE', 'pubsub')) >= 1);
+    await back;
+    // Only the message can wake it now: the re-check after the restore found the lock still held.
+    await holder.release();
+    const lease = await waiting;
+    t.true(lease.fencingToken > holder.fencingToken);
+    await lease.release();
+  },
+);

@@ -60,44 +60,53 @@ function stall(ms: number): void {
   }
 }
 
-test.serial('an extension whose reply arrives after the term ended here rejects with LeaseLostError and gives the permits back', async (t) => {
-  const redis = await connectLibrary();
-  const key = uniqueKey('late-extend');
-  const mutex = new Mutex(redis, key, { ttl: 1_000 });
-  const lease = await mutex.acquire({ autoRefresh: false });
-  // Redis extends the lease at once; this process reads the reply only after its term ran out here.
-  const extending = lease.extend(60_000);
-  while (lease.held) stall(1);
-  await t.throwsAsync(extending, { instanceOf: LeaseLostError, message: /fixed term ended/ });
-  // The extension holds no permit for nobody's sake.
-  t.is((await mutex.status()).held, 0);
-});
+test.serial(
+  'an extension whose reply arrives after the term ended here rejects with LeaseLostError and gives the permits back',
+  async (t) => {
+    const redis = await connectLibrary();
+    const key = uniqueKey('late-extend');
+    const mutex = new Mutex(redis, key, { ttl: 1_000 });
+    const lease = await mutex.acquire({ autoRefresh: false });
+    // Redis extends the lease at once; this process reads the reply only after its term ran out here.
+    const extending = lease.extend(60_000);
+    while (lease.held) stall(1);
+    await t.throwsAsync(extending, { instanceOf: LeaseLostError, message: /fixed term ended/ });
+    // The extension holds no permit for nobody's sake.
+    t.is((await mutex.status()).held, 0);
+  },
+);
 
-test.serial('a caller that stalls past a fixed term before its first await finds the term ended at that await', async (t) => {
-  const redis = await connectLibrary();
-  const key = uniqueKey('stall-before-await');
-  const mutex = new Mutex(redis, key, { ttl: 300 });
-  const lease = await mutex.acquire({ autoRefresh: false });
-  stall(350);
-  // The lease's timer is armed only after this continuation; the term it would have ended
-  // ends there at once, before any timer or reply can run.
-  await null;
-  t.true(lease.signal.aborted);
-  t.regex(String((lease.signal.reason as Error).message), /fixed term ended/);
-  t.false(await lease.release());
-});
+test.serial(
+  'a caller that stalls past a fixed term before its first await finds the term ended at that await',
+  async (t) => {
+    const redis = await connectLibrary();
+    const key = uniqueKey('stall-before-await');
+    const mutex = new Mutex(redis, key, { ttl: 300 });
+    const lease = await mutex.acquire({ autoRefresh: false });
+    stall(350);
+    // The lease's timer is armed only after this continuation; the term it would have ended
+    // ends there at once, before any timer or reply can run.
+    await null;
+    t.true(lease.signal.aborted);
+    t.regex(String((lease.signal.reason as Error).message), /fixed term ended/);
+    t.false(await lease.release());
+  },
+);
 
-test.serial('a refreshing lease that stalled past its expiry gives nothing back once another handle may hold it', async (t) => {
-  const key = uniqueKey('shared-stall');
-  const mutex = new Mutex(await connectLibrary(), key, { ttl: 300 });
-  const lease = await mutex.acquire();
-  const handle = await new Mutex(await connectLibrary(), key, { ttl: 300 }).lease(lease.id);
-  await handle.extend(60_000);
-  // Longer than the ttl: the refreshing handle counts its lease lost, as it must.
-  stall(500);
-  t.true((await aborted(lease.signal)) instanceof LeaseLostError);
-  // But the other handle extended it: it is still held, by that handle.
-  t.is((await mutex.status()).held, 1);
-  t.true(handle.held);
-  t.true(await handle.release());
-});
+test.serial(
+  'a refreshing lease that stalled past its expiry gives nothing back once another handle may hold it',
+  async (t) => {
+    const key = uniqueKey('shared-stall');
+    const mutex = new Mutex(await connectLibrary(), key, { ttl: 300 });
+    const lease = await mutex.acquire();
+    const handle = await new Mutex(await connectLibrary(), key, { ttl: 300 }).lease(lease.id);
+    await handle.extend(60_000);
+    // Longer than the ttl: the refreshing handle counts its lease lost, as it must.
+    stall(500);
+    t.true((await aborted(lease.signal)) instanceof LeaseLostError);
+    // But the other handle extended it: it is still held, by that handle.
+    t.is((await mutex.status()).held, 1);
+    t.true(handle.held);
+    t.true(await handle.release());
+  },
+);

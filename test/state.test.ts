@@ -15,8 +15,14 @@ test('labels, per semaphore or per acquire, show in status() beside holders and 
   const plain = new Mutex(redis, key).acquire();
   await isQueued;
   const status = await sem.status();
-  t.deepEqual(status.holders.map((h) => h.label), ['worker-7 (eu)']);
-  t.deepEqual(status.waiters.map((w) => w.label), ['nightly report', undefined]);
+  t.deepEqual(
+    status.holders.map((h) => h.label),
+    ['worker-7 (eu)'],
+  );
+  t.deepEqual(
+    status.waiters.map((w) => w.label),
+    ['nightly report', undefined],
+  );
   await holder.release();
   await (await nightly).release();
   await (await plain).release();

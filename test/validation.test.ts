@@ -22,7 +22,12 @@ const cases: Case[] = [
   ['a prefix with "{"', (r) => new Mutex(r, 'c', { prefix: 'a:{b' }), RangeError, /`prefix` without "{".*"a:{b"/],
   ['a prefix with "}"', (r) => new Mutex(r, 'c', { prefix: 'a}' }), RangeError, /`prefix` without "}"/],
   ['a key with a lone surrogate', (r) => new Mutex(r, '\uD800'), RangeError, /`key` to be well-formed Unicode/],
-  ['a prefix with a lone surrogate', (r) => new Mutex(r, 'k', { prefix: '\uDC00' }), RangeError, /`prefix` to be well-formed/],
+  [
+    'a prefix with a lone surrogate',
+    (r) => new Mutex(r, 'k', { prefix: '\uDC00' }),
+    RangeError,
+    /`prefix` to be well-formed/,
+  ],
   ['not an ioredis client', () => new Mutex({} as never, 'k'), TypeError, /`redis`.*ioredis/],
   ['null client', () => new Mutex(null as never, 'k'), TypeError, /`redis`.*null/],
   ['Mutex with permits 2', (r) => new Mutex(r, 'k', { permits: 2 } as never), RangeError, /one permit/],
@@ -66,7 +71,10 @@ for (const [title, options, type, pattern] of acquireCases) {
 test('use rejects a missing fn and a non-function skip', async (t) => {
   const mutex = new Mutex(await connectLibrary(), uniqueKey('bad-use'));
   await t.throwsAsync(mutex.use(undefined as never), { instanceOf: TypeError, message: /`fn`/ });
-  await t.throwsAsync(mutex.use(async () => 1, { skip: true as never }), { instanceOf: TypeError, message: /`skip`/ });
+  await t.throwsAsync(
+    mutex.use(async () => 1, { skip: true as never }),
+    { instanceOf: TypeError, message: /`skip`/ },
+  );
 });
 
 test('a Redis that may evict keys gets one warning per client', async (t) => {

@@ -94,7 +94,15 @@ export async function contendRound(
     handoffs: handoffs(samples, from, until),
     clientOrder: overtakes(samples, from, until),
     redisOrder: fenced ? overtakes(samples, from, until, (x) => x.fence) : null,
-    redisOrderBySend: fenced ? overtakes(samples, from, until, (x) => x.fence, (x) => x.sent) : null,
+    redisOrderBySend: fenced
+      ? overtakes(
+          samples,
+          from,
+          until,
+          (x) => x.fence,
+          (x) => x.sent,
+        )
+      : null,
     perProcess: clients.map((c) => granted.filter((x) => x.proc === c.proc).length),
     maxConcurrent: maxConcurrent(samples),
     sent: results.reduce((a, r) => a + r.sent, 0),

@@ -18,7 +18,13 @@ export async function holdAndQueue(ctx: Ctx, spec: LockSpec, total: number, proc
   return queue(ctx, holder!, spec, total, processes);
 }
 
-export async function queue(ctx: Ctx, holder: Client, spec: LockSpec, total: number, processes: number): Promise<Waiters> {
+export async function queue(
+  ctx: Ctx,
+  holder: Client,
+  spec: LockSpec,
+  total: number,
+  processes: number,
+): Promise<Waiters> {
   // Numbered after the pool, so their samples never mix with a pool client's.
   const fillers = await startClients(processes, ctx.url, 100);
   const stop = async () => {

@@ -102,7 +102,11 @@ export type SubscriberEvents = {
  * Subscribes through `send`, keeping `list` in `channels` (what a subscriber restores
  * after a reconnect) unless Redis refuses it (an ACL without channel rights).
  */
-export async function subscribeKept(channels: Set<string>, list: readonly string[], send: () => Promise<unknown>): Promise<void> {
+export async function subscribeKept(
+  channels: Set<string>,
+  list: readonly string[],
+  send: () => Promise<unknown>,
+): Promise<void> {
   for (const channel of list) channels.add(channel);
   try {
     await send();

@@ -62,7 +62,8 @@ export function ioredisAdapter(user: IoredisClient): Adapter {
   return {
     topology: cluster ? 'cluster' : 'server',
     keyPrefix,
-    evalsha: (script: Script, keys: ScriptArgs, argv: ScriptArgs) => c.evalsha(script.sha, script.numberOfKeys, keys, argv),
+    evalsha: (script: Script, keys: ScriptArgs, argv: ScriptArgs) =>
+      c.evalsha(script.sha, script.numberOfKeys, keys, argv),
     eval: (script: Script, keys: ScriptArgs, argv: ScriptArgs) => c.eval(script.lua, script.numberOfKeys, keys, argv),
     closed: () => isClosed(client),
     isDropped: (error) => error instanceof Error && error.message === droppedMessage,
@@ -95,7 +96,12 @@ export function ioredisAdapter(user: IoredisClient): Adapter {
  */
 function redisSubscriber(client: Redis, events: SubscriberEvents): Subscriber {
   // Channels go by the names Redis sees: no keyPrefix of the user's on this connection.
-  const sub = client.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true, keyPrefix: undefined });
+  const sub = client.duplicate({
+    autoResubscribe: false,
+    lazyConnect: false,
+    enableOfflineQueue: true,
+    keyPrefix: undefined,
+  });
   const channels = new Set<string>();
   let connectedBefore = false;
   sub.on('connect', () => unrefSocket(sub));
@@ -109,7 +115,10 @@ function redisSubscriber(client: Redis, events: SubscriberEvents): Subscriber {
       return;
     }
     if (channels.size === 0) return events.restored();
-    sub.subscribe(...channels).then(() => events.restored(), () => events.unsure());
+    sub.subscribe(...channels).then(
+      () => events.restored(),
+      () => events.unsure(),
+    );
   });
   listen(sub, 'message', events);
   return {

@@ -25,7 +25,9 @@ export type NodeRedisClient = {
  * `legacyMode` client (callbacks; its promise API under `.v4`) is not one.
  */
 export function isNodeRedis(client: object): client is NodeRedisClient {
-  const c = client as Partial<Record<'duplicate' | 'getMasterNode' | 'evalSha' | 'sendCommand' | 'connect', unknown>> & {
+  const c = client as Partial<
+    Record<'duplicate' | 'getMasterNode' | 'evalSha' | 'sendCommand' | 'connect', unknown>
+  > & {
     options?: { legacyMode?: unknown };
   };
   return (
@@ -42,7 +44,11 @@ export function isNodeRedis(client: object): client is NodeRedisClient {
 /** node-redis reports an error reply as an ErrorReply (SimpleError, BlobError in v5), without a name of its own. */
 function isReplyError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  for (let proto = Object.getPrototypeOf(error); proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto = Object.getPrototypeOf(error);
+    proto && proto !== Error.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
     if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ErrorReply') return true;
   }
   return false;
@@ -193,8 +199,9 @@ export function nodeRedisAdapter(client: NodeRedisClient): Adapter {
     wait:
       cluster || sentinel
         ? undefined
-        // v6's default command timeout (5 s) only covers the wait to be written, not the reply.
-        : async (replicas, timeoutMs) => Number(await c.sendCommand(['WAIT', String(replicas), String(timeoutMs)], plainReplies)),
+        : // v6's default command timeout (5 s) only covers the wait to be written, not the reply.
+          async (replicas, timeoutMs) =>
+            Number(await c.sendCommand(['WAIT', String(replicas), String(timeoutMs)], plainReplies)),
     subscriber: (events) =>
       cluster ? clusterSubscriber(c, events) : sentinel ? sentinelSubscriber(c, events) : clientSubscriber(c, events),
   };
@@ -248,13 +255,15 @@ function clientSubscriber(client: Client, events: SubscriberEvents): Subscriber 
     const [first] = channels;
     if (first === undefined) return events.restored();
     const probe = probeOf(first);
-    sub.subscribe([probe], () => {}).then(
-      () => {
-        sub.unsubscribe(probe).catch(() => {});
-        events.restored();
-      },
-      () => events.unsure(),
-    );
+    sub
+      .subscribe([probe], () => {})
+      .then(
+        () => {
+          sub.unsubscribe(probe).catch(() => {});
+          events.restored();
+        },
+        () => events.unsure(),
+      );
   });
   sub.once('end', end);
   sub.connect().catch(end);
@@ -342,11 +351,16 @@ function clusterSubscriber(client: Client, events: SubscriberEvents): Subscriber
   const channels = new Set<string>();
   const onMessage: Listener = (message, channel) => events.message(channel, message);
   // One probe per channel: each goes to its own shard's connection.
-  const restore = restoreCheck(() => [...channels], events, () => client.isOpen, async (channel) => {
-    const probe = probeOf(channel);
-    await client.sSubscribe([probe], () => {});
-    client.sUnsubscribe(probe).catch(() => {});
-  });
+  const restore = restoreCheck(
+    () => [...channels],
+    events,
+    () => client.isOpen,
+    async (channel) => {
+      const probe = probeOf(channel);
+      await client.sSubscribe([probe], () => {});
+      client.sUnsubscribe(probe).catch(() => {});
+    },
+  );
   client.on('node-reconnecting', restore.lost);
   client.on('error', restore.lost);
   return {
@@ -380,11 +394,16 @@ function sentinelSubscriber(client: Client, events: SubscriberEvents): Subscribe
   const channels = new Set<string>();
   const onMessage: Listener = (message, channel) => events.message(channel, message);
   // One connection: one probe tells for every channel.
-  const restore = restoreCheck(() => [...channels].slice(0, 1), events, () => client.isOpen, async (channel) => {
-    const probe = probeOf(channel);
-    await client.subscribe([probe], () => {});
-    client.unsubscribe(probe).catch(() => {});
-  });
+  const restore = restoreCheck(
+    () => [...channels].slice(0, 1),
+    events,
+    () => client.isOpen,
+    async (channel) => {
+      const probe = probeOf(channel);
+      await client.subscribe([probe], () => {});
+      client.unsubscribe(probe).catch(() => {});
+    },
+  );
   const changed = (event: { type?: string }) => {
     if (event.type === 'MASTER_CHANGE') restore.lost();
   };

@@ -49,7 +49,10 @@ export async function connect(url: string): Promise<Redis> {
 
 /** Closes politely, but never lets an unreachable Redis keep the CLI from exiting. */
 export async function close(redis: Redis, waitMs = 1_000): Promise<void> {
-  await within(redis.quit().catch(() => {}), waitMs);
+  await within(
+    redis.quit().catch(() => {}),
+    waitMs,
+  );
   redis.disconnect();
 }
 

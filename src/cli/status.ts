@@ -48,7 +48,13 @@ export function render(s: SemaphoreStatus): string {
   if (s.waiters.length === 0) {
     lines.push('  (none)');
   } else {
-    const rows = s.waiters.map((w, i) => [String(i + 1), String(w.weight), duration(w.expiresIn), w.label ?? '-', w.token]);
+    const rows = s.waiters.map((w, i) => [
+      String(i + 1),
+      String(w.weight),
+      duration(w.expiresIn),
+      w.label ?? '-',
+      w.token,
+    ]);
     lines.push(table([['#', 'WEIGHT', 'EXPIRES IN', 'LABEL', 'TOKEN'], ...rows]));
     if (s.waiting > s.waiters.length) lines.push(`  ... and ${s.waiting - s.waiters.length} more (see --limit)`);
   }

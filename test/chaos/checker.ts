@@ -18,12 +18,16 @@ export function check(r: RunResult, print: (line: string) => void): string[] {
   const faults = [...r.faults].map(([k, n]) => `${k} ${n}`).join(', ');
   const errors = [...r.pool.acquireErrors].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
   print(`[${r.name}] ${r.seconds.toFixed(1)} s`);
-  print(`  acquisitions:                ${r.pool.acquisitions} (entries accepted ${r.resource.entries}, max inside ${r.resource.maxInside})`);
+  print(
+    `  acquisitions:                ${r.pool.acquisitions} (entries accepted ${r.resource.entries}, max inside ${r.resource.maxInside})`,
+  );
   print(`  acquire timeouts:            ${r.pool.acquireTimeouts}; other acquire errors: ${errors}`);
   print(`  faults injected:             ${faults}`);
   const failedHandovers = [...r.pool.handoverErrors].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
   print(`  leases handed over by id:    ${r.pool.handovers} (takeovers refused: ${failedHandovers})`);
-  print(`  leases reported lost:        ${r.resource.lostReported} (lost to Redis restarts: ${r.resource.lostToRestart})`);
+  print(
+    `  leases reported lost:        ${r.resource.lostReported} (lost to Redis restarts: ${r.resource.lostToRestart})`,
+  );
   print(`  fenced writes refused:       ${r.resource.refused} (expected: stale holders caught)`);
   // A TypeError and its kin are bugs, not one of the clear outcomes an acquire may have.
   const programming = ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'];
@@ -37,7 +41,10 @@ export function check(r: RunResult, print: (line: string) => void): string[] {
     ['acquires failed by a programming error', buggy],
     ['clients crashed', r.pool.crashed],
     // Refused takeovers are expected (the term ended in a stall, Redis restarted); a bug is not.
-    ['takeovers failed by a programming error', programming.reduce((n, name) => n + (r.pool.handoverErrors.get(name) ?? 0), 0)],
+    [
+      'takeovers failed by a programming error',
+      programming.reduce((n, name) => n + (r.pool.handoverErrors.get(name) ?? 0), 0),
+    ],
     ['no lease handed over at all', r.pool.acquisitions >= 50 && r.pool.handovers === 0 ? 1 : 0],
     ['restart losses never reported', r.resource.unreportedLosses],
     ['leaked keys', r.leakedKeys.length],

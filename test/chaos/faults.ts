@@ -62,7 +62,8 @@ export class Injector {
           const at = Date.now();
           const done = await this.#inject(kind);
           if (done) this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
-          if (done && this.#c.verbose) this.#c.log(`  ${at} fault ${kind} ${done === true ? '' : done}(${Date.now() - at} ms)`);
+          if (done && this.#c.verbose)
+            this.#c.log(`  ${at} fault ${kind} ${done === true ? '' : done}(${Date.now() - at} ms)`);
         } catch (error) {
           this.#c.log(`fault ${kind} failed to inject: ${String(error)}`);
         }
@@ -94,7 +95,7 @@ export class Injector {
         const member = rng.pick(targets);
         pool.pause(member);
         // Longer than the ttl, so its lease expires while it cannot notice.
-        const resumed = new Promise<void>((r) => setTimeout(r, this.#c.ttl * rng.int(15, 25) / 10)).then(() =>
+        const resumed = new Promise<void>((r) => setTimeout(r, (this.#c.ttl * rng.int(15, 25)) / 10)).then(() =>
           pool.resume(member),
         );
         this.#paused.add(resumed);

@@ -57,7 +57,9 @@ const runCap = short ? 10_000 : 80_000;
 // Exit through process.exit so the helpers' exit hooks kill Redis and the clients.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-log(`chaos: seed ${seed} (replay: --seed ${seed} ${args.filter((a, i) => a !== '--seed' && args[i - 1] !== '--seed').join(' ')})${plant ? ', PLANTED BUG' : ''}${longStalls ? ', long stalls' : ''}, ${clients} clients, ttl ${ttl} ms`);
+log(
+  `chaos: seed ${seed} (replay: --seed ${seed} ${args.filter((a, i) => a !== '--seed' && args[i - 1] !== '--seed').join(' ')})${plant ? ', PLANTED BUG' : ''}${longStalls ? ', long stalls' : ''}, ${clients} clients, ttl ${ttl} ms`,
+);
 
 const resource = fork(new URL('./resource.ts', import.meta.url), [], {
   execArgv: ['--import', 'tsx'],
@@ -103,7 +105,18 @@ for (const [index, run] of runs.entries()) {
   });
   pool = p;
   await Promise.all(Array.from({ length: clients }, () => p.start()));
-  const injector = new Injector({ pool: p, server, admin, rng: random, ttl, persistent: run.aof, toResource, log, verbose, longStalls });
+  const injector = new Injector({
+    pool: p,
+    server,
+    admin,
+    rng: random,
+    ttl,
+    persistent: run.aof,
+    toResource,
+    log,
+    verbose,
+    longStalls,
+  });
   injector.start(150, 450);
   const cap = Date.now() + runCap;
   while (p.stats.acquisitions < run.target && Date.now() < cap) await sleep(50);

@@ -40,19 +40,26 @@ export async function startCluster(masters = 3, replicas = 0): Promise<LocalClus
   for (let i = 0; i < masters * (1 + replicas); i++) {
     // The bus port is chosen too: port + 10000 may lie past 65535 for a high free port.
     const node = await startRedisProcess([
-      '--cluster-enabled', 'yes',
-      '--cluster-port', String(await freePort()),
-      '--cluster-config-file', join(dir, `nodes-${i}.conf`),
-      '--dir', dir,
-      '--cluster-node-timeout', '1000',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-port',
+      String(await freePort()),
+      '--cluster-config-file',
+      join(dir, `nodes-${i}.conf`),
+      '--dir',
+      dir,
+      '--cluster-node-timeout',
+      '1000',
     ]);
     nodes.push(node);
     started.push(node);
   }
   await run('redis-cli', [
-    '--cluster', 'create',
+    '--cluster',
+    'create',
     ...nodes.map((n) => `127.0.0.1:${n.port}`),
-    '--cluster-replicas', String(replicas),
+    '--cluster-replicas',
+    String(replicas),
     '--cluster-yes',
   ]);
   // Every node must agree before clients see a stable slot map.

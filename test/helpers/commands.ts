@@ -17,7 +17,12 @@ export function recordCommands(client: RedisClient): { names: string[]; stop(): 
       names.push(command.name);
       return original.call(this, command, stream);
     } as Redis['sendCommand'];
-    return { names, stop: () => void (client.sendCommand = original) };
+    return {
+      names,
+      stop: () => {
+        client.sendCommand = original;
+      },
+    };
   }
   // v5 and later hand out Object.create(client); their own commands call sendCommand on `_self`, the client beneath.
   const proxy = client as unknown as { sendCommand: Send; _self?: { sendCommand: Send } };
@@ -29,7 +34,12 @@ export function recordCommands(client: RedisClient): { names: string[]; stop(): 
     names.push(String(command[0]).toLowerCase());
     return original.apply(this, args);
   };
-  return { names, stop: () => void (c.sendCommand = original) };
+  return {
+    names,
+    stop: () => {
+      c.sendCommand = original;
+    },
+  };
 }
 
 /** Script calls go out as evalsha (or eval once, after NOSCRIPT). */

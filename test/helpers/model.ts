@@ -46,7 +46,8 @@ export class SemaphoreModel {
       return this.#granted(holder.fence);
     }
     this.#purgeWaiters();
-    if (this.waiters.size === 0 && weight <= permits - this.held) return this.#granted(this.#grant(token, this.now + ttl));
+    if (this.waiters.size === 0 && weight <= permits - this.held)
+      return this.#granted(this.#grant(token, this.now + ttl));
     if (!wait) {
       this.#drain(permits, undefined);
       return { kind: 'busy' };
@@ -119,9 +120,7 @@ export class SemaphoreModel {
     this.#purgeHolders();
     this.#purgeWaiters();
     this.#drain(Number.POSITIVE_INFINITY, undefined);
-    const live = [...this.holders.values()].sort(
-      (a, b) => a.expiry - b.expiry || (member(a) < member(b) ? -1 : 1),
-    );
+    const live = [...this.holders.values()].sort((a, b) => a.expiry - b.expiry || (member(a) < member(b) ? -1 : 1));
     const holders = live.map((h) => ({
       token: h.token,
       weight: shape(h.token).weight,

@@ -42,7 +42,12 @@ export type NodeRedisVersion = {
 const url = (node: Node) => ({ url: `redis://${node.host}:${node.port}` });
 const roots = (nodes: readonly Node[]) => nodes.map((n) => ({ host: n.host, port: n.port }));
 
-function version(env: NodeRedisVersion['env'], name: string, load: () => Promise<unknown>, hasSentinel: boolean): NodeRedisVersion {
+function version(
+  env: NodeRedisVersion['env'],
+  name: string,
+  load: () => Promise<unknown>,
+  hasSentinel: boolean,
+): NodeRedisVersion {
   let loaded: Promise<Package> | undefined;
   const pkg = () => (loaded ??= load() as Promise<Package>);
   return {

@@ -4,7 +4,13 @@
  */
 import test from 'ava';
 import type { RedisClient } from '../../src/index.js';
-import { type NodeRedisConnection, type NodeRedisVersion, shut, versionFromEnv, versions } from './node-redis-versions.js';
+import {
+  type NodeRedisConnection,
+  type NodeRedisVersion,
+  shut,
+  versionFromEnv,
+  versions,
+} from './node-redis-versions.js';
 
 type Node = { host: string; port: number };
 

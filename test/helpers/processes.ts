@@ -47,10 +47,7 @@ export class Contender {
   }
 
   /** The first report (already received or still to come) that matches. */
-  next<E extends Report['ev']>(
-    match: (r: Report) => boolean,
-    _ev?: E,
-  ): Promise<Extract<Report, { ev: E }>> {
+  next<E extends Report['ev']>(match: (r: Report) => boolean, _ev?: E): Promise<Extract<Report, { ev: E }>> {
     const seen = this.reports.find(match);
     if (seen) return Promise.resolve(seen as Extract<Report, { ev: E }>);
     return new Promise((resolve) => {

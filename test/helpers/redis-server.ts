@@ -41,7 +41,19 @@ async function spawnLocal(port: number, extraArgs: readonly string[]): Promise<C
   const child = spawn(
     'redis-server',
     // A directory of its own: a replica's full sync writes an RDB file even with --save ''.
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', scratch(), ...extraArgs],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      scratch(),
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -108,7 +120,7 @@ async function startContainer(): Promise<RedisServer> {
   } catch (error) {
     throw new Error(`testcontainers could not be loaded: ${String(error)}`);
   }
-  let container = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
+  const container = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
   const port = () => container.getMappedPort(6379);
   return {
     get url() {
@@ -144,4 +156,3 @@ export async function startRedisProcess(extraArgs: readonly string[] = []): Prom
     );
   }
 }
-

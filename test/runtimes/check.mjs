@@ -67,7 +67,10 @@ async function quickStart(redis, client) {
   let threeInside;
   const allThree = new Promise((resolve) => (threeInside = resolve));
   const work = async (lease) => {
-    check(lease.signal instanceof AbortSignal && !lease.signal.aborted, `${client}: a fresh lease's signal is not a live AbortSignal`);
+    check(
+      lease.signal instanceof AbortSignal && !lease.signal.aborted,
+      `${client}: a fresh lease's signal is not a live AbortSignal`,
+    );
     inside++;
     most = Math.max(most, inside);
     if (inside === 3) threeInside();
@@ -91,7 +94,9 @@ async function quickStart(redis, client) {
     `${client}: Mutex use()`,
   );
   check(isFencingToken(fence), `${client}: the mutex's fencing token ${fence} is not a positive integer`);
-  console.log(`  ok  quick start on ${client}: 4 use() on 3 permits (3 at once), Mutex use(), fencing tokens ${[...fences, fence].join(', ')}`);
+  console.log(
+    `  ok  quick start on ${client}: 4 use() on 3 permits (3 at once), Mutex use(), fencing tokens ${[...fences, fence].join(', ')}`,
+  );
 }
 
 /** The script calls (EVALSHA and EVAL) Redis has run so far, read through `admin`. */
@@ -161,7 +166,10 @@ async function fifo(redis, client, admin) {
     tokens.push(event.token);
   }
   const status = await semaphore.status();
-  check(status.held === 1 && status.holders.length === 1, `${client}: status() shows ${status.held} held, expected 1 (the holder)`);
+  check(
+    status.held === 1 && status.holders.length === 1,
+    `${client}: status() shows ${status.held} held, expected 1 (the holder)`,
+  );
   const waiting = status.waiters.map((waiter) => waiter.token);
   check(
     status.waiting === waiterCount && waiting.join() === tokens.join(),
@@ -177,7 +185,10 @@ async function fifo(redis, client, admin) {
   const after = await scriptCalls(admin);
 
   const arrival = Array.from({ length: waiterCount }, (_, i) => i);
-  check(order.join() === arrival.join(), `${client}: waiters were granted in the order [${order}], expected their arrival order [${arrival}]`);
+  check(
+    order.join() === arrival.join(),
+    `${client}: waiters were granted in the order [${order}], expected their arrival order [${arrival}]`,
+  );
   // The holder's acquire and release, each waiter's acquire and release, one status():
   // anything more is a script call nobody asked for, a heartbeat finding a grant.
   const expected = 2 + 2 * waiterCount + 1;
