@@ -176,7 +176,10 @@ log('');
 log(resultsTable(cfg, results));
 log('');
 log(targetsTable(checks));
-for (const f of failures(results)) log(`FAILED: ${f}`);
+const failed = failures(results);
+for (const f of failed) log(`FAILED: ${f}`);
+// A workload that could not run fails the run (CI runs --quick so that none rots); a missed target does not.
+if (failed.length > 0) process.exitCode = 1;
 log(
   `\n${checks.filter((c) => !c.pass).length} target(s) missed; ${quick ? 'quick' : 'full'} run took ${seconds.toFixed(1)} s`,
 );
