@@ -7,46 +7,57 @@ import type { ResolvedAcquire } from './options.js';
 import { confirmReplicated } from './replication.js';
 import type { HeartbeatReply } from './scripts.js';
 import { channels, publish } from './telemetry.js';
-import type { WakeListener } from './wake.js';
 import { expiryMargin, heartbeatFraction, nextRetryMs, staleGrantFraction, timerDelay } from './timing.js';
+import type { WakeListener } from './wake.js';
 
 /**
  * Where one acquisition stands. Every event (a reply, a grant message, a timer, the
- * user giving up, the client ending) goes through #on(), which moves between these:
+ * user giving up, the client ending) goes through #on(), and only there does it move:
  *
  *   sending ──queued──▶ queued ──heartbeat due──▶ checking ──queued──▶ queued
- *      │                  │  ▲                       │ gone: new token ──▶ sending
- *      │                  │  └───────────────────────┘
- *      ├──granted (reply or message, in any of the three)──▶ confirming ──▶ done
- *      └──gave up while the acquire was in flight: cancel──▶ leaving ──it returned: cancel again──▶ done
+ *      │  ▲                │  ▲                      │ gone: new ticket ──▶ sending
+ *      │  └─ again ────────┼──┼──────────── again ───┘
+ *      │                   │  └──────────────────────┘
+ *      ├──granted (a reply, or a message, in any of the three)──▶ confirming ──▶ done
+ *      └──gave up while a call that may leave a ticket is in flight──▶ leaving ──it returned──▶ done
  *
- * `leaving` is what keeps a cancel from being overtaken by the acquire it cancels: a
- * call that ioredis resends (as EVAL after NOSCRIPT) would otherwise queue a ticket for
- * nobody. Giving up in any other state cancels at once and is done.
+ * One ticket at a time: only `sending` can create one (the acquire script), and it is
+ * entered only when Redis said the previous one is gone. One call in flight per purpose:
+ * `sending` and `checking` each have one; a re-check asked for meanwhile (a stale grant
+ * message, the subscriber reconnecting) is remembered as `again` and sent after it
+ * returns, never beside it. A reply to any call but the newest (`#request`) is a reply
+ * to an old request, and a grant message for another ticket of ours is one for an old
+ * ticket: both are named cases in #on(), and change nothing.
+ *
+ * `leaving` keeps a cancel from being overtaken by what it cancels: an acquire that
+ * ioredis resends (as EVAL after NOSCRIPT) would otherwise queue a ticket for nobody,
+ * and a grant being confirmed by replicas would stay held for nobody.
  */
 type State =
-  | { readonly name: 'sending' }
+  | { readonly name: 'sending'; readonly again: boolean }
   | { readonly name: 'queued' }
-  /** A heartbeat is in flight; `again`: a re-check was asked for meanwhile. */
-  | { readonly name: 'checking'; again: boolean }
+  | { readonly name: 'checking'; readonly again: boolean }
   /** Granted, waiting for replicas (`replicas` option). */
   | { readonly name: 'confirming' }
-  /** Settled for the caller while the acquire was in flight: cancelled once more when it returns. */
+  /** Settled for the caller while a call that may leave a ticket is in flight: cancelled once more when it returns. */
   | { readonly name: 'leaving' }
   | { readonly name: 'done' };
 
-/** The states that carry nothing, made once: an uncontended acquire allocates none. */
-const sending: State = { name: 'sending' };
+/** The states that carry nothing new, made once: an uncontended acquire allocates none. */
+const sending: State = { name: 'sending', again: false };
+const checking: State = { name: 'checking', again: false };
 const queued: State = { name: 'queued' };
 const confirming: State = { name: 'confirming' };
 const leaving: State = { name: 'leaving' };
 const done: State = { name: 'done' };
 
 type Event =
-  | { readonly type: 'reply'; readonly reply: HeartbeatReply; readonly sentAt: number }
-  | { readonly type: 'failed'; readonly error: unknown }
-  | { readonly type: 'message'; readonly fence: number }
+  | { readonly type: 'reply'; readonly request: number; readonly reply: HeartbeatReply; readonly sentAt: number }
+  | { readonly type: 'failed'; readonly request: number; readonly error: unknown }
+  | { readonly type: 'message'; readonly token: string; readonly fence: number }
   | { readonly type: 'check' }
+  | { readonly type: 'confirmed'; readonly request: number; readonly fence: number; readonly validFrom: number }
+  | { readonly type: 'unconfirmed'; readonly request: number; readonly error: unknown }
   | { readonly type: 'giveUp'; readonly reason: unknown }
   | { readonly type: 'ended' };
 
@@ -67,8 +78,10 @@ export class Acquisition {
   #resolve!: (lease: Lease | null) => void;
   #reject!: (error: unknown) => void;
   #state: State = sending;
-  /** Names the ticket in Redis (tokens.ts); replaced only when the ticket was evicted. */
+  /** Names the ticket in Redis (tokens.ts); replaced only when Redis said the ticket is gone. */
   #token: string;
+  /** Numbers every call this acquisition sends; a reply counts only for the newest. */
+  #request = 0;
   #timeout: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** We hold a reference on our inbox channel (attach or subscribe), to give back when done. */
@@ -83,8 +96,6 @@ export class Acquisition {
   #subscribed = false;
   /** The 'queued' event was published (once per acquisition). */
   #announced = false;
-  /** The caller's promise is settled (counted out of `localWaiting` once). */
-  #settled = false;
   /** Wait before re-checking after a connection error (0: none failed since the last reply). */
   #retryIn = 0;
   /** performance.now() when the newest script call was sent. */
@@ -101,6 +112,7 @@ export class Acquisition {
    * message with a token no higher than this one is from a grant that already expired.
    */
   #staleUpTo = 0;
+  #onAbort: (() => void) | undefined;
 
   /**
    * `orNull`: a try (`tryAcquire()`), which resolves with null when the permits are not
@@ -153,13 +165,13 @@ export class Acquisition {
       }
     }
     this.#queuedAt = performance.now();
-    this.#send(true);
+    this.#send(sending);
     return this.#promise;
   }
 
-  /** Called by the listener with the fencing token published for our grant. */
-  granted(fence: number): void {
-    this.#on({ type: 'message', fence });
+  /** Called by the listener with the fencing token published for the grant of `token`. */
+  granted(token: string, fence: number): void {
+    this.#on({ type: 'message', token, fence });
   }
 
   /** Asks Redis where this ticket stands (and heartbeats it). Also called after pub/sub reconnects. */
@@ -175,23 +187,36 @@ export class Acquisition {
   /** The one place where replies, messages and timers change where the acquisition stands. */
   #on(event: Event): void {
     const state = this.#state;
+    // A reply to a call other than the newest: not news, whatever it says.
+    if ('request' in event && event.request !== this.#request) return;
     switch (state.name) {
       case 'done':
         return;
-      case 'confirming':
-        // The grant settles through confirmReplicated's promise, which gives the permit
-        // back if we are gone by then; giving up still reaches the caller at once.
-        if (event.type === 'giveUp') this.#settle(() => this.#reject(event.reason));
-        if (event.type === 'ended') this.#settle(() => this.#reject(this.#closed()));
-        return;
       case 'leaving':
         // The call we waited for came back: now the cancel cannot overtake it.
-        if (event.type === 'reply' || event.type === 'failed') this.#finishLeaving();
+        if (event.type !== 'message' && event.type !== 'check' && event.type !== 'giveUp' && event.type !== 'ended') {
+          this.#state = done;
+          this.#cancel();
+        }
+        return;
+      case 'confirming':
+        if (event.type === 'confirmed')
+          return this.#settle(done, () => this.#deliver(event.fence, event.validFrom, false));
+        // Not safely granted: give the permit back rather than hold it unconfirmed.
+        if (event.type === 'unconfirmed') {
+          this.#settle(done, () => this.#reject(event.error));
+          return this.#cancel();
+        }
+        // The confirmation in flight settles through `leaving`, which gives the permit back.
+        if (event.type === 'giveUp') return this.#settle(leaving, () => this.#reject(event.reason));
+        if (event.type === 'ended') return this.#settle(done, () => this.#reject(this.#closed()));
         return;
     }
     switch (event.type) {
       case 'message':
-        // A grant message is news only past the last token a call saw us queued behind.
+        // A grant for a ticket this acquisition gave up (Redis said it was gone): an old ticket's.
+        if (event.token !== this.#token) return;
+        // News only past the last token a call saw us queued behind.
         if (event.fence > this.#staleUpTo) this.#grant(event.fence, this.#queuedAt, true);
         return;
       case 'giveUp':
@@ -200,21 +225,35 @@ export class Acquisition {
         }
         return this.#leave(event.reason, state.name === 'sending');
       case 'ended':
-        return this.#settle(() => this.#reject(this.#closed()));
+        return this.#settle(done, () => this.#reject(this.#closed()));
       case 'check':
-        if (state.name === 'queued') return this.#send(false);
-        if (state.name === 'checking') state.again = true;
-        // While sending, the reply will tell; a re-check would only race it.
-        return;
+        return this.#recheck(state);
       case 'failed':
-        return this.#onFailed(event.error, state.name === 'sending');
-      case 'reply':
+      case 'reply': {
+        // The call is back: nothing is in flight now, but a re-check asked for meanwhile.
+        const again = (state.name === 'sending' || state.name === 'checking') && state.again;
+        const first = state.name === 'sending';
+        this.#state = queued;
+        if (event.type === 'failed') return this.#onFailed(event.error, first);
         this.#retryIn = 0;
-        return this.#onReply(event.reply, event.sentAt, state);
+        return this.#onReply(event.reply, event.sentAt, again);
+      }
+      case 'confirmed':
+      case 'unconfirmed':
+        // Only `confirming` waits for these.
+        return;
     }
   }
 
-  #onReply(reply: HeartbeatReply, sentAt: number, state: State): void {
+  /** A re-check now, or, with a call in flight, once it returns: never two beside each other. */
+  #recheck(state: State): void {
+    if (state.name === 'queued') return this.#send(checking);
+    if (state.name === 'sending' && !state.again) this.#state = { name: 'sending', again: true };
+    if (state.name === 'checking' && !state.again) this.#state = { name: 'checking', again: true };
+  }
+
+  /** `again`: a re-check was asked for while the call was in flight. */
+  #onReply(reply: HeartbeatReply, sentAt: number, again: boolean): void {
     if ('otherPermits' in reply && reply.otherPermits !== undefined) this.#ctx.otherPermits(reply.otherPermits);
     switch (reply.kind) {
       case 'granted':
@@ -222,58 +261,58 @@ export class Acquisition {
         return this.#grant(reply.fence, sentAt);
       case 'busy':
         // A try never queues, so there is no ticket to take back.
-        return this.#settle(() => this.#notNow());
+        return this.#settle(done, () => this.#notNow());
       case 'full':
         // Nothing was queued (or our ticket had expired and the queue filled up meanwhile).
-        return this.#settle(() => this.#reject(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters)));
+        return this.#settle(done, () => this.#reject(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters)));
       case 'gone':
-        // Evicted while this process stalled: queue again, at the end of the line, under
-        // a new token, so that the old one can never be granted.
+        // Evicted while this process stalled or was cut off: queue again, at the end of the
+        // line, under a new token, so that a grant of the old one is never taken for ours.
         this.#listener.unregister(this.#token);
         this.#token = this.#listener.tokens.next(this.#options.weight, this.#ctx.permits, this.#options.label);
         this.#listener.register(this.#token, this);
-        return this.#send(true);
+        return this.#send(sending);
       case 'queued': {
         this.#queuedAt = Math.max(this.#queuedAt, sentAt);
         this.#staleUpTo = Math.max(this.#staleUpTo, reply.lastFence);
-        const again = state.name === 'checking' && state.again;
-        this.#state = queued;
         this.#announce(reply.position);
         this.#ensureSubscribed();
-        if (again) return this.#send(false);
+        if (again) return this.#send(checking);
         return this.#scheduleHeartbeat(reply.nextExpiryIn);
       }
     }
   }
 
+  /** `first`: the call that failed was an acquire, which may have taken a ticket. */
   #onFailed(error: unknown, first: boolean): void {
     // Redis refused the script, or the client was closed: waiting cannot help.
     if (first || isPermanent(this.#ctx.adapter, error) || clientEnded(this.#ctx)) {
       // The command may have run: take the ticket back (it would expire anyway).
-      this.#settle(() => this.#reject(clientEnded(this.#ctx) ? this.#closed() : error));
+      this.#settle(done, () => this.#reject(clientEnded(this.#ctx) ? this.#closed() : error));
       return this.#cancel();
     }
     // The connection is down (or the node restarting): keep trying, soon at first, then
     // backing off to the heartbeat's pace; if the ticket expired meanwhile, it queues again.
-    this.#state = queued;
     this.#retryIn = nextRetryMs(this.#retryIn, this.#ctx.ttl * heartbeatFraction);
     clearTimeout(this.#heartbeat);
     this.#heartbeat = setTimeout(() => this.recheck(), this.#retryIn);
   }
 
   /**
-   * One script call: the acquire that takes the ticket (`first`), or a heartbeat,
-   * which also re-checks and never queues. Its outcome comes back as an event.
+   * One script call: the acquire that takes a ticket (`sending`), or a heartbeat
+   * (`checking`), which also re-checks and never queues. Its outcome comes back as an
+   * event, under the call's number.
    */
-  #send(first: boolean): void {
+  #send(next: typeof sending | typeof checking): void {
     clearTimeout(this.#heartbeat);
-    this.#state = first ? sending : { name: 'checking', again: false };
+    this.#state = next;
+    const request = ++this.#request;
     const sentAt = performance.now();
     this.#lastSent = sentAt;
     const { scripts, ttl, maxWaiters } = this.#ctx;
-    const ok = (reply: HeartbeatReply) => this.#on({ type: 'reply', reply, sentAt });
-    const fail = (error: unknown) => this.#on({ type: 'failed', error });
-    if (first) scripts.acquireThen({ token: this.#token, ttl, wait: this.#waits, maxWaiters }, ok, fail);
+    const ok = (reply: HeartbeatReply) => this.#on({ type: 'reply', request, reply, sentAt });
+    const fail = (error: unknown) => this.#on({ type: 'failed', request, error });
+    if (next === sending) scripts.acquireThen({ token: this.#token, ttl, wait: this.#waits, maxWaiters }, ok, fail);
     else scripts.heartbeatThen(this.#token, ttl, ok, fail);
   }
 
@@ -317,33 +356,27 @@ export class Acquisition {
 
   /**
    * `validFrom`: no later than the moment Redis counts the lease's ttl from. If too
-   * little of it is left (this process or Redis stalled), the grant is not handed out
-   * as is: a re-check renews it if Redis still has it, or queues us again if not.
-   * `byMessage`: granted by another call, which kept our waiting deadline as the
-   * lease's expiry, where a reply's grant expires a whole ttl after it.
+   * little of it is left (this process or Redis stalled, or the message was held up),
+   * the grant is not handed out as is: a re-check renews it if Redis still has it, or
+   * finds the ticket gone and queues again. `byMessage`: granted by another call, which
+   * kept our waiting deadline as the lease's expiry, where a reply's grant expires a
+   * whole ttl after it.
    */
   #grant(fence: number, validFrom: number, byMessage = false): void {
     if (performance.now() - validFrom > this.#ctx.ttl * staleGrantFraction) {
       // A try must never queue: give the stale grant back and report "not now".
       if (!this.#waits) {
-        this.#settle(() => this.#notNow());
+        this.#settle(done, () => this.#notNow());
         return this.#cancel();
       }
-      return this.#send(false);
+      return this.#recheck(this.#state);
     }
-    if (this.#ctx.replicas === 0) return this.#settle(() => this.#deliver(fence, validFrom, byMessage));
+    if (this.#ctx.replicas === 0) return this.#settle(done, () => this.#deliver(fence, validFrom, byMessage));
     this.#state = confirming;
+    const request = ++this.#request;
     confirmReplicated(this.#ctx, this.#token, fence).then(
-      (confirmedFrom) => {
-        if (this.#state.name !== 'confirming') return this.#cancel();
-        // confirmReplicated refreshed the lease: it runs a whole ttl from then.
-        this.#settle(() => this.#deliver(fence, confirmedFrom, false));
-      },
-      (error: unknown) => {
-        // Not safely granted: give the permit back rather than hold it unconfirmed.
-        if (this.#state.name === 'confirming') this.#settle(() => this.#reject(error));
-        this.#cancel();
-      },
+      (confirmedFrom) => this.#on({ type: 'confirmed', request, fence, validFrom: confirmedFrom }),
+      (error: unknown) => this.#on({ type: 'unconfirmed', request, error }),
     );
   }
 
@@ -369,20 +402,14 @@ export class Acquisition {
 
   /**
    * Timed out or aborted: the caller hears at once, and the ticket leaves the queue (a
-   * grant that raced us goes back). While the first acquire is in flight (`sending`),
-   * the cancel goes now, and once more when that call returns: ioredis may resend it
-   * (as EVAL, after NOSCRIPT) behind the first cancel, and a heartbeat never queues, so
-   * only the first call needs the second. Sending one now as well means a caller that
-   * closes its client right away still takes its ticket back.
+   * grant that raced us goes back). While the acquire that takes the ticket is in
+   * flight (`sending`), the cancel goes now, and once more when that call returns:
+   * ioredis may resend it (as EVAL, after NOSCRIPT) behind the first cancel, and a
+   * heartbeat never queues, so only that call needs the second. Sending one now as well
+   * means a caller that closes its client right away still takes its ticket back.
    */
   #leave(reason: unknown, inFlight: boolean): void {
-    this.#settle(() => this.#reject(reason));
-    this.#cancel();
-    if (inFlight) this.#state = leaving;
-  }
-
-  #finishLeaving(): void {
-    this.#state = done;
+    this.#settle(inFlight ? leaving : done, () => this.#reject(reason));
     this.#cancel();
   }
 
@@ -396,12 +423,13 @@ export class Acquisition {
     this.#ctx.scripts.release(this.#token, undefined).catch(() => {});
   }
 
-  /** Settles the caller's promise (once) and lets go of timers, listeners and the channel. */
-  #settle(settle: () => void): void {
-    if (this.#waits && !this.#settled) this.#ctx.local.waiting--;
-    this.#settled = true;
-    const wasLeaving = this.#state.name === 'leaving';
-    if (!wasLeaving) this.#state = done;
+  /**
+   * Settles the caller's promise, moving to `next` (done, or leaving), and lets go of
+   * timers, listeners and the channel. Called once: from a live state only.
+   */
+  #settle(next: typeof done | typeof leaving, settle: () => void): void {
+    if (this.#waits) this.#ctx.local.waiting--;
+    this.#state = next;
     clearTimeout(this.#timeout);
     clearTimeout(this.#heartbeat);
     if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
@@ -426,6 +454,4 @@ export class Acquisition {
   #waited(): number {
     return performance.now() - this.#startedAt;
   }
-
-  #onAbort: (() => void) | undefined;
 }

@@ -2,9 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { clientEnded, type SemaphoreContext } from './context.js';
 import { ClientClosedError, LeaseLostError } from './errors.js';
 import { encodeLeaseId } from './lease-id.js';
-import { requireCount } from './validate.js';
 import { channels, publish } from './telemetry.js';
-import { heartbeatFraction, maxTimerDelay, refreshRetryFraction, timerDelay } from './timing.js';
+import { heartbeatFraction, holderAllowance, maxTimerDelay, refreshRetryFraction, timerDelay } from './timing.js';
+import { requireCount } from './validate.js';
 import type { WakeListener } from './wake.js';
 
 type ClientBoundRegistry = Pick<WakeListener, 'bind' | 'unbind'>;
@@ -30,6 +30,55 @@ export type GrantOptions = {
 };
 
 /**
+ * Where a lease stands. Timers, replies and the user's calls change it in #on() only.
+ * A lease has one timer at a time, and the state says what it is for:
+ *
+ *   new ──start──▶ idle ──refresh due──▶ refreshing ──confirmed──▶ idle
+ *    │                                       │ deadline passed, or Redis says gone ──▶ lost
+ *    └──start──▶ term ──deadline passed──▶ lost      (startAutoRefresh: term ──▶ refreshing)
+ *
+ * and from any of the live states (new, idle, refreshing, term): release() ──▶ released,
+ * the client ending ──▶ lost (a fixed term stays held in Redis, but this handle is done).
+ *
+ * The deadline (#validUntil) is the holder's own: the expiry Redis confirmed, less
+ * the holder's allowance (timing.ts), so the holder counts its lease over before Redis
+ * can grant it to anyone else. A reply to a refresh that is not the newest, or that
+ * comes after the lease ended, is a reply to an old request: it may only move the
+ * deadline later, never change the state.
+ */
+type State =
+  /** Handed to the caller; no timer until start(), so a lease released at once never arms one. */
+  | { readonly name: 'new'; readonly auto: boolean }
+  /** Refreshes itself; the timer is the next refresh. */
+  | { readonly name: 'idle' }
+  /** A refresh is in flight; the timer is the deadline, which the refresh may move. */
+  | { readonly name: 'refreshing' }
+  /** A fixed term; the timer is its end, the deadline. */
+  | { readonly name: 'term' }
+  /** Given back on purpose: the release is in flight, or settled (#released). */
+  | { readonly name: 'released' }
+  | { readonly name: 'lost'; readonly error: LeaseLostError };
+
+const newAuto: State = { name: 'new', auto: true };
+const newTerm: State = { name: 'new', auto: false };
+const idle: State = { name: 'idle' };
+const refreshing: State = { name: 'refreshing' };
+const term: State = { name: 'term' };
+const released: State = { name: 'released' };
+
+type Event =
+  | { readonly type: 'start' }
+  | { readonly type: 'timer' }
+  /** A refresh (the newest, `request`) was confirmed: Redis holds the lease `left` ms from `sentAt`. */
+  | { readonly type: 'refreshed'; readonly request: number }
+  | { readonly type: 'refreshFailed'; readonly request: number; readonly error: unknown }
+  /** Redis no longer holds it (a refresh, extension or read found it gone). */
+  | { readonly type: 'gone' }
+  | { readonly type: 'autoRefresh' }
+  | { readonly type: 'release' }
+  | { readonly type: 'clientEnded' };
+
+/**
  * Permits held on a semaphore. By default it refreshes itself every `ttl / 3` until
  * released or lost; with `autoRefresh: false` it has a fixed term instead, which ends
  * `ttl` after the grant unless extended. `signal` aborts when it is lost (or its term
@@ -53,26 +102,23 @@ export class Lease implements AsyncDisposable {
   readonly #ctx: SemaphoreContext;
   /** Its client's listener, which tells it when the client ends. */
   readonly #listener: ClientBoundRegistry;
+  /** The holder's allowance for this lease's ttl (timing.ts). */
+  readonly #allowance: number;
   /**
    * Made on the first read of `signal`: most leases are released without anyone
    * listening, and an AbortController (with its reason) is a real share of a
    * short critical section's cost.
    */
   #controller: AbortController | undefined;
-  /** Why the lease ended: released on purpose, or lost. Undefined while held. */
-  #ended: 'released' | LeaseLostError | undefined;
   readonly #grantedAt: number;
-  /** Refreshes itself every ttl / 3; false while it has a fixed term. */
-  #auto: boolean;
-  /**
-   * One timer at a time, so a grant costs a single setTimeout: the next refresh, or
-   * while a refresh is in flight, #validUntil (unless the refresh confirms the lease
-   * beyond it first); for a fixed term, its end.
-   */
+  #state: State;
+  /** The one timer; what it is for depends on the state (see State). */
   #timer: NodeJS.Timeout | undefined;
-  /** Local monotonic time until which Redis is known to hold the lease. */
+  /** Local monotonic time until which this holder counts the lease as held: Redis's expiry less the allowance. */
   #validUntil: number;
-  /** The release in flight or done; cleared when it failed, so that a later call sends it again. */
+  /** Numbers the automatic refreshes; a reply counts only for the newest. */
+  #request = 0;
+  /** The release in flight or settled; cleared when it failed, so that a later call sends it again. */
   #released: Promise<boolean> | undefined;
   /** A failed release is sent again on its own while the lease may still be held. */
   #retry: NodeJS.Timeout | undefined;
@@ -81,7 +127,7 @@ export class Lease implements AsyncDisposable {
    * Then a refresh that failed until the expiry this handle knew of gives nothing back:
    * another handle may have extended the lease beyond it.
    */
-  #shared: boolean;
+  #shared = false;
 
   /**
    * @internal Made by an acquisition once granted. `validFrom` (performance.now() time)
@@ -115,16 +161,17 @@ export class Lease implements AsyncDisposable {
   ): Lease {
     const lease = new Lease(ctx, token, weight, fencingToken, sentAt + left, false);
     lease.#shared = true;
-    lease.#arm();
+    lease.start();
     return lease;
   }
 
+  /** `expiresBy`: no earlier than the moment Redis expires the lease (performance.now() time). */
   private constructor(
     ctx: SemaphoreContext,
     token: string,
     weight: number,
     fencingToken: number,
-    validUntil: number,
+    expiresBy: number,
     autoRefresh: boolean,
   ) {
     this.#ctx = ctx;
@@ -133,9 +180,9 @@ export class Lease implements AsyncDisposable {
     this.weight = weight;
     this.fencingToken = fencingToken;
     this.#grantedAt = performance.now();
-    this.#validUntil = validUntil;
-    this.#auto = autoRefresh;
-    this.#shared = false;
+    this.#allowance = holderAllowance(ctx.ttl);
+    this.#validUntil = expiresBy - this.#allowance;
+    this.#state = autoRefresh ? newAuto : newTerm;
     this.#listener = ctx.listener();
     this.#listener.bind(this);
     ctx.local.held += weight;
@@ -148,17 +195,13 @@ export class Lease implements AsyncDisposable {
    * no caller waits for one to be set (a refresh is due only a third of a ttl later).
    */
   start(): void {
-    if (this.#ended !== undefined || this.#timer !== undefined) return;
-    // The caller may have stalled this process past the expiry: what is due runs now, before
-    // any reply is read, as the timer would have fired first had it been armed at the grant.
-    if (performance.now() >= this.#validUntil) return this.#auto ? this.#refreshDue() : this.#termDue();
-    this.#arm();
+    this.#on({ type: 'start' });
   }
 
   /**
    * Names this lease for `semaphore.lease(id)` in any process: a URL-safe string of
-   * its prefix, key, token and fencing token. It holds nothing that Redis does not
-   * show to anyone who can read the key.
+   * its prefix (as Redis sees it), key, token and fencing token. It holds nothing that
+   * Redis does not show to anyone who can read the key.
    */
   get id(): string {
     this.#shared = true;
@@ -172,7 +215,8 @@ export class Lease implements AsyncDisposable {
 
   /** True while it refreshes itself (the default); false while it has a fixed term. */
   get autoRefresh(): boolean {
-    return this.#auto;
+    const s = this.#state;
+    return s.name === 'new' ? s.auto : s.name === 'idle' || s.name === 'refreshing';
   }
 
   /**
@@ -184,17 +228,17 @@ export class Lease implements AsyncDisposable {
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
-      if (this.#ended instanceof LeaseLostError) this.#controller.abort(this.#ended);
+      if (this.#state.name === 'lost') this.#controller.abort(this.#state.error);
     }
     return this.#controller.signal;
   }
 
   /**
    * True until the lease is released or lost, and only while Redis is known to hold
-   * it: also false once its expiry passed unconfirmed, even before `signal` aborts.
+   * it: also false once its deadline passed unconfirmed, even before `signal` aborts.
    */
   get held(): boolean {
-    return this.#ended === undefined && performance.now() < this.#validUntil;
+    return this.#live && performance.now() < this.#validUntil;
   }
 
   /**
@@ -226,77 +270,42 @@ export class Lease implements AsyncDisposable {
    * nothing if it already does. Throws `LeaseLostError` once the lease has ended.
    */
   startAutoRefresh(): void {
-    // A term that ran out before its timer fired ends now, as the timer would end it.
-    if (!this.#auto) this.#termDue();
+    // A term whose deadline passed before its timer fired ends now, as the timer would end it.
+    if (this.#state.name === 'term' && performance.now() >= this.#validUntil) this.#on({ type: 'timer' });
     this.#requireUsable();
-    if (this.#auto) return;
-    this.#auto = true;
-    clearTimeout(this.#timer);
-    this.#refreshDue();
+    this.#on({ type: 'autoRefresh' });
   }
 
   /**
    * Gives the permits back, and resolves with true, or with false if Redis no longer
    * had them (they expired, or were released through another handle): there was
-   * nothing to give back. Idempotent: later calls return the pending or settled
-   * release. If it fails (the connection is down), it rejects, and the permits stay
-   * taken in Redis: the library sends it again on its own while the lease may still be
-   * held, and a later call sends it again at once. Once this handle has ended (a
-   * loss, or the end of its fixed term as it knows it) it resolves with false without
-   * contacting Redis: it no longer acts on the lease, which another handle may have
-   * extended. A fixed-term lease whose client was closed rejects with
-   * `ClientClosedError`: it stays held in Redis until its term ends.
+   * nothing to give back. Settles by the moment Redis frees the permits on its own at
+   * the latest (the lease's deadline plus the holder's allowance): with false then if
+   * no reply came, since the permits are free by that time whatever became of the call.
+   * Idempotent: later calls return the pending or settled release. If it fails (the
+   * connection is down), it rejects, and the permits stay taken in Redis: the library
+   * sends it again on its own while the lease may still be held, and a later call
+   * sends it again at once. Once this handle has ended (a loss, or the end of its fixed
+   * term as it knows it) it resolves with false without contacting Redis: it no longer
+   * acts on the lease, which another handle may have extended. A fixed-term lease whose
+   * client was closed rejects with `ClientClosedError`: it stays held in Redis until
+   * its term ends.
    */
   release(): Promise<boolean> {
     if (this.#released !== undefined) return this.#released;
     // The client first: found closed, it ends a refreshing lease, as its 'end' would have.
-    if (clientEnded(this.#ctx) && !this.#ended) return Promise.reject(new ClientClosedError(this.key));
-    clearTimeout(this.#timer);
+    if (clientEnded(this.#ctx) && this.#live) return Promise.reject(new ClientClosedError(this.key));
     clearTimeout(this.#retry);
-    if (this.#ended instanceof LeaseLostError) {
+    // A deadline that passed before its timer could fire (this process stalled) ends the
+    // lease first, as the timer would have: the holder never gives back what it counts lost.
+    if (this.#live && performance.now() >= this.#validUntil) this.#on({ type: 'timer' });
+    if (this.#state.name === 'lost') {
       this.#released = Promise.resolve(false);
       return this.#released;
     }
-    if (!this.#ended) {
-      this.#end('released');
-      if (channels.released.hasSubscribers) {
-        publish('released', () => ({
-          key: this.key,
-          token: this.token,
-          fencingToken: this.fencingToken,
-          held: performance.now() - this.#grantedAt,
-        }));
-      }
-    }
-    const released = new Promise<boolean>((resolve, reject) =>
-      this.#ctx.scripts.releaseThen(
-        this.token,
-        this.fencingToken,
-        (reply) => resolve(reply === 'released'),
-        (error: unknown) => {
-          if (this.#released === released) this.#released = undefined;
-          this.#retryRelease();
-          reject(error);
-        },
-      ),
-    );
-    this.#released = released;
-    return released;
-  }
-
-  /** Until the lease would have expired anyway, a failed release keeps being sent. */
-  #retryRelease(): void {
-    const left = this.#validUntil - performance.now();
-    if (left <= 0 || this.#retry) return;
-    this.#retry = setTimeout(
-      () => {
-        this.#retry = undefined;
-        if (!this.#released) this.release().catch(() => {});
-      },
-      Math.min(this.#ctx.ttl * refreshRetryFraction, left),
-    );
-    // Redis frees the permits at the lease's expiry anyway: this must not keep a process alive.
-    this.#retry.unref();
+    this.#on({ type: 'release' });
+    this.#released = this.#sendRelease();
+    return this.#released;
   }
 
   /**
@@ -306,47 +315,138 @@ export class Lease implements AsyncDisposable {
    */
   clientEnded(): void {
     clearTimeout(this.#retry);
-    if (this.#ended || !this.#auto) return;
-    this.#lose('the Redis client was closed (quit() or disconnect())');
+    this.#on({ type: 'clientEnded' });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
   }
 
-  /** Extending, reading and refreshing need a lease that has not ended, and a client to send with. */
-  #requireUsable(): void {
-    // Asked first, for the same reason as in release().
-    const closed = clientEnded(this.#ctx);
-    if (this.#ended instanceof LeaseLostError) throw this.#ended;
-    if (this.#ended === 'released') throw new LeaseLostError(this.key, this.fencingToken, 'it was released');
-    if (closed) throw new ClientClosedError(this.key);
+  /** Not yet released or lost. */
+  get #live(): boolean {
+    return this.#state.name !== 'released' && this.#state.name !== 'lost';
   }
 
-  #end(how: 'released' | LeaseLostError): void {
-    this.#ended = how;
-    this.#ctx.local.held -= this.weight;
-    this.#listener.unbind(this);
-    if (how instanceof LeaseLostError) this.#controller?.abort(how);
+  /** The one place where timers, replies and the user's calls change where the lease stands. */
+  #on(event: Event): void {
+    const state = this.#state;
+    if (state.name === 'released' || state.name === 'lost') return;
+    switch (event.type) {
+      case 'start':
+        if (state.name !== 'new') return;
+        if (!state.auto) return this.#enter(term);
+        // The caller may have stalled this process past the deadline: what is due runs now,
+        // as the timer would have fired first had it been armed at the grant.
+        return this.#enter(idle);
+      case 'timer':
+        return this.#onTimer(state);
+      case 'refreshed':
+        if (state.name !== 'refreshing' || event.request !== this.#request) return;
+        return this.#enter(idle);
+      case 'refreshFailed':
+        if (state.name !== 'refreshing' || event.request !== this.#request) return;
+        return this.#retryRefresh(event.error);
+      case 'gone':
+        this.#lose(goneFromRedis);
+        return;
+      case 'autoRefresh':
+        if (state.name !== 'new' && state.name !== 'term') return;
+        // From now on a refreshing lease: the first refresh goes at once, unless it is too late.
+        this.#state = idle;
+        return this.#onTimer(idle);
+      case 'release':
+        clearTimeout(this.#timer);
+        this.#end(released);
+        if (channels.released.hasSubscribers) {
+          publish('released', () => ({
+            key: this.key,
+            token: this.token,
+            fencingToken: this.fencingToken,
+            held: performance.now() - this.#grantedAt,
+          }));
+        }
+        return;
+      case 'clientEnded':
+        // A fixed term is meant to outlive its client: it stays held in Redis for its term.
+        if (state.name === 'term' || (state.name === 'new' && !state.auto)) return;
+        return this.#lose('the Redis client was closed (quit() or disconnect())');
+    }
   }
 
-  /** The one timer, for what comes next: a refresh, or the end of the fixed term. */
-  #arm(): void {
+  /** The timer fired (or its moment passed before it could): what for, the state says. */
+  #onTimer(state: State): void {
+    const left = this.#validUntil - performance.now();
+    switch (state.name) {
+      case 'new':
+        return this.#on({ type: 'start' });
+      case 'idle':
+        // This process stalled past the deadline: someone else may hold the permit soon.
+        if (left <= 0) return this.#expire('no refresh reached Redis before it expired');
+        return this.#refreshNow();
+      case 'refreshing':
+        // An extension confirmed it beyond: keep watching for the refresh in flight.
+        if (left > 0) return this.#arm(this.#validUntil);
+        return this.#expire('no refresh reached Redis before it expired');
+      case 'term':
+        // Extended meanwhile: wait for the new end.
+        if (left > 0) return this.#arm(this.#validUntil);
+        // Another handle may have extended it: this one says the term it knows of is
+        // over, and leaves the permits alone.
+        return this.#lose('its fixed term ended without an extension');
+    }
+  }
+
+  /**
+   * Enters a live state and arms its timer. A deadline already past (this process
+   * stalled) is handled at once, before any reply is read, as the timer would have been.
+   */
+  #enter(next: typeof idle | typeof term): void {
+    this.#state = next;
+    const left = this.#validUntil - performance.now();
+    if (left <= 0) return this.#onTimer(next);
+    if (next === term) return this.#arm(this.#validUntil);
+    // Redis holds the lease until the deadline: refresh at a third of the ttl, or sooner
+    // if less is left (a grant by message may come with part of its ttl spent).
+    this.#arm(performance.now() + Math.min(this.#ctx.ttl * heartbeatFraction, left / 2));
+  }
+
+  #arm(at: number): void {
     clearTimeout(this.#timer);
-    if (this.#auto) return this.#scheduleRefresh();
-    this.#timer = setTimeout(() => this.#termDue(), delayUntil(this.#validUntil));
+    this.#timer = setTimeout(() => this.#on({ type: 'timer' }), delayUntil(at));
     // A fixed term is meant to outlive its process (another one may take the lease
     // over): its end must not keep the process alive.
-    this.#timer.unref();
+    if (this.#state === term) this.#timer.unref();
   }
 
-  #termDue(): void {
-    if (this.#ended || this.#auto) return;
-    // Extended meanwhile: wait for the new end.
-    if (performance.now() < this.#validUntil) return this.#arm();
-    // Another handle may have extended it: this one says the term it knows of is over,
-    // and leaves the permits alone.
-    this.#lose('its fixed term ended without an extension');
+  /** Sends a refresh; the timer watches the deadline meanwhile. */
+  #refreshNow(): void {
+    this.#state = refreshing;
+    this.#arm(this.#validUntil);
+    const request = ++this.#request;
+    this.#touch(this.#ctx.ttl).then(
+      () => this.#on({ type: 'refreshed', request }),
+      (error: unknown) => {
+        // A LeaseLostError: #touch has already said so.
+        if (!(error instanceof LeaseLostError)) this.#on({ type: 'refreshFailed', request, error });
+      },
+    );
+  }
+
+  /** Keeps trying while the lease may still be ours; gives up just before it expires. */
+  #retryRefresh(error: unknown): void {
+    const left = this.#validUntil - performance.now();
+    const retryIn = Math.min(this.#ctx.ttl * refreshRetryFraction, left / 2);
+    if (retryIn < 1) {
+      this.#lose('it could not be refreshed before it expired', error);
+      return this.#giveBack();
+    }
+    this.#state = idle;
+    this.#arm(performance.now() + retryIn);
+  }
+
+  #expire(reason: string): void {
+    this.#lose(reason);
+    this.#giveBack();
   }
 
   /** A fixed-term grant that came by message runs its whole term from here. */
@@ -356,43 +456,6 @@ export class Lease implements AsyncDisposable {
     } catch {
       // Lost: #touch said so. Unreachable: the term ends at the waiter's deadline instead.
     }
-  }
-
-  /**
-   * Redis holds the lease until #validUntil: refresh at a third of the ttl, or sooner
-   * if less is left (a grant by message may come with part of its ttl spent).
-   */
-  #scheduleRefresh(
-    delay = Math.min(this.#ctx.ttl * heartbeatFraction, (this.#validUntil - performance.now()) / 2),
-  ): void {
-    this.#timer = setTimeout(() => this.#refreshDue(), timerDelay(delay));
-  }
-
-  #refreshDue(): void {
-    if (this.#ended) return;
-    const left = this.#validUntil - performance.now();
-    // This process stalled past the expiry: someone else may hold the permit now.
-    if (left <= 0) return this.#expire();
-    // Count the lease lost if that moment passes with no confirmation, as when Redis stalls.
-    this.#timer = setTimeout(() => this.#expireDue(), delayUntil(this.#validUntil));
-    void this.#refresh();
-  }
-
-  #expireDue(): void {
-    if (this.#ended) return;
-    const left = this.#validUntil - performance.now();
-    // An extension confirmed it beyond: keep watching for the refresh in flight.
-    if (left > 0) {
-      this.#timer = setTimeout(() => this.#expireDue(), delayUntil(this.#validUntil));
-      return;
-    }
-    this.#expire();
-  }
-
-  #expire(): void {
-    if (this.#ended) return;
-    this.#lose('no refresh reached Redis before it expired');
-    this.#giveBack();
   }
 
   /**
@@ -407,55 +470,96 @@ export class Lease implements AsyncDisposable {
   /**
    * Sends refresh-4.lua: the lease is to be held `ms` more (0 reads). Resolves with the
    * ms it has left; rejects with LeaseLostError (and counts the lease lost) once Redis
-   * no longer has it, or with the connection's error.
+   * no longer has it, or with the connection's error. Whatever state the lease is in
+   * when the reply comes, a confirmed expiry only ever moves the deadline later.
    */
   async #touch(ms: number): Promise<number> {
     const sentAt = performance.now();
     const left = await this.#ctx.scripts.refresh(this.token, this.fencingToken, ms);
     if (left === undefined) {
-      if (!this.#ended) this.#lose(goneFromRedis);
-      throw this.#ended instanceof LeaseLostError
-        ? this.#ended
+      this.#on({ type: 'gone' });
+      throw this.#state.name === 'lost'
+        ? this.#state.error
         : new LeaseLostError(this.key, this.fencingToken, goneFromRedis);
     }
-    // The expiry only ever moves later: the furthest one confirmed is the one in force.
-    this.#validUntil = Math.max(this.#validUntil, sentAt + left);
-    if (this.#ended instanceof LeaseLostError) {
-      // This handle ended (its expiry passed here) while the call was in flight, and its
-      // user was told the lease is lost: an extension it made must not keep the permits
-      // for nobody's sake (unless another handle may be using them).
+    this.#validUntil = Math.max(this.#validUntil, sentAt + left - this.#allowance);
+    if (this.#state.name === 'lost') {
+      // This handle ended (its deadline passed here) while the call was in flight, and
+      // its user was told the lease is lost: an extension it made must not keep the
+      // permits for nobody's sake (unless another handle may be using them).
       if (ms > 0) this.#giveBack();
-      throw this.#ended;
+      throw this.#state.error;
     }
     return left;
   }
 
-  async #refresh(): Promise<void> {
-    try {
-      await this.#touch(this.#ctx.ttl);
-    } catch (error) {
-      if (this.#ended) return;
-      clearTimeout(this.#timer);
-      const left = this.#validUntil - performance.now();
-      // Keep trying while the lease may still be ours; give up just before it expires.
-      const retryIn = Math.min(this.#ctx.ttl * refreshRetryFraction, left / 2);
-      if (retryIn < 1) {
-        this.#lose('it could not be refreshed before it expired', error);
-        this.#giveBack();
-      } else {
-        this.#scheduleRefresh(retryIn);
-      }
-      return;
-    }
-    if (this.#ended) return;
+  /**
+   * The release's one call: its reply settles it, or, if none comes, the moment Redis
+   * frees the permits on its own (the deadline plus the allowance) does, with false. A
+   * failure rejects, and the release is sent again on its own while the lease may
+   * still be held.
+   */
+  #sendRelease(): Promise<boolean> {
+    const settleBy = this.#validUntil + this.#allowance;
+    const promise = new Promise<boolean>((resolve, reject) => {
+      const late = setTimeout(() => resolve(false), delayUntil(settleBy));
+      // Only a pending release waits for it; it must not keep the process alive.
+      late.unref();
+      this.#ctx.scripts.releaseThen(
+        this.token,
+        this.fencingToken,
+        (reply) => {
+          clearTimeout(late);
+          resolve(reply === 'released');
+        },
+        (error: unknown) => {
+          clearTimeout(late);
+          if (this.#released === promise) this.#released = undefined;
+          this.#retryRelease();
+          reject(error);
+        },
+      );
+    });
+    return promise;
+  }
+
+  /** Until the lease would have expired anyway, a failed release keeps being sent. */
+  #retryRelease(): void {
+    const left = this.#validUntil + this.#allowance - performance.now();
+    if (left <= 0 || this.#retry) return;
+    this.#retry = setTimeout(
+      () => {
+        this.#retry = undefined;
+        if (!this.#released) this.release().catch(() => {});
+      },
+      Math.min(this.#ctx.ttl * refreshRetryFraction, left),
+    );
+    // Redis frees the permits at the lease's expiry anyway: this must not keep a process alive.
+    this.#retry.unref();
+  }
+
+  /** Extending, reading and refreshing need a lease that has not ended, and a client to send with. */
+  #requireUsable(): void {
+    // Asked first, for the same reason as in release().
+    const closed = clientEnded(this.#ctx);
+    const state = this.#state;
+    if (state.name === 'lost') throw state.error;
+    if (state.name === 'released') throw new LeaseLostError(this.key, this.fencingToken, 'it was released');
+    if (closed) throw new ClientClosedError(this.key);
+  }
+
+  /** Leaves the live states for good. */
+  #end(next: State): void {
     clearTimeout(this.#timer);
-    this.#scheduleRefresh();
+    this.#state = next;
+    this.#ctx.local.held -= this.weight;
+    this.#listener.unbind(this);
+    if (next.name === 'lost') this.#controller?.abort(next.error);
   }
 
   #lose(reason: string, cause?: unknown): void {
-    clearTimeout(this.#timer);
     const error = new LeaseLostError(this.key, this.fencingToken, reason, cause === undefined ? undefined : { cause });
-    this.#end(error);
+    this.#end({ name: 'lost', error });
     publish('lost', () => ({ key: this.key, token: this.token, fencingToken: this.fencingToken, error }));
   }
 }

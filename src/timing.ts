@@ -11,6 +11,26 @@ export function timerDelay(ms: number): number {
   return Math.min(maxTimerDelay, Math.max(0, ms));
 }
 
+/**
+ * The holder's allowance: how much sooner than Redis a holder counts its lease as over,
+ * so that its `signal` aborts before Redis can grant the permits to anyone else. It
+ * covers the clock each side reads in whole milliseconds (Redis's TIME in the scripts,
+ * this process's timers: 1 ms each), a timer firing late (2 ms) and the two clocks
+ * running at slightly different rates (1 % of the ttl): Redlock's drift allowance,
+ * `ttl * 0.01 + 2`, plus the two roundings. Never more than a quarter of the ttl, so
+ * that a tiny ttl still leaves the lease most of its time.
+ */
+export function holderAllowance(ttl: number): number {
+  return Math.min(ttl * driftFraction + timerLateMs + 2 * roundingMs, ttl / 4);
+}
+
+/** Clock-rate difference between this process and Redis over one ttl, at most (see holderAllowance). */
+export const driftFraction = 0.01;
+/** How late a timer of this process fires, at most (see holderAllowance). */
+export const timerLateMs = 2;
+/** What reading a clock in whole milliseconds can cost, on each side (see holderAllowance). */
+export const roundingMs = 1;
+
 /** Leases refresh, and waiters heartbeat, every `ttl * heartbeatFraction`. */
 export const heartbeatFraction = 1 / 3;
 

@@ -6,7 +6,8 @@ import { parseGrant, TokenSource } from './tokens.js';
 
 /** A waiter as the listener sees it: told of its grant, or asked to re-check after a gap. */
 export type WakeTarget = {
-  granted(fence: number): void;
+  /** `token`: the ticket the grant message is for (the message names it). */
+  granted(token: string, fence: number): void;
   recheck(): void;
   /** The user's client ended: the acquisition can never complete. */
   abandon(): void;
@@ -156,7 +157,7 @@ export class WakeListener {
     const sub: Subscriber = this.#adapter.subscriber({
       message: (_channel, message) => {
         const { token, fence } = parseGrant(message);
-        this.#targets.get(token)?.granted(fence);
+        this.#targets.get(token)?.granted(token, fence);
       },
       ready: () => {
         if (current()) publish('subscriber', () => ({ event: 'connected', channels: this.#watches.size }));
