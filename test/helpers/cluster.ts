@@ -1,6 +1,7 @@
 /**
  * A real Redis Cluster on loopback for the tests: three masters started from PATH and
- * joined with `redis-cli --cluster create`. Stopped when the test file ends.
+ * joined with `redis-cli --cluster create`. Stopped when the test file ends. With
+ * proxyCluster(), a client of its own reaches every node through a partition proxy.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -8,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis } from 'ioredis';
 import type { RedisClient } from '../../src/index.js';
 import { eventually } from './eventually.js';
-import { fromEnv } from './node-redis.js';
+import { fromEnv, type NodeRedis, nodeRedis } from './node-redis.js';
+import { type Partition, type PartitionProxy, startProxy, together } from './partition.js';
 import { freePort, type RedisServer, startRedisProcess } from './redis-server.js';
 import { replicaLinked } from './replication.js';
 
@@ -135,4 +137,43 @@ export async function slotOf(c: LocalCluster, key: string) {
   } finally {
     probe.disconnect();
   }
+}
+
+export type ProxiedCluster = {
+  /** One per node of the cluster, in the order of its `nodes`. */
+  readonly proxies: readonly PartitionProxy[];
+  /** Every proxy at once. */
+  readonly partition: Partition;
+  /** The proxies, as a client's startup (root) nodes: it never contacts a node directly, even to reconnect. */
+  readonly startupNodes: readonly { host: string; port: number }[];
+  /**
+   * Each node's own address ('127.0.0.1:<port>', as the nodes announce it) to its
+   * proxy's: ioredis's `natMap` and node-redis's `nodeAddressMap` take this shape.
+   */
+  readonly addressMap: Readonly<Record<string, { host: string; port: number }>>;
+  /** An ioredis Cluster through the proxies, closed when the test file ends. */
+  connectIoredis(options?: ClusterOptions): Cluster;
+  /** A connected node-redis cluster through the proxies (v6 unless told), closed when the test file ends. */
+  connectNodeRedis(v?: NodeRedis): Promise<RedisClient>;
+};
+
+/** A proxy in front of every node of `c`: its own, so a test partitions its client only. */
+export async function proxyCluster(c: LocalCluster): Promise<ProxiedCluster> {
+  const members = await Promise.all(c.nodes.map((node) => startProxy(node.port)));
+  const startupNodes = members.map((p) => ({ host: '127.0.0.1', port: p.port }));
+  const addressMap = Object.fromEntries(c.nodes.map((node, i) => [`127.0.0.1:${node.port}`, startupNodes[i]!]));
+  return {
+    proxies: members,
+    partition: together(members),
+    startupNodes,
+    addressMap,
+    connectIoredis(options = {}) {
+      // The wake-up subscriber is a duplicate(): it keeps these startup nodes and this map.
+      const client = new Cluster(startupNodes, { ...options, natMap: addressMap });
+      client.on('error', () => {});
+      clients.push(client);
+      return client;
+    },
+    connectNodeRedis: (v = nodeRedis[0]!) => v.connectCluster(startupNodes, { nodeAddressMap: addressMap }),
+  };
 }

@@ -34,7 +34,8 @@ export type NodeRedisVersion = {
   readonly hasSentinel: boolean;
   /** `options`: more of the version's own client options (v5 and later: RESP, commandOptions, ...). */
   createClient(url: string, options?: object): Promise<NodeRedisConnection>;
-  createCluster(rootNodes: readonly Node[]): Promise<NodeRedisConnection>;
+  /** `options`: more of the version's cluster options (`nodeAddressMap`, ...). */
+  createCluster(rootNodes: readonly Node[], options?: object): Promise<NodeRedisConnection>;
   /** Refused (rejects) where the version has none. */
   createSentinel(name: string, sentinels: readonly Node[]): Promise<NodeRedisConnection>;
 };
@@ -55,7 +56,7 @@ function version(
     name,
     hasSentinel,
     createClient: async (u, options) => (await pkg()).createClient({ url: u, ...options }),
-    createCluster: async (nodes) => (await pkg()).createCluster({ rootNodes: nodes.map(url) }),
+    createCluster: async (nodes, options) => (await pkg()).createCluster({ rootNodes: nodes.map(url), ...options }),
     async createSentinel(sentinelName, sentinels) {
       const create = (await pkg()).createSentinel;
       if (!create) throw new Error(`${name} has no sentinel client`);

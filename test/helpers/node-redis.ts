@@ -19,8 +19,8 @@ export type NodeRedis = {
   readonly version: NodeRedisVersion;
   /** A connected client on `url`, with more of the version's client options if given. */
   connect(url: string, options?: object): Promise<RedisClient & NodeRedisConnection>;
-  /** A connected cluster client from `rootNodes`. */
-  connectCluster(rootNodes: readonly Node[]): Promise<RedisClient & NodeRedisConnection>;
+  /** A connected cluster client from `rootNodes`, with more of the version's cluster options if given. */
+  connectCluster(rootNodes: readonly Node[], options?: object): Promise<RedisClient & NodeRedisConnection>;
   /** A connected sentinel client (v5 and later), finding master `name` through `sentinels`. */
   readonly connectSentinel?: (name: string, sentinels: readonly Node[]) => Promise<RedisClient & NodeRedisConnection>;
 };
@@ -44,7 +44,7 @@ function wrap(v: NodeRedisVersion): NodeRedis {
     name: v.name,
     version: v,
     connect: async (u, options) => connected(await v.createClient(u, options)),
-    connectCluster: async (nodes) => connected(await v.createCluster(nodes)),
+    connectCluster: async (nodes, options) => connected(await v.createCluster(nodes, options)),
     ...(v.hasSentinel && {
       connectSentinel: async (name: string, nodes: readonly Node[]) => connected(await v.createSentinel(name, nodes)),
     }),
