@@ -247,21 +247,23 @@ export class Lease implements AsyncDisposable {
    * more: an extension never shortens a lease). Rejects with `LeaseLostError` if the
    * lease is no longer held (expired, released here or through another handle, or
    * lost by Redis); then nothing changed. Works on any lease; an automatic refresh
-   * never undoes an extension.
+   * never undoes an extension. Settles, like release(), by the moment Redis frees the
+   * permits on its own: with no reply by then, the lease is lost (LeaseLostError).
    */
   async extend(ms: number): Promise<number> {
     const duration = requireCount('ms', ms, maxTimerDelay);
     this.#requireUsable();
-    return this.#touch(duration);
+    return this.#whileHeld(this.#touch(duration));
   }
 
   /**
    * Asks Redis how many ms the lease has left (server clock), without changing it.
-   * Rejects with `LeaseLostError` if it is no longer held.
+   * Rejects with `LeaseLostError` if it is no longer held, or if no reply came by the
+   * moment Redis frees the permits on its own.
    */
   async remaining(): Promise<number> {
     this.#requireUsable();
-    return this.#touch(0);
+    return this.#whileHeld(this.#touch(0));
   }
 
   /**
@@ -491,6 +493,44 @@ export class Lease implements AsyncDisposable {
       throw this.#state.error;
     }
     return left;
+  }
+
+  /**
+   * A user's call on the lease, settled by the moment Redis frees the permits on its own
+   * (the deadline plus the allowance, later if a refresh moves it meanwhile) if no reply
+   * has come by then: a partition must not leave the caller waiting past the lease's
+   * life. The lease is lost then, if it was not already. A reply that comes later is
+   * still read (#touch gives back an extension that came too late).
+   */
+  #whileHeld<T>(call: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let late: NodeJS.Timeout | undefined;
+      const watch = () => {
+        const by = this.#validUntil + this.#allowance;
+        if (performance.now() < by) {
+          late = setTimeout(watch, delayUntil(by));
+          // The call itself keeps the process alive as long as it should.
+          late.unref();
+          return;
+        }
+        if (this.#live) this.#lose('no reply came from Redis before it expired');
+        const state = this.#state;
+        reject(
+          state.name === 'lost' ? state.error : new LeaseLostError(this.key, this.fencingToken, 'it was released'),
+        );
+      };
+      watch();
+      call.then(
+        (value) => {
+          clearTimeout(late);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(late);
+          reject(error);
+        },
+      );
+    });
   }
 
   /**

@@ -75,3 +75,42 @@ test('a Redis that stalls past the ttl: the lease counts as lost when its expiry
   t.true(reason instanceof LeaseLostError);
   t.regex((reason as Error).message, /before it expired/);
 });
+
+/**
+ * The wall-clock moment `signal` aborted: Redis's TIME reads the same system clock as
+ * this process on one machine, so it compares with the expiry Redis stored (ms).
+ */
+function abortedAt(signal: AbortSignal): Promise<number> {
+  return aborted(signal).then(() => performance.timeOrigin + performance.now());
+}
+
+test('the holder knows first: a fixed term ends, signal aborting, before Redis can grant the permits to anyone else', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('first-term');
+  // The allowance grows with the ttl (1 % + 4 ms: 64 ms here), far beyond a timer's lateness.
+  const lease = await new Mutex(await connectLibrary(), key, { ttl: 6_000 }).acquire({ autoRefresh: false });
+  const expiry = await expiryOf(redis, key, lease);
+  const at = await abortedAt(lease.signal);
+  t.false(lease.held);
+  t.true(expiry !== null && at < expiry, `aborted at ${at}, Redis frees it at ${expiry}`);
+  // And the term's end left it held in Redis: only the holder has let go.
+  t.is(await expiryOf(redis, key, lease), expiry);
+});
+
+test.serial(
+  'the holder knows first: cut off from a stalled Redis, a refreshing lease aborts before Redis frees it',
+  async (t) => {
+    const server = await startRedisServer();
+    const redis = await connect(server.url);
+    const key = uniqueKey('first-stalled');
+    const lease = await new Mutex(await connectLibrary(server.url), key, { ttl: 6_000 }).acquire();
+    const lost = abortedAt(lease.signal);
+    // The first refresh, due a third of a ttl from now, never comes back.
+    const expiry = await expiryOf(redis, key, lease);
+    server.pause();
+    const at = await lost;
+    server.resume();
+    t.true(expiry !== null && at < expiry, `aborted at ${at}, Redis frees it at ${expiry}`);
+    t.regex(String((lease.signal.reason as Error).message), /no refresh reached Redis before it expired/);
+  },
+);

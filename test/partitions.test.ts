@@ -6,7 +6,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { compiledScripts, shipped } from '../src/compiled-scripts.js';
-import { type Lease, Mutex, type RedisClient } from '../src/index.js';
+import { type Lease, LeaseLostError, Mutex, type RedisClient } from '../src/index.js';
 import { proxyCluster, sharedCluster } from './helpers/cluster.js';
 import { queued } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
@@ -199,6 +199,22 @@ for (const setup of setups) {
     s.partition.hold();
     // Settled with the partition still on: nothing is healed before it.
     t.false(await lease.release(), 'no reply came: the permits are free in Redis by its deadline in any case');
+    await freeOnceHealed(t, s, key);
+  });
+
+  test(`${setup.name}: extend() and remaining() during a partition settle by the lease's deadline, the lease lost`, async (t) => {
+    const s = await setup.start();
+    const key = uniqueKey('extend-cut');
+    const lease = await new Mutex(s.partitioned, key, { ttl }).acquire({ autoRefresh: false });
+    t.timeout(4 * ttl, 'extend() or remaining() did not settle while the partition held');
+    s.partition.hold();
+    const [extended, read] = await Promise.allSettled([lease.extend(60_000), lease.remaining()]);
+    for (const outcome of [extended, read]) {
+      t.is(outcome.status, 'rejected');
+      t.true(outcome.status === 'rejected' && outcome.reason instanceof LeaseLostError);
+    }
+    t.true(lease.signal.aborted);
+    // Once healed, the held extension reaches Redis late: the lease it would have kept is given back.
     await freeOnceHealed(t, s, key);
   });
 
