@@ -12,8 +12,9 @@ import { expiryOf, keysOf } from './helpers/keys.js';
 import { type NodeRedisConnection, shut } from './helpers/node-redis-versions.js';
 import { connect, connectLibrary, redisUrl, startRedisServer, uniqueKey } from './helpers/redis.js';
 
-// Each test has a holder and a waiter behind it, on a short ttl so heartbeats come quickly.
-const ttl = 300;
+// Each test has a holder and a waiter behind it, on a short ttl so heartbeats come quickly
+// (yet long enough that a lease outlives a busy CI machine's pauses).
+const ttl = 600;
 
 test('a Redis user without channel rights: releases still hand over, and nothing is left inconsistent', async (t) => {
   const admin = await connect();

@@ -10,11 +10,12 @@
  */
 import { fc } from '@fast-check/ava';
 import test from 'ava';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { compiledScripts, shipped } from '../src/compiled-scripts.js';
 import { type Lease, type RedisClient, Semaphore } from '../src/index.js';
 import { eventually } from './helpers/eventually.js';
 import { keysOf } from './helpers/keys.js';
+import { type NodeRedisConnection, shut } from './helpers/node-redis-versions.js';
 import { type PartitionProxy, startProxy } from './helpers/partition.js';
 import { connect, connectLibrary, startRedisServer, uniqueKey } from './helpers/redis.js';
 
@@ -198,10 +199,14 @@ async function run(schedule: readonly Step[], seen: string[]): Promise<void> {
   for (const c of contenders) apply(c.proxy, { at: 0, who: 0, what: 'heal', ms: 0 });
   stop = true;
   // Every loop ends within its acquire's timeout and a release's ttl; far longer means one hangs.
+  let hung: NodeJS.Timeout | undefined;
   const ended = await Promise.race([
     Promise.all([...loops, sampler]).then(() => true),
-    new Promise<false>((resolve) => setTimeout(() => resolve(false), 8 * ttl)),
+    new Promise<false>((resolve) => {
+      hung = setTimeout(() => resolve(false), 8 * ttl);
+    }),
   ]);
+  clearTimeout(hung);
   if (!ended) {
     const now = performance.now();
     const stuck = contenders.map((c, i) => `client ${i}: ${c.doing} for ${Math.round(now - c.since)} ms`);
@@ -217,6 +222,12 @@ async function run(schedule: readonly Step[], seen: string[]): Promise<void> {
     problems.push(
       `a ttl after the end: held by ${end.holders.join(', ') || 'none'}, waiting ${end.waiters.join(', ')}`,
     );
+  }
+  // This run's clients and proxies go with its server: none may be left reconnecting to it.
+  for (const c of contenders) {
+    if (c.client instanceof Redis) c.client.disconnect();
+    else await shut(c.client as unknown as NodeRedisConnection);
+    await c.proxy.close();
   }
   await server.stop();
   if (problems.length > 0) throw new Error(problems.slice(0, 5).join('\n'));

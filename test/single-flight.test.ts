@@ -11,8 +11,9 @@ test('single flight: of many processes finding the cache stale, exactly one refr
   // Reads the cache only: the library runs in the workers, on the client RFS_CLIENT names.
   const redis = await connect();
   const key = uniqueKey('single-flight');
+  const program = await bundled(worker);
   const children = Array.from({ length: 5 }, () =>
-    fork(bundled(worker), [key], { execArgv: [], env: { ...process.env, REDIS_URL: url }, stdio: 'inherit' }),
+    fork(program, [key], { execArgv: [], env: { ...process.env, REDIS_URL: url }, stdio: 'inherit' }),
   );
   const results = await Promise.all(
     children.map(async (child) => {

@@ -2,10 +2,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
 import { bundled } from './programs.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const entry = new URL('../../src/cli.ts', import.meta.url);
+// Built before the test file's tests run, so that a Cli starts at once.
+let entry = '';
+test.before('build the CLI', async () => {
+  entry = await bundled(new URL('../../src/cli.ts', import.meta.url));
+});
 
 export type Outcome = {
   readonly code: number | null;
@@ -32,7 +37,7 @@ export class Cli {
   constructor(args: readonly string[], env: Record<string, string | undefined> = {}) {
     const merged = { ...process.env, ...env };
     for (const [name, value] of Object.entries(env)) if (value === undefined) delete merged[name];
-    this.process = spawn(process.execPath, [bundled(entry), ...args], {
+    this.process = spawn(process.execPath, [entry, ...args], {
       cwd: root,
       env: merged,
       stdio: ['ignore', 'pipe', 'pipe'],

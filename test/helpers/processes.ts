@@ -25,7 +25,7 @@ export class Contender {
   }
 
   static async start(redisUrl: string, env: Record<string, string> = {}): Promise<Contender> {
-    const child = fork(bundled(childPath), [], {
+    const child = fork(await bundled(childPath), [], {
       execArgv: [],
       env: { ...process.env, ...env, REDIS_URL: redisUrl },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

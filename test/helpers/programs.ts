@@ -10,34 +10,40 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
+import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = join(root, '.test-build');
-const built = new Map<string, string>();
+const built = new Map<string, Promise<string>>();
+const files = new Set<string>();
 
 process.once('exit', () => {
-  for (const file of built.values()) rmSync(file, { force: true });
+  for (const file of files) rmSync(file, { force: true });
 });
 
-/** The path of `entry` (a .ts file) bundled for `node`; built on the first call in this process. */
-export function bundled(entry: URL): string {
+/**
+ * The path of `entry` (a .ts file) bundled for `node`; built on the first call in this
+ * process. Asynchronous: esbuild works in its own process meanwhile, so the tests' timers
+ * (leases with short ttls) never wait on it.
+ */
+export function bundled(entry: URL): Promise<string> {
   const source = fileURLToPath(entry);
   let file = built.get(source);
   if (!file) {
     mkdirSync(dir, { recursive: true });
     // Per process: test files run side by side, each with its own copy.
-    file = join(dir, `${basename(source, '.ts')}-${process.pid}.mjs`);
-    buildSync({
+    const out = join(dir, `${basename(source, '.ts')}-${process.pid}.mjs`);
+    files.add(out);
+    file = build({
       entryPoints: [source],
-      outfile: file,
+      outfile: out,
       bundle: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
       packages: 'external',
       logLevel: 'warning',
-    });
+    }).then(() => out);
     built.set(source, file);
   }
   return file;
