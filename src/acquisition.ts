@@ -232,9 +232,8 @@ export class Acquisition {
       case 'reply': {
         // The call is back: nothing is in flight now, but a re-check asked for meanwhile.
         const again = (state.name === 'sending' || state.name === 'checking') && state.again;
-        const first = state.name === 'sending';
         this.#state = queued;
-        if (event.type === 'failed') return this.#onFailed(event.error, first);
+        if (event.type === 'failed') return this.#onFailed(event.error, event.request === 1);
         this.#retryIn = 0;
         return this.#onReply(event.reply, event.sentAt, again);
       }
@@ -283,7 +282,12 @@ export class Acquisition {
     }
   }
 
-  /** `first`: the call that failed was an acquire, which may have taken a ticket. */
+  /**
+   * `first`: the acquisition's first call failed; the caller hears of it at once, as of
+   * any error of a call. Later, only an error that waiting cannot cure ends the wait: a
+   * re-check goes after a dropped connection, and finds the ticket, or finds it gone and
+   * queues again (a re-queue that failed may or may not have taken its ticket).
+   */
   #onFailed(error: unknown, first: boolean): void {
     // Redis refused the script, or the client was closed: waiting cannot help.
     if (first || isPermanent(this.#ctx.adapter, error) || clientEnded(this.#ctx)) {

@@ -69,7 +69,7 @@ const released: State = { name: 'released' };
 type Event =
   | { readonly type: 'start' }
   | { readonly type: 'timer' }
-  /** A refresh (the newest, `request`) was confirmed: Redis holds the lease `left` ms from `sentAt`. */
+  /** An automatic refresh (call `request`) was confirmed; #touch has moved the deadline. */
   | { readonly type: 'refreshed'; readonly request: number }
   | { readonly type: 'refreshFailed'; readonly request: number; readonly error: unknown }
   /** Redis no longer holds it (a refresh, extension or read found it gone). */
@@ -273,7 +273,7 @@ export class Lease implements AsyncDisposable {
    */
   startAutoRefresh(): void {
     // A term whose deadline passed before its timer fired ends now, as the timer would end it.
-    if (this.#state.name === 'term' && performance.now() >= this.#validUntil) this.#on({ type: 'timer' });
+    if (!this.autoRefresh && this.#live && performance.now() >= this.#validUntil) this.#on({ type: 'timer' });
     this.#requireUsable();
     this.#on({ type: 'autoRefresh' });
   }
@@ -335,11 +335,10 @@ export class Lease implements AsyncDisposable {
     if (state.name === 'released' || state.name === 'lost') return;
     switch (event.type) {
       case 'start':
-        if (state.name !== 'new') return;
-        if (!state.auto) return this.#enter(term);
-        // The caller may have stalled this process past the deadline: what is due runs now,
-        // as the timer would have fired first had it been armed at the grant.
-        return this.#enter(idle);
+        // The caller may have stalled this process past the deadline: #enter handles it now,
+        // as the timer would have, had it been armed at the grant.
+        if (state.name === 'new') this.#enter(state.auto ? idle : term);
+        return;
       case 'timer':
         return this.#onTimer(state);
       case 'refreshed':
