@@ -253,7 +253,9 @@ export class Lease implements AsyncDisposable {
   async extend(ms: number): Promise<number> {
     const duration = requireCount('ms', ms, maxTimerDelay);
     this.#requireUsable();
-    return this.#whileHeld(this.#touch(duration));
+    // Settled unanswered, it gives the permits back at once: behind the extension on the
+    // connection, so that an extension landing late keeps nothing for nobody's sake.
+    return this.#whileHeld(this.#touch(duration), () => this.#giveBack());
   }
 
   /**
@@ -477,6 +479,9 @@ export class Lease implements AsyncDisposable {
   async #touch(ms: number): Promise<number> {
     const sentAt = performance.now();
     const left = await this.#ctx.scripts.refresh(this.token, this.fencingToken, ms);
+    // The deadline passed before this reply was read (the process stalled, or the timer
+    // is due but has not run yet): the lease ended then, whichever the event loop reads first.
+    if (this.#live && performance.now() >= this.#validUntil) this.#on({ type: 'timer' });
     if (left === undefined) {
       this.#on({ type: 'gone' });
       throw this.#state.name === 'lost'
@@ -498,10 +503,11 @@ export class Lease implements AsyncDisposable {
    * A user's call on the lease, settled by the moment Redis frees the permits on its own
    * (the deadline plus the allowance, later if a refresh moves it meanwhile) if no reply
    * has come by then: a partition must not leave the caller waiting past the lease's
-   * life. The lease is lost then, if it was not already. A reply that comes later is
-   * still read (#touch gives back an extension that came too late).
+   * life. The lease is lost then, if it was not already, and `unanswered` runs before
+   * the caller hears of it. A reply that comes later is still read (#touch gives back an
+   * extension that came too late).
    */
-  #whileHeld<T>(call: Promise<T>): Promise<T> {
+  #whileHeld<T>(call: Promise<T>, unanswered?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let late: NodeJS.Timeout | undefined;
       const watch = () => {
@@ -513,6 +519,7 @@ export class Lease implements AsyncDisposable {
           return;
         }
         if (this.#live) this.#lose('no reply came from Redis before it expired');
+        unanswered?.();
         const state = this.#state;
         reject(
           state.name === 'lost' ? state.error : new LeaseLostError(this.key, this.fencingToken, 'it was released'),
