@@ -44,6 +44,12 @@ export type Config = {
     warmupSeconds: number;
     cooldownSeconds: number;
   };
+  /**
+   * W8, the holder's margin: `runs` holders per library cut off at random moments,
+   * `parallel` at a time, with a ttl taken in turn from `ttls`; `seed` decides the
+   * schedule (RFS_MARGIN_SEED replays one).
+   */
+  margin: { runs: number; parallel: number; ttls: readonly number[]; seed: number };
 };
 
 /** `seconds` is per round: W2/W3 measure 2 × 5 s = 10 s per library in the full run. */
@@ -60,24 +66,24 @@ export function config(quick: boolean): Config {
       cpuPairs: quick ? 400 : 3_000,
       cpuChunks: quick ? 2 : 6,
     },
-    mutex: { processes: 8, holdMs: 1, rounds, seconds: quick ? 1 : 5, warmupSeconds: quick ? 0.3 : 0.5 },
+    mutex: { processes: 8, holdMs: 1, rounds, seconds: quick ? 0.5 : 5, warmupSeconds: quick ? 0.2 : 0.5 },
     semaphore: {
       permits: 3,
       processes: 12,
       holdMs: 2,
       rounds,
-      seconds: quick ? 1 : 5,
-      warmupSeconds: quick ? 0.3 : 0.5,
+      seconds: quick ? 0.5 : 5,
+      warmupSeconds: quick ? 0.2 : 0.5,
     },
-    deep: { processes: quick ? 2 : 4, depths: [10, quick ? 1_000 : 10_000], seconds: quick ? 0.5 : 5 },
+    deep: { processes: quick ? 2 : 4, depths: [10, quick ? 300 : 10_000], seconds: quick ? 0.5 : 5 },
     idle: {
       processes: quick ? 2 : 4,
-      waiters: quick ? 200 : 1_000,
-      seconds: quick ? 1.5 : 10,
-      settleSeconds: quick ? 0.5 : 1,
+      waiters: quick ? 100 : 1_000,
+      seconds: quick ? 1 : 10,
+      settleSeconds: quick ? 0.3 : 1,
     },
     many: { concurrency: 100, rounds: quick ? 1 : 3, seconds: quick ? 0.5 : 1 },
-    publish: { messages: quick ? 60 : 250, idleGapMs: [5, 20], briskGapMs: [1, 2] },
+    publish: { messages: quick ? 30 : 250, idleGapMs: [5, 20], briskGapMs: [1, 2] },
     // Full: 3 × 10 s = 30 s per level per library. At 80 % load one 10 s window's p99 varied 2–3× from
     // round to round here, three together by about ±15 %: enough to tell a 0.3× ratio from 0.5×.
     open: {
@@ -86,9 +92,16 @@ export function config(quick: boolean): Config {
       processes: 8,
       loads: [0.5, 0.8, 0.95],
       rounds: quick ? 1 : 3,
-      seconds: quick ? 1.5 : 10,
-      warmupSeconds: quick ? 0.4 : 1.5,
-      cooldownSeconds: quick ? 0.3 : 1,
+      seconds: quick ? 0.6 : 10,
+      warmupSeconds: quick ? 0.2 : 1.5,
+      cooldownSeconds: quick ? 0.2 : 1,
+    },
+    // 1 s and 2 s: redlock extends 500 ms before expiry, so a shorter ttl would have it extend non-stop.
+    margin: {
+      runs: quick ? 4 : 40,
+      parallel: 4,
+      ttls: [1_000, 2_000],
+      seed: Number(process.env.RFS_MARGIN_SEED ?? Math.floor(Math.random() * 2 ** 32)),
     },
   };
 }

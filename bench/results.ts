@@ -3,6 +3,7 @@ import type { LibId } from './protocol.js';
 import type { ContendFigures } from './workloads/contended.js';
 import type { DepthFigures } from './workloads/deep-queue.js';
 import type { IdleFigures } from './workloads/idle.js';
+import type { MarginFigures } from './workloads/margin.js';
 import type { ManyFigures } from './workloads/many-keys.js';
 import type { OpenFigures } from './workloads/open-loop.js';
 import type { FloorFigures } from './workloads/publish-floor.js';
@@ -23,6 +24,8 @@ export type Results = {
   many: PerLib<ManyFigures>;
   /** One figure per load level, in the order of cfg.open.loads. */
   open: PerLib<OpenFigures[]>;
+  /** W8: the holder's margin under partitions. */
+  margin: PerLib<MarginFigures>;
   /** The bare PUBLISH floor: no library involved; absent when neither W2 nor W3 ran. */
   publish?: Outcome<FloorFigures>;
 };

@@ -23,6 +23,7 @@ import { libraryVersion } from './version.js';
 import { type ContendFigures, contendFigures, contendRound } from './workloads/contended.js';
 import { deepQueue } from './workloads/deep-queue.js';
 import { idle } from './workloads/idle.js';
+import { marginFigures, marginRound } from './workloads/margin.js';
 import { manyFigures, manyRound } from './workloads/many-keys.js';
 import { capacityPerSec, openFigures, openRound } from './workloads/open-loop.js';
 import { type FloorFigures, type FloorRound, floorFigures, floorRound } from './workloads/publish-floor.js';
@@ -159,6 +160,9 @@ const results: Results = {
     ? await interleaved('W7 open loop', cfg.open.rounds, (lib) => openRound(ctx, lib), openFigures, {
         applies: semaphoreLib,
       })
+    : {},
+  margin: wanted('w8')
+    ? await each('W8 holder margin', async (lib) => marginFigures(lib, [await marginRound(ctx, lib)]))
     : {},
 };
 const publish = floorOutcome();
