@@ -1,6 +1,7 @@
 /** Client processes (client.ts), each driven by request/reply over IPC. */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { bundled } from '../test/helpers/programs.js';
 import type { Command, Reply } from './protocol.js';
 
 const clientPath = new URL('./client.ts', import.meta.url);
@@ -31,8 +32,9 @@ export class Client {
   }
 
   static async start(proc: number, redisUrl: string): Promise<Client> {
-    const child = fork(clientPath, [], {
-      execArgv: ['--import', 'tsx'],
+    // Bundled once (test/helpers/programs.ts): through tsx every start compiled the sources again.
+    const child = fork(await bundled(clientPath), [], {
+      execArgv: [],
       env: { ...process.env, REDIS_URL: redisUrl },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -234,7 +234,14 @@ export class PartitionProxy implements Partition {
   #cut(link: Link): void {
     this.#links.delete(link);
     for (const d of both) link.pipes[d].stop();
-    for (const socket of [link.client, link.server]) if (!socket.destroyed) socket.resetAndDestroy();
+    for (const socket of [link.client, link.server]) {
+      if (socket.destroyed) continue;
+      // A reset racing the shutdown that end() began leaves Node's handle referenced at
+      // process teardown, where the process then spins for ever (libp2p hit the same: its
+      // PR #3597): a socket already ended is destroyed plainly.
+      if (socket.writableEnded) socket.destroy();
+      else socket.resetAndDestroy();
+    }
   }
 }
 
