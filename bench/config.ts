@@ -52,6 +52,16 @@ export type Config = {
   margin: { runs: number; parallel: number; ttls: readonly number[]; seed: number };
 };
 
+/** RFS_MARGIN_SEED replays a W8 schedule; without it, a new one each run. */
+function marginSeed(given: string | undefined): number {
+  if (given === undefined) return Math.floor(Math.random() * 2 ** 32);
+  const seed = Number(given);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
+    throw new RangeError(`RFS_MARGIN_SEED must be an integer from 0 to 2^32 - 1, not ${JSON.stringify(given)}`);
+  }
+  return seed;
+}
+
 /** `seconds` is per round: W2/W3 measure 2 × 5 s = 10 s per library in the full run. */
 export function config(quick: boolean): Config {
   const rounds = quick ? 1 : 2;
@@ -101,7 +111,7 @@ export function config(quick: boolean): Config {
       runs: quick ? 4 : 40,
       parallel: 4,
       ttls: [1_000, 2_000],
-      seed: Number(process.env.RFS_MARGIN_SEED ?? Math.floor(Math.random() * 2 ** 32)),
+      seed: marginSeed(process.env.RFS_MARGIN_SEED),
     },
   };
 }

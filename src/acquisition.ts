@@ -289,7 +289,8 @@ export class Acquisition {
    * queues again (a re-queue that failed may or may not have taken its ticket).
    */
   #onFailed(error: unknown, first: boolean): void {
-    // Redis refused the script, or the client was closed: waiting cannot help.
+    // The caller's own call failed (it hears of it, as of any call's error), Redis refused
+    // the script, or the client was closed: waiting cannot help.
     if (first || isPermanent(this.#ctx.adapter, error) || clientEnded(this.#ctx)) {
       // The command may have run: take the ticket back (it would expire anyway).
       this.#settle(done, () => this.#reject(clientEnded(this.#ctx) ? this.#closed() : error));

@@ -44,7 +44,9 @@ export type GrantOptions = {
  * the holder's allowance (timing.ts), so the holder counts its lease over before Redis
  * can grant it to anyone else. A reply to a refresh that is not the newest, or that
  * comes after the lease ended, is a reply to an old request: it may only move the
- * deadline later, never change the state.
+ * deadline later, never change the state. A reply read after the deadline passed (the
+ * process stalled, or the due timer has not run yet) comes second: the deadline's
+ * transition runs first, as the timer would have run it.
  */
 type State =
   /** Handed to the caller; no timer until start(), so a lease released at once never arms one. */
@@ -248,7 +250,8 @@ export class Lease implements AsyncDisposable {
    * lease is no longer held (expired, released here or through another handle, or
    * lost by Redis); then nothing changed. Works on any lease; an automatic refresh
    * never undoes an extension. Settles, like release(), by the moment Redis frees the
-   * permits on its own: with no reply by then, the lease is lost (LeaseLostError).
+   * permits on its own: with no reply by then, the lease is lost (LeaseLostError) and
+   * the permits are given back at once, in case the extension lands later.
    */
   async extend(ms: number): Promise<number> {
     const duration = requireCount('ms', ms, maxTimerDelay);

@@ -134,103 +134,108 @@ async function run(schedule: readonly Step[], seen: string[]): Promise<void> {
     onAcquireSent(client, (token) => contender.tokens.add(token));
     contenders.push(contender);
   }
-  const problems: string[] = [];
-  let stop = false;
+  try {
+    const problems: string[] = [];
+    let stop = false;
 
-  // Each client takes a permit, holds it a moment, gives it back, and again, whatever the network does.
-  const loops = contenders.map(async (c, i) => {
-    const sem = new Semaphore(c.client, key, { permits, ttl });
-    while (!stop) {
-      c.tokens = new Set();
-      const doing = (what: string) => {
-        c.doing = what;
-        c.since = performance.now();
-      };
-      try {
-        doing('acquire()');
-        c.lease = await sem.acquire({ timeout: 3 * ttl });
-        doing('holding');
-        await new Promise((resolve) => setTimeout(resolve, 20 + 30 * i));
-        // A release settles by the lease's deadline, a ttl at most from now: twice that is
-        // a bound no busy machine should reach, and a release waiting out a partition would.
-        const from = performance.now();
-        doing('release()');
-        await c.lease.release().catch(() => {});
-        const took = performance.now() - from;
-        if (took > 2 * ttl) problems.push(`a release took ${Math.round(took)} ms to settle, on a ttl of ${ttl} ms`);
-      } catch {
-        // Timed out or cut off: the next round tries again.
-      } finally {
-        c.lease = undefined;
-      }
-    }
-  });
-
-  // The sampler: Redis's state against what each client believes, until the loops end.
-  const sampler = (async () => {
-    while (!stop) {
-      const heldBefore = contenders.map((c) => (c.lease?.held ? c.lease : undefined));
-      const s = await sample(admin, key);
-      if (s.holders.length > permits) problems.push(`${s.holders.length} holders on ${permits} permits`);
-      const present = new Set([...s.holders.map((h) => h.slice(0, h.lastIndexOf('|'))), ...s.waiters]);
-      for (const c of contenders) {
-        const mine = [...c.tokens].filter((t) => present.has(t));
-        if (mine.length > 1) problems.push(`one acquire has ${mine.length} tickets: ${mine.join(', ')}`);
-      }
-      contenders.forEach((c, i) => {
-        const lease = heldBefore[i];
-        // Held before and after the read: Redis must have had it throughout.
-        if (lease && c.lease === lease && lease.held && !s.holders.includes(`${lease.token}|${lease.fencingToken}`)) {
-          problems.push(`a lease counted as held is not in Redis: ${lease.token}`);
+    // Each client takes a permit, holds it a moment, gives it back, and again, whatever the network does.
+    const loops = contenders.map(async (c, i) => {
+      const sem = new Semaphore(c.client, key, { permits, ttl });
+      while (!stop) {
+        c.tokens = new Set();
+        const doing = (what: string) => {
+          c.doing = what;
+          c.since = performance.now();
+        };
+        try {
+          doing('acquire()');
+          c.lease = await sem.acquire({ timeout: 3 * ttl });
+          doing('holding');
+          await new Promise((resolve) => setTimeout(resolve, 20 + 30 * i));
+          // A release settles by the lease's deadline, a ttl at most from now: twice that is
+          // a bound no busy machine should reach, and a release waiting out a partition would.
+          const from = performance.now();
+          doing('release()');
+          await c.lease.release().catch(() => {});
+          const took = performance.now() - from;
+          if (took > 2 * ttl) problems.push(`a release took ${Math.round(took)} ms to settle, on a ttl of ${ttl} ms`);
+        } catch {
+          // Timed out or cut off: the next round tries again.
+        } finally {
+          c.lease = undefined;
         }
-      });
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
+      }
+    });
 
-  // The schedule, each step at its moment.
-  const started = performance.now();
-  for (const step of [...schedule].sort((a, b) => a.at - b.at)) {
-    const wait = step.at - (performance.now() - started);
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    apply(contenders[step.who]!.proxy, step);
-    seen.push(`${Math.round(performance.now() - started)} ms: client ${step.who} ${step.what}`);
-  }
-  for (const c of contenders) apply(c.proxy, { at: 0, who: 0, what: 'heal', ms: 0 });
-  stop = true;
-  // Every loop ends within its acquire's timeout and a release's ttl; far longer means one hangs.
-  let hung: NodeJS.Timeout | undefined;
-  const ended = await Promise.race([
-    Promise.all([...loops, sampler]).then(() => true),
-    new Promise<false>((resolve) => {
-      hung = setTimeout(() => resolve(false), 8 * ttl);
-    }),
-  ]);
-  clearTimeout(hung);
-  if (!ended) {
-    const now = performance.now();
-    const stuck = contenders.map((c, i) => `client ${i}: ${c.doing} for ${Math.round(now - c.since)} ms`);
-    throw new Error(`a client never settled once every partition healed:\n${stuck.join('\n')}`);
-  }
-  // Everything settled and healed: within a ttl, nothing may be left held or waiting.
-  const end = await eventually(
-    () => sample(admin, key),
-    (s) => s.holders.length === 0 && s.waiters.length === 0,
-    { within: 2 * ttl, every: 20 },
-  );
-  if (end.holders.length > 0 || end.waiters.length > 0) {
-    problems.push(
-      `a ttl after the end: held by ${end.holders.join(', ') || 'none'}, waiting ${end.waiters.join(', ')}`,
+    // The sampler: Redis's state against what each client believes, until the loops end.
+    const sampler = (async () => {
+      while (!stop) {
+        const heldBefore = contenders.map((c) => (c.lease?.held ? c.lease : undefined));
+        const s = await sample(admin, key);
+        if (s.holders.length > permits) problems.push(`${s.holders.length} holders on ${permits} permits`);
+        const present = new Set([...s.holders.map((h) => h.slice(0, h.lastIndexOf('|'))), ...s.waiters]);
+        for (const c of contenders) {
+          const mine = [...c.tokens].filter((t) => present.has(t));
+          if (mine.length > 1) problems.push(`one acquire has ${mine.length} tickets: ${mine.join(', ')}`);
+        }
+        contenders.forEach((c, i) => {
+          const lease = heldBefore[i];
+          // Held before and after the read: Redis must have had it throughout.
+          if (lease && c.lease === lease && lease.held && !s.holders.includes(`${lease.token}|${lease.fencingToken}`)) {
+            problems.push(`a lease counted as held is not in Redis: ${lease.token}`);
+          }
+        });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+
+    // The schedule, each step at its moment.
+    const started = performance.now();
+    for (const step of [...schedule].sort((a, b) => a.at - b.at)) {
+      const wait = step.at - (performance.now() - started);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      apply(contenders[step.who]!.proxy, step);
+      seen.push(`${Math.round(performance.now() - started)} ms: client ${step.who} ${step.what}`);
+    }
+    for (const c of contenders) apply(c.proxy, { at: 0, who: 0, what: 'heal', ms: 0 });
+    stop = true;
+    // Every loop ends within its acquire's timeout and a release's ttl; far longer means one hangs.
+    let hung: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      Promise.all([...loops, sampler]).then(() => true),
+      new Promise<false>((resolve) => {
+        hung = setTimeout(() => resolve(false), 8 * ttl);
+      }),
+    ]);
+    clearTimeout(hung);
+    if (!ended) {
+      const now = performance.now();
+      const stuck = contenders.map((c, i) => `client ${i}: ${c.doing} for ${Math.round(now - c.since)} ms`);
+      throw new Error(`a client never settled once every partition healed:\n${stuck.join('\n')}`);
+    }
+    // Everything settled and healed: within a ttl, nothing may be left held or waiting.
+    const end = await eventually(
+      () => sample(admin, key),
+      (s) => s.holders.length === 0 && s.waiters.length === 0,
+      { within: 2 * ttl, every: 20 },
     );
+    if (end.holders.length > 0 || end.waiters.length > 0) {
+      problems.push(
+        `a ttl after the end: held by ${end.holders.join(', ') || 'none'}, waiting ${end.waiters.join(', ')}`,
+      );
+    }
+    if (problems.length > 0) throw new Error(problems.slice(0, 5).join('\n'));
+  } finally {
+    // This run's clients and proxies go with its server, failed or not: none may be left
+    // reconnecting to it, which would keep the test's process from exiting.
+    for (const c of contenders) {
+      if (c.client instanceof Redis) c.client.disconnect();
+      else await shut(c.client as unknown as NodeRedisConnection);
+      await c.proxy.close();
+    }
+    admin.disconnect();
+    await server.stop();
   }
-  // This run's clients and proxies go with its server: none may be left reconnecting to it.
-  for (const c of contenders) {
-    if (c.client instanceof Redis) c.client.disconnect();
-    else await shut(c.client as unknown as NodeRedisConnection);
-    await c.proxy.close();
-  }
-  await server.stop();
-  if (problems.length > 0) throw new Error(problems.slice(0, 5).join('\n'));
 }
 
 test('partitions, heals, delays and resets at random moments: one ticket per acquire, no permit held for nobody', async (t) => {

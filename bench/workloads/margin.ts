@@ -6,15 +6,17 @@
  * the lease (uniform over one ttl, so at any point between refreshes) cuts the holder
  * off in one of five ways. Then:
  *
- *   margin = the moment Redis frees the lock − the moment the holder is told
+ *   margin = the holder's expiry in Redis − the moment the holder is told
  *
- * The first is the holder's expiry in Redis, read every 2 ms until the contender is
- * granted (the latest read: a refresh that lands after the cut moves it), on Redis's
- * clock, which a TIME round trip per run maps onto this process's. Redis grants the
- * contender at the first call after that moment, never before, so the margin is the
- * holder's worst case. A holder that is never told (within a ttl after the contender's
- * grant) counts as such; a holder whose lock outlived 3 ttls of the cut is not a run
- * that measures anything (a short delay) and counts apart.
+ * The expiry is read every 2 ms until the contender is granted (the latest read: a
+ * refresh that lands after the cut moves it), on Redis's clock, which TIME round trips
+ * map onto this process's. It is when Redis frees the lock on its own: the earliest a
+ * contender can be granted while the holder is silent, so the margin is the holder's
+ * worst case. (A holder told first gives the permits back at once; where that release
+ * gets through, in the 'hold down' and 'delay' cuts, Redis frees them sooner, but only
+ * after the holder was told.) A holder told after that moment has a negative margin; one
+ * never told (within a ttl after the contender's grant) counts as such; a lock that
+ * outlived 3 ttls of the cut measures nothing (a short delay) and counts apart.
  *
  * Everything runs in this process, so a timer here is as late as the holder's own: a
  * probe timer firing every 2 ms meanwhile says how late they were.
@@ -43,12 +45,14 @@ type Run = {
   kind: Kind;
   ttl: number;
   outcome: 'told' | 'never told' | 'held on';
-  /** Freed in Redis − told, ms (told runs only). */
+  /** The holder's expiry in Redis − told, ms (told runs only): negative when told after it. */
   margin?: number;
   /** The contender's grant heard − told, ms (told runs only). */
   heard?: number;
   /** When the holder was told, on this process's clock (told runs only). */
   toldAt?: number;
+  /** The TIME round trip that mapped Redis's clock onto this process's: the mapping is good to half of it. */
+  roundTrip?: number;
 };
 
 /** A probe timer's firing: when, and how late. */
@@ -59,7 +63,9 @@ export type MarginRound = { runs: Run[]; ticks: Tick[]; unhandled: number };
 
 export type MarginFigures = {
   runs: number;
-  told: number;
+  /** Told before the holder's expiry in Redis (margin > 0), told after it, never told, lock held on. */
+  toldFirst: number;
+  toldLate: number;
   neverTold: number;
   heldOn: number;
   /** Margins of the told runs, ms. */
@@ -81,6 +87,8 @@ export type MarginFigures = {
   /** The contender's grant as heard, after the holder was told: p50 and min, ms. */
   heardP50: number;
   heardMin: number;
+  /** The longest TIME round trip among the told runs' clock mappings: margins are good to half of it. */
+  roundTripMax: number;
   /** This process's timer lateness meanwhile (2 ms probe): p50, p99, max, ms. */
   lateP50: number;
   lateP99: number;
@@ -92,9 +100,9 @@ export type MarginFigures = {
 };
 
 /**
- * The library whose round runs now: an unhandled rejection meanwhile is counted against
- * it (a peer's refresh timer rejects so when its connection closes) instead of ending the
- * benchmark. Outside W8 one still ends it, as it should.
+ * The library whose round ran last: an unhandled rejection is counted against it (a
+ * peer's refresh timer rejects so when its connection closes, even after its round)
+ * instead of ending the benchmark. Before W8 one still ends it, as it should.
  */
 let running: { unhandled: number; first?: unknown } | undefined;
 let listening = false;
@@ -103,10 +111,7 @@ function countUnhandled(): void {
   if (listening) return;
   listening = true;
   process.on('unhandledRejection', (reason) => {
-    if (!running) {
-      console.log('LATE UNHANDLED', performance.now(), reason);
-      return;
-    }
+    if (!running) throw reason;
     running.unhandled += 1;
     running.first ??= reason;
   });
@@ -274,12 +279,25 @@ function cut(proxy: PartitionProxy, via: Connected, kind: Kind, ttl: number, ran
   }
 }
 
-/** Redis's clock minus this process's, from one TIME round trip (error: half of it, ~0.1 ms on loopback). */
-async function clockOffset(direct: Redis): Promise<number> {
-  const before = now();
-  const [seconds, micros] = await direct.time();
-  const after = now();
-  return Number(seconds) * 1000 + Number(micros) / 1000 - (before + after) / 2;
+/**
+ * Redis's clock minus this process's, from the shortest of three TIME round trips: a
+ * reply read late (this process busy) would skew the mapping by half the delay, always
+ * in the margin's favour. The error left is half that round trip, returned with it.
+ */
+async function clockOffset(direct: Redis): Promise<{ offset: number; roundTrip: number }> {
+  let best = { offset: 0, roundTrip: Number.POSITIVE_INFINITY };
+  for (let i = 0; i < 3; i++) {
+    const before = now();
+    const [seconds, micros] = await direct.time();
+    const after = now();
+    if (after - before < best.roundTrip) {
+      best = {
+        offset: Number(seconds) * 1000 + Number(micros) / 1000 - (before + after) / 2,
+        roundTrip: after - before,
+      };
+    }
+  }
+  return best;
 }
 
 let keys = 0;
@@ -308,7 +326,7 @@ async function oneRun(
     });
     const contender = openLock(direct, { lib, key, permits: 1, ttl: ctx.cfg.ttl }).acquire();
     await sleep(rand() * ttl);
-    const offset = await clockOffset(direct);
+    const { offset, roundTrip } = await clockOffset(direct);
     heal = cut(proxy, via, kind, ttl, rand);
     // Until the contender is granted (or the lock outlives 3 ttls): the holder's latest expiry in Redis.
     let freedAt = Number.NEGATIVE_INFINITY;
@@ -317,6 +335,8 @@ async function oneRun(
       grantedAt = now();
       return lock;
     });
+    // Its failure is the run's (thrown where it is awaited), never an unhandled rejection meanwhile.
+    granted.catch(() => {});
     const giveUp = now() + 3 * ttl;
     while (grantedAt === undefined && now() < giveUp) {
       const expiry = await held.expiry();
@@ -337,10 +357,13 @@ async function oneRun(
     await (await granted).release();
     if (toldAt === undefined) return { kind, ttl, outcome: 'never told' };
     if (!Number.isFinite(freedAt)) throw new Error(`W8: the holder's expiry was never read (${lib}, ${kind})`);
-    return { kind, ttl, outcome: 'told', margin: freedAt - toldAt, heard: grantedAt - toldAt, toldAt };
+    return { kind, ttl, outcome: 'told', margin: freedAt - toldAt, heard: grantedAt - toldAt, toldAt, roundTrip };
   } finally {
-    await heal?.();
-    await held?.end();
+    try {
+      await heal?.();
+    } finally {
+      await held?.end();
+    }
   }
 }
 
@@ -351,15 +374,18 @@ async function oneRun(
  */
 async function warmUp(ctx: Ctx, lib: LibId, direct: Redis): Promise<void> {
   const proxy = await startProxy(Number(new URL(ctx.url).port));
-  const via = await connectVia(lib, proxy.url);
   try {
-    const key = `bench-w8-warm-${lib}-${process.pid}`;
-    const held = await hold(lib, via.client, direct, key, 1_000);
-    await held.expiry();
-    await held.end();
-    await (await openLock(direct, { lib, key, permits: 1, ttl: ctx.cfg.ttl }).acquire()).release();
+    const via = await connectVia(lib, proxy.url);
+    try {
+      const key = `bench-w8-warm-${lib}-${process.pid}`;
+      const held = await hold(lib, via.client, direct, key, 1_000);
+      await held.expiry();
+      await held.end();
+      await (await openLock(direct, { lib, key, permits: 1, ttl: ctx.cfg.ttl }).acquire()).release();
+    } finally {
+      await via.close();
+    }
   } finally {
-    await via.close();
     await proxy.close();
   }
 }
@@ -384,7 +410,12 @@ export async function marginRound(ctx: Ctx, lib: LibId): Promise<MarginRound> {
     await warmUp(ctx, lib, direct);
     for (let i = 0; i < parallel; i++) {
       const proxy = await startProxy(Number(new URL(ctx.url).port));
-      lines.push({ proxy, via: await connectVia(lib, proxy.url) });
+      try {
+        lines.push({ proxy, via: await connectVia(lib, proxy.url) });
+      } catch (error) {
+        await proxy.close();
+        throw error;
+      }
     }
     probe = (async () => {
       while (probing) {
@@ -417,9 +448,9 @@ export async function marginRound(ctx: Ctx, lib: LibId): Promise<MarginRound> {
       await line.proxy.close();
     }
     direct.disconnect();
-    // What the last run's closing set off settles before the next library's round.
+    // What the last run's closing set off settles before the next library's round; later
+    // ones still count against this library until the next round begins.
     await sleep(100);
-    running = undefined;
   }
   if (counted.first !== undefined) {
     process.stdout.write(
@@ -444,7 +475,8 @@ export function marginFigures(lib: LibId, rounds: readonly MarginRound[]): Margi
   const ttls = [...new Set(runs.map((r) => r.ttl))];
   return {
     runs: runs.length,
-    told: told.length,
+    toldFirst: margins.filter((m) => m > 0).length,
+    toldLate: margins.filter((m) => m <= 0).length,
     neverTold: runs.filter((r) => r.outcome === 'never told').length,
     heldOn: runs.filter((r) => r.outcome === 'held on').length,
     min: margins.length ? Math.min(...margins) : Number.NaN,
@@ -461,6 +493,7 @@ export function marginFigures(lib: LibId, rounds: readonly MarginRound[]): Margi
       0.5,
     ),
     heardMin: told.length ? Math.min(...told.map((r) => r.heard!)) : Number.NaN,
+    roundTripMax: max(told.map((r) => r.roundTrip!)),
     lateP50: percentile(lateness, 0.5),
     lateP99: percentile(lateness, 0.99),
     lateMax: max(lateness),

@@ -136,6 +136,7 @@ export class PartitionProxy implements Partition {
   readonly #watches = new Set<Watch>();
   /** Every socket of every connection until it closes, whatever became of its link: close() ends them all. */
   readonly #sockets = new Set<Socket>();
+  #closing = false;
 
   /** @internal startProxy() makes it, once its server listens. */
   constructor(server: Server, target: number) {
@@ -182,6 +183,8 @@ export class PartitionProxy implements Partition {
 
   async close(): Promise<void> {
     proxies.delete(this);
+    // A client reconnecting right now may still be accepted: it is turned away (#accept).
+    this.#closing = true;
     this.reset();
     // A socket still connecting, or half closed with its FIN held, would keep the server's
     // close() waiting (and the test process alive): each goes now.
@@ -197,6 +200,10 @@ export class PartitionProxy implements Partition {
   }
 
   #accept(client: Socket): void {
+    if (this.#closing) {
+      client.destroy();
+      return;
+    }
     // Half-open allowed on both sides: a FIN travels like data, held or delayed with it.
     const server = dial({ host: '127.0.0.1', port: this.#target, allowHalfOpen: true });
     for (const socket of [client, server]) {
