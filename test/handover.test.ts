@@ -274,16 +274,18 @@ test('startAutoRefresh turns a fixed term into a refreshing lease that outlives 
 test('a refresh never undoes an extension', async (t) => {
   const redis = await connect();
   const key = uniqueKey('extend-auto');
-  const mutex = new Mutex(await connectLibrary(), key, { ttl: 300 });
-  // Read before the acquire: a round trip between it and the extension could outlast the short ttl on a busy machine.
+  // Long enough that a busy machine cannot stall this process past the lease's deadline
+  // between the acquire and the extension's reply (that would end the lease first).
+  const mutex = new Mutex(await connectLibrary(), key, { ttl: 1_500 });
+  // Read before the acquire: a round trip between it and the extension could outlast the ttl on a busy machine.
   const extendedTo = (await serverMs(redis)) + 60_000;
   const lease = await mutex.acquire();
   t.true(lease.autoRefresh);
   await lease.extend(60_000);
-  // Refreshes (every 100 ms) go on; the expiry stays where the extension put it.
+  // Refreshes (every 500 ms) go on; the expiry stays where the extension put it.
   const first = (await expiryOf(redis, key, lease))!;
   t.true(first >= extendedTo);
-  await delay(400);
+  await delay(1_100);
   t.is(await expiryOf(redis, key, lease), first);
   await lease.release();
 });
