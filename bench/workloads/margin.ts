@@ -28,7 +28,8 @@ import { createClient } from 'redis';
 import { Mutex as RsMutex } from 'redis-semaphore';
 import { Mutex, type RedisClient } from '../../src/index.js';
 import { holderAllowance } from '../../src/timing.js';
-import { keysOf } from '../../test/helpers/keys.js';
+import { rng } from '../../test/chaos/prng.js';
+import { expiryOf } from '../../test/helpers/keys.js';
 import { type PartitionProxy, startProxy } from '../../test/helpers/proxy.js';
 import { now, sleep } from '../clock.js';
 import type { Ctx } from '../context.js';
@@ -119,18 +120,6 @@ function countUnhandled(): void {
   });
 }
 
-/** A small seeded generator (mulberry32), so that a run's schedule can be told and replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** A held lock, as each library tells its holder it is over, and where Redis keeps its expiry. */
 type Held = {
   /** Resolves when the library tells the holder the lock is lost. */
@@ -145,7 +134,7 @@ type Held = {
 const expiryIfMine = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRETIME', KEYS[1]) end
 return false`;
 
-async function expiryOf(direct: Redis, key: string, value: string): Promise<number | null> {
+async function peerExpiry(direct: Redis, key: string, value: string): Promise<number | null> {
   const at = (await direct.eval(expiryIfMine, 1, key, value)) as number | null;
   return at === null ? null : Number(at);
 }
@@ -205,13 +194,9 @@ async function hold(lib: LibId, via: RedisClient, direct: Redis, key: string, tt
     case 'fair-node-redis': {
       const lease = await new Mutex(via, key, { ttl }).acquire();
       lease.signal.addEventListener('abort', tell, { once: true });
-      const member = `${lease.token}|${lease.fencingToken}`;
       return {
         told,
-        expiry: async () => {
-          const score = await direct.zscore(keysOf(key).tickets, member);
-          return score === null ? null : Number(score);
-        },
+        expiry: () => expiryOf(direct, key, lease),
         end: async () => void (await lease.release().catch(() => false)),
       };
     }
@@ -221,7 +206,7 @@ async function hold(lib: LibId, via: RedisClient, direct: Redis, key: string, tt
       await lock.acquire();
       return {
         told,
-        expiry: () => expiryOf(direct, `mutex:${key}`, lock.identifier),
+        expiry: () => peerExpiry(direct, `mutex:${key}`, lock.identifier),
         end: async () => void (await lock.release().catch(() => undefined)),
       };
     }
@@ -244,7 +229,7 @@ async function hold(lib: LibId, via: RedisClient, direct: Redis, key: string, tt
       const lockValue = await value;
       return {
         told,
-        expiry: () => expiryOf(direct, key, lockValue),
+        expiry: () => peerExpiry(direct, key, lockValue),
         end: async () => finish(),
       };
     }
@@ -399,7 +384,7 @@ async function warmUp(ctx: Ctx, lib: LibId, direct: Redis): Promise<void> {
 /** `runs` cuts, `parallel` at a time, for one library; the timer probe runs meanwhile. */
 export async function marginRound(ctx: Ctx, lib: LibId): Promise<MarginRound> {
   const { runs: count, parallel, ttls, seed } = ctx.cfg.margin;
-  const rand = random(seed);
+  const rand = rng(seed).next;
   const direct = new IORedis(ctx.url);
   const ticks: Tick[] = [];
   countUnhandled();
@@ -434,7 +419,7 @@ export async function marginRound(ctx: Ctx, lib: LibId): Promise<MarginRound> {
     const plan = Array.from({ length: count }, (_, i) => ({
       ttl: ttls[i % ttls.length]!,
       kind: kinds[Math.floor(rand() * kinds.length)]!,
-      rand: random(Math.floor(rand() * 2 ** 32)),
+      rand: rng(Math.floor(rand() * 2 ** 32)).next,
     }));
     let next = 0;
     const worker = async (line: Line) => {
