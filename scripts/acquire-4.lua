@@ -23,9 +23,12 @@
                     or if the ticket is not near the front; lastFence: the last
                     fencing token granted on the key (digits); otherPermits: as above,
                     or 0
-    -1              try: not free now, or others wait
+    '!<limit>'      the weight is more than the stored limit: it can never be
+                    granted; nothing changed
+    -1              try: not free now, others wait, or the semaphore is paused
     -2              the queue is full (maxWaiters); nothing changed
     -4              layout 1 uses the key (see includes/fence.lua); nothing changed
+    -6              a newer layout's settings are stored on the key; nothing changed
 ]]
 
 --@include clock
@@ -45,12 +48,20 @@ local token = ARGV[2]
 local expiry = nowMs + tonumber(ARGV[3])
 local weight, permits = shape(token)
 local s = { permits = permits }
-if not readHolders(s, token) then
-  return -4
+local refused = readHolders(s, token)
+if refused then
+  return refused
 end
 
 if s.mine then
   return renewMine(s, expiry)
+end
+
+-- The limit in force: stored, or else as this caller asked.
+permits = s.permits
+if weight > permits then
+  -- Only a stored limit can be below a weight (the client checks its own permits).
+  return '!' .. digits(permits)
 end
 
 -- Others hold but nobody waits, and it fits: granted before the line's helpers exist.
@@ -59,7 +70,7 @@ local n = 0
 if existing > (s.tickets and 1 or 0) then
   n = redis.pcall('ZCARD', KEYS[3])
 end
-if n == 0 and weight <= permits - s.held then
+if n == 0 and weight <= permits - s.held and not s.paused then
   return grantReply(s, (addHolder(s, token, weight, expiry)))
 end
 
@@ -71,7 +82,7 @@ else
   s.n = n
 end
 purgeWaiters(s)
-if s.n == 0 and weight <= permits - s.held then
+if s.n == 0 and weight <= permits - s.held and not s.paused then
   return grantReply(s, (addHolder(s, token, weight, expiry)))
 end
 if string.sub(ARGV[1], 2, 2) == 't' then

@@ -16,9 +16,11 @@
                     in acquire-4.lua
     { position, nextExpiryIn, lastFence, otherPermits }
                     still waiting, as acquire-4.lua replies
-    -3              the ticket is gone (evicted after its deadline passed, or never
-                    there): queue again, under a new token
+    -3              the ticket is gone (evicted after its deadline passed, taken out
+                    because it can never fit a stored limit, or never there): queue
+                    again, under a new token
     -4              layout 1 uses the key
+    -6              a newer layout's settings are stored on the key
 ]]
 
 --@include clock
@@ -30,8 +32,9 @@ local token = ARGV[2]
 local expiry = nowMs + tonumber(ARGV[3])
 local _, permits = shape(token)
 local s = { permits = permits }
-if not readHolders(s, token) then
-  return -4
+local refused = readHolders(s, token)
+if refused then
+  return refused
 end
 
 if s.mine then

@@ -66,9 +66,9 @@ end
 --@include line
 
 local s = { n = n }
-if readHolders(s, nil) then
+if not readHolders(s, nil) then
   local _, permits = shape(string.match(ticket, '^([^|]*)'))
-  s.permits = permits
+  s.permits = s.set or permits
   drain(s, nil)
 end
 return result

@@ -11,10 +11,12 @@
 
   Output:
     -4   layout 1 uses the key
-    { held, waiting, lastFence, permits, holderCount, waiterCount,
+    -6   a newer layout's settings are stored on the key
+    { held, waiting, lastFence, permits, holderCount, waiterCount, limit, paused,
       holder fields..., waiter fields... }
-    held, lastFence, permits and weights are in digits; permits: as the newest holder
-    asked, else the front waiter, else '0'. Each holder is: token, weight, fence (digits), expiresIn (ms),
+    held, lastFence, permits, limit and weights are in digits; permits: as the newest
+    holder asked, else the front waiter, else '0'; limit: the stored limit, '0' when
+    the callers' permits decide; paused: 1 or 0. Each holder is: token, weight, fence (digits), expiresIn (ms),
     heldFor (ms, read from the fencing token, which is the grant's server time in µs
     unless the clock stepped back); each waiter: token, weight, expiresIn (ms)
 ]]
@@ -26,22 +28,19 @@
 
 local limit = tonumber(ARGV[2])
 
--- Permits and weights go up to 2^53 - 1: sent as digits, since some clients read
--- integer replies that large inexactly (ioredis 6 over RESP3).
-local function digits(n)
-  return string.format('%.0f', n)
-end
 local s = {}
-if not readHolders(s, nil) then
-  return -4
+local refused = readHolders(s, nil)
+if refused then
+  return refused
 end
 countWaiters(s)
 purgeWaiters(s)
--- Serve whatever fits: each front waiter is checked against its own permits.
-s.permits = math.huge
+-- Serve whatever fits: each front waiter is checked against the stored limit, or else
+-- its own permits.
+s.permits = s.set or math.huge
 drain(s, nil)
 
-local out = { digits(s.held), s.n, lastFence(), '0', 0, 0 }
+local out = { digits(s.held), s.n, lastFence(), '0', 0, 0, s.set and digits(s.set) or '0', s.paused and 1 or 0 }
 local newest = ''
 local r = redis.call('ZRANGE', KEYS[2], '(' .. nowMs, '+inf', 'BYSCORE', 'WITHSCORES')
 for i = 1, #r, 2 do

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { SemaphoreContext } from './context.js';
 import { clientEnded, isPermanent } from './context.js';
-import { AcquireTimeoutError, ClientClosedError, QueueFullError } from './errors.js';
+import { AcquireTimeoutError, ClientClosedError, QueueFullError, WeightExceedsLimitError } from './errors.js';
 import { Lease } from './lease.js';
 import type { ResolvedAcquire } from './options.js';
 import { confirmReplicated } from './replication.js';
@@ -264,6 +264,13 @@ export class Acquisition {
       case 'full':
         // Nothing was queued (or our ticket had expired and the queue filled up meanwhile).
         return this.#settle(done, () => this.#reject(new QueueFullError(this.#ctx.key, this.#ctx.maxWaiters)));
+      case 'tooHeavy':
+        // Nothing was queued: the stored limit is below our weight, so no wait could end
+        // in a grant. (A waiter taken out of the line when the limit was lowered learns it
+        // here too: its message made it re-check, found its ticket gone, and queue again.)
+        return this.#settle(done, () =>
+          this.#reject(new WeightExceedsLimitError(this.#ctx.key, this.#options.weight, reply.limit)),
+        );
       case 'gone':
         // Evicted while this process stalled or was cut off: queue again, at the end of the
         // line, under a new token, so that a grant of the old one is never taken for ours.

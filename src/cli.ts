@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `redis-fair-semaphore` command: `run` a command holding a permit; `acquire` a
- * fixed-term lease and print its id, to `extend` or `release` it in a later step; or
- * show a semaphore's `status`. Run `redis-fair-semaphore --help` for the whole contract.
+ * fixed-term lease and print its id, to `extend` or `release` it in a later step; show
+ * a semaphore's `status`; or change its settings for every process (`set-permits`,
+ * `pause`, `resume`). Run `redis-fair-semaphore --help` for the whole contract.
  */
 import { readFileSync } from 'node:fs';
 import { type Parsed, parse, UsageError } from './cli/args.js';
-import { ExitCode } from './cli/exit-codes.js';
+import { CommandFailure, ExitCode } from './cli/exit-codes.js';
 import { programName, say } from './cli/format.js';
 import { help } from './cli/help.js';
 
@@ -16,13 +17,14 @@ import { help } from './cli/help.js';
  */
 async function commands() {
   try {
-    const [{ UnreachableError }, { acquire, actOnLease }, { run }, { status }] = await Promise.all([
+    const [{ UnreachableError }, { acquire, actOnLease }, { run }, { status }, { configure }] = await Promise.all([
       import('./cli/connection.js'),
       import('./cli/lease.js'),
       import('./cli/run.js'),
       import('./cli/status.js'),
+      import('./cli/settings.js'),
     ]);
-    return { UnreachableError, acquire, actOnLease, run, status };
+    return { UnreachableError, acquire, actOnLease, run, status, configure };
   } catch (error) {
     const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /'ioredis'/.test(String(error));
     if (!missing) throw error;
@@ -68,8 +70,16 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'extend':
       case 'release':
         return await c.actOnLease(parsed);
+      case 'set-permits':
+      case 'pause':
+      case 'resume':
+        return await c.configure(parsed);
     }
   } catch (error) {
+    if (error instanceof CommandFailure) {
+      say(error.message);
+      return error.exitCode;
+    }
     // One line, whatever the error: the full story is for --verbose readers of the library, not here.
     const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
     say(message);

@@ -6,6 +6,7 @@ export const ErrorCode = {
   queueFull: 'ERR_SEMAPHORE_QUEUE_FULL',
   clientClosed: 'ERR_SEMAPHORE_CLIENT_CLOSED',
   layoutVersion: 'ERR_SEMAPHORE_LAYOUT_VERSION',
+  weightExceedsLimit: 'ERR_SEMAPHORE_WEIGHT_EXCEEDS_LIMIT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -117,20 +118,50 @@ export class ClientClosedError extends SemaphoreError {
 }
 
 /**
- * Version 1 of this library still holds or waits on the semaphore's key on this
- * Redis, with a data layout this version cannot share. Nothing was changed: sharing
- * the key would break mutual exclusion.
+ * The semaphore's key is in use with a data layout this version cannot share: version
+ * 1 of this library still holds or waits on it (`layout` 1), or a newer version stored
+ * settings this one does not know (`layout` 'newer'). Nothing was changed: sharing the
+ * key would break mutual exclusion, or the settings.
  */
 export class LayoutVersionError extends SemaphoreError {
   override readonly name = 'LayoutVersionError';
+  readonly layout: 1 | 'newer';
 
-  constructor(key: string) {
+  constructor(key: string, layout: 1 | 'newer' = 1) {
     super(
       ErrorCode.layoutVersion,
       key,
-      `Semaphore "${key}" is in use by processes running version 1 of redis-fair-semaphore, whose data ` +
-        'layout this version (layout 2) cannot share; nothing was changed. Finish the rolling upgrade: ' +
-        'the key works here as soon as no version 1 process holds or waits on it.',
+      layout === 1
+        ? `Semaphore "${key}" is in use by processes running version 1 of redis-fair-semaphore, whose data ` +
+            'layout this version (layout 3) cannot share; nothing was changed. Finish the rolling upgrade: ' +
+            'the key works here as soon as no version 1 process holds or waits on it.'
+        : `Semaphore "${key}" has settings stored by a newer version of redis-fair-semaphore, whose data ` +
+            'layout this version (layout 3) cannot read; nothing was changed. Upgrade this process.',
     );
+    this.layout = layout;
+  }
+}
+
+/**
+ * The acquisition asked for more permits than the limit stored in Redis
+ * (`setPermits()`), so it could never be granted: refused before it queued, or taken
+ * out of the line when the limit was lowered below its weight.
+ */
+export class WeightExceedsLimitError extends SemaphoreError {
+  override readonly name = 'WeightExceedsLimitError';
+  readonly weight: number;
+  /** The limit stored for the key when the acquisition was refused. */
+  readonly limit: number;
+
+  constructor(key: string, weight: number, limit: number) {
+    super(
+      ErrorCode.weightExceedsLimit,
+      key,
+      `Cannot acquire ${weight} permits of semaphore "${key}": its limit stored in Redis is ${limit}, ` +
+        'so this acquisition could never be granted; it is not in the queue. ' +
+        'Take fewer permits, or raise the limit with setPermits().',
+    );
+    this.weight = weight;
+    this.limit = limit;
   }
 }

@@ -10,6 +10,7 @@ export {
   NotReplicatedError,
   QueueFullError,
   SemaphoreError,
+  WeightExceedsLimitError,
 } from './errors.js';
 export type { AcquireOptions, MutexOptions, SemaphoreOptions, UseCallback, UseOptions } from './options.js';
 export type { Client as RedisClient } from './adapters/index.js';
@@ -18,8 +19,11 @@ export {
   channels,
   type GrantedEvent,
   type LostEvent,
+  type PausedEvent,
   type QueuedEvent,
   type ReleasedEvent,
+  type ResizedEvent,
+  type ResumedEvent,
   type SubscriberEvent,
   type TimeoutEvent,
 } from './telemetry.js';

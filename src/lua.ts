@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 /** One file per atomic operation, named `<verb>-<number of KEYS>.lua`. */
 export const files = {
   acquire: 'acquire-4.lua',
+  configure: 'configure-4.lua',
   heartbeat: 'heartbeat-4.lua',
   release: 'release-4.lua',
   refresh: 'refresh-4.lua',

@@ -14,4 +14,13 @@ export class Mutex extends Semaphore {
     }
     super(redis, key, { ...o, permits: 1 } as never);
   }
+
+  /** A Mutex has one permit by definition: always rejects with a TypeError. Use a Semaphore to resize. */
+  override setPermits(permits: number | null): Promise<void> {
+    return Promise.reject(
+      new TypeError(
+        `A Mutex has exactly one permit; its limit cannot be set (got ${String(permits)}). Use Semaphore instead.`,
+      ),
+    );
+  }
 }

@@ -62,7 +62,9 @@ export type AcquireReply =
       readonly lastFence: number;
     } & OtherPermits)
   | { readonly kind: 'busy' }
-  | { readonly kind: 'full' };
+  | { readonly kind: 'full' }
+  /** The weight is more than the limit stored in Redis: it can never be granted. */
+  | { readonly kind: 'tooHeavy'; readonly limit: number };
 
 /** A heartbeat may also find its ticket gone (evicted while this process stalled). */
 export type HeartbeatReply = AcquireReply | { readonly kind: 'gone' };
@@ -99,10 +101,29 @@ export type StatusReply = {
   readonly lastFencingToken: number;
   /** Permits as the newest holder asked (else the front waiter); undefined when idle. */
   readonly permits: number | undefined;
+  /** The limit stored in Redis (`setPermits()`); undefined when the callers' permits decide. */
+  readonly limit: number | undefined;
+  readonly paused: boolean;
   readonly holders: readonly HolderInfo[];
   /** The first `limit` waiters, front first. */
   readonly waiters: readonly WaiterInfo[];
 };
+
+/** What the key's settings were before configure() changed them, and what the change served. */
+export type ConfigureReply = {
+  /** The stored limit before, undefined if none. */
+  readonly previousLimit: number | undefined;
+  readonly wasPaused: boolean;
+  /** Waiters granted at once. */
+  readonly granted: number;
+  /** Waiters taken out of the line because their weight is more than the new limit. */
+  readonly refused: number;
+};
+
+export type Configuration =
+  | { readonly change: 'limit'; readonly limit: number | null }
+  | { readonly change: 'pause' }
+  | { readonly change: 'resume' };
 
 export type AcquireArgs = {
   /** From tokens.ts: names the caller's inbox, the weight and the permits. */
@@ -180,15 +201,35 @@ export class Scripts {
     return this.#run('refresh', [this.#publish, `${token}|${fence}`, ms], refreshReply);
   }
 
+  /** Stores or removes the key's limit, or pauses or resumes it (configure-4.lua). */
+  async configure(c: Configuration): Promise<ConfigureReply> {
+    const argv: ScriptArgs =
+      c.change === 'limit'
+        ? c.limit === null
+          ? [this.#publish, 'u', '']
+          : [this.#publish, 'n', c.limit]
+        : [this.#publish, c.change === 'pause' ? 'z' : 'r', ''];
+    const reply = await this.#run('configure', argv, (r) => r);
+    this.#refusal(reply, 'configure');
+    const r = array(reply, 'configure');
+    const limit = int(r[0], 'configure');
+    return {
+      previousLimit: limit > 0 ? limit : undefined,
+      wasPaused: int(r[1], 'configure') === 1,
+      granted: int(r[2], 'configure'),
+      refused: int(r[3], 'configure'),
+    };
+  }
+
   async status(limit: number): Promise<StatusReply> {
     const reply = await this.#run('status', [this.#publish, limit], (r) => r);
-    if (!Array.isArray(reply) && int(reply, 'status') === -4) throw new LayoutVersionError(this.#key);
+    this.#refusal(reply, 'status');
     const r = array(reply, 'status');
     const n = (i: number) => int(r[i], 'status');
     const holderCount = n(4);
     const waiterCount = n(5);
     const holders: HolderInfo[] = [];
-    let i = 6;
+    let i = 8;
     for (let h = 0; h < holderCount; h++, i += 5) {
       const token = str(r[i], 'status');
       holders.push({
@@ -206,14 +247,25 @@ export class Scripts {
       waiters.push({ token, ...labelled(token), weight: n(i + 1), expiresIn: n(i + 2) });
     }
     const permits = n(3);
+    const stored = n(6);
     return {
       held: n(0),
       waiting: n(1),
       lastFencingToken: n(2),
       permits: permits > 0 ? permits : undefined,
+      limit: stored > 0 ? stored : undefined,
+      paused: n(7) === 1,
       holders,
       waiters,
     };
+  }
+
+  /** The codes every script but refresh may answer with, before writing anything. */
+  #refusal(reply: unknown, what: string): void {
+    if (Array.isArray(reply)) return;
+    const code = int(reply, what);
+    if (code === -4) throw new LayoutVersionError(this.#key);
+    if (code === -6) throw new LayoutVersionError(this.#key, 'newer');
   }
 
   #run<T>(name: ScriptName, argv: ScriptArgs, decode: (reply: unknown) => T): Promise<T> {
@@ -298,6 +350,10 @@ export class Scripts {
       const other = int(value[3], what);
       return other > 0 ? { ...queued, otherPermits: other } : queued;
     }
+    // Refused: '!<the stored limit>'.
+    if (typeof value === 'string' && value.startsWith('!')) {
+      return { kind: 'tooHeavy', limit: int(value.slice(1), what) };
+    }
     // A grant: '<fence>', or '<fence>:<permits others asked for>'.
     if (typeof value === 'string' && value.includes(':')) {
       const [fence, other] = value.split(':');
@@ -308,7 +364,7 @@ export class Scripts {
     if (code === -1) return { kind: 'busy' };
     if (code === -2) return { kind: 'full' };
     if (code === -3) return { kind: 'gone' };
-    if (code === -4) throw new LayoutVersionError(this.#key);
+    this.#refusal(code, what);
     throw unexpected(what, value);
   }
 }

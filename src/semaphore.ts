@@ -17,6 +17,7 @@ import {
   type UseOptions,
 } from './options.js';
 import { Scripts, type StatusReply } from './scripts.js';
+import { publish } from './telemetry.js';
 import { maxTimerDelay } from './timing.js';
 import {
   orDefault,
@@ -36,11 +37,18 @@ import { warn } from './warnings.js';
 /** What `status()` reports, read from Redis in one round trip. */
 export type SemaphoreStatus = {
   readonly key: string;
-  /** Permits as the holders in Redis asked for them (else the front waiter); this semaphore's own when idle. */
+  /**
+   * The limit in force: the one stored in Redis (`setPermits()`), else the permits the
+   * holders asked for (else the front waiter's), else this semaphore's own.
+   */
   readonly permits: number;
-  /** Permits free now (`permits - held`, never below 0). */
+  /** Where `permits` comes from: stored in Redis by `setPermits()`, or the callers' `permits` option. */
+  readonly permitsSource: 'set' | 'callers';
+  /** Nothing is granted while paused (`pause()`). */
+  readonly paused: boolean;
+  /** Permits free now (`permits - held`, never below 0; 0 while paused). */
   readonly available: number;
-} & Omit<StatusReply, 'permits'>;
+} & Omit<StatusReply, 'permits' | 'limit' | 'paused'>;
 
 /**
  * A counting semaphore over Redis whose permits are granted strictly in the order
@@ -213,7 +221,10 @@ export class Semaphore {
     if (left === undefined) {
       throw new LeaseLostError(this.key, d.fencingToken, goneFromRedis);
     }
-    if (d.permits !== this.permits) this.#warnPermits(d.permits);
+    // Permits that differ matter only while no limit is stored: asked only then (rare).
+    if (d.permits !== this.permits && !this.#warned && (await this.#ctx.scripts.status(1)).limit === undefined) {
+      this.#warnPermits(d.permits);
+    }
     return Lease.adopt(this.#ctx, d.token, d.weight, d.fencingToken, sentAt, left);
   }
 
@@ -223,17 +234,58 @@ export class Semaphore {
     const limit = requireCount('limit', orDefault(o['limit'], defaults.statusLimit));
     this.#requireOpen();
     const s = await this.#ctx.scripts.status(limit);
-    const permits = s.permits ?? this.permits;
+    const permits = s.limit ?? s.permits ?? this.permits;
     return {
       key: this.key,
       permits,
+      permitsSource: s.limit === undefined ? 'callers' : 'set',
+      paused: s.paused,
       held: s.held,
-      available: Math.max(0, permits - s.held),
+      available: s.paused ? 0 : Math.max(0, permits - s.held),
       waiting: s.waiting,
       lastFencingToken: s.lastFencingToken,
       holders: s.holders,
       waiters: s.waiters,
     };
+  }
+
+  /**
+   * Stores `permits` in Redis as the key's limit, for every process and client at once:
+   * from then on the callers' `permits` option does not decide. Waiters that now fit are
+   * granted at once, front first; a lower limit revokes nothing, and grants wait until
+   * releases and expiries bring what is held under it. Waiters whose weight is more than
+   * the new limit leave the line at once and reject with `WeightExceedsLimitError`.
+   * `null` removes the stored limit: the callers' permits decide again. The stored limit
+   * never expires. One round trip.
+   */
+  async setPermits(permits: number | null): Promise<void> {
+    const limit = permits === null ? null : requireCount('permits', permits);
+    this.#requireOpen();
+    const r = await this.#ctx.scripts.configure({ change: 'limit', limit });
+    publish('resized', () => ({
+      key: this.key,
+      limit,
+      previousLimit: r.previousLimit ?? null,
+      granted: r.granted,
+      refused: r.refused,
+    }));
+  }
+
+  /**
+   * Stops granting, for every process: acquires wait (keeping their places and their
+   * own timeouts), `tryAcquire()` resolves null; holders keep their permits. Idempotent.
+   */
+  async pause(): Promise<void> {
+    this.#requireOpen();
+    const r = await this.#ctx.scripts.configure({ change: 'pause' });
+    publish('paused', () => ({ key: this.key, wasPaused: r.wasPaused }));
+  }
+
+  /** Grants again, serving the line in order at once, within the limit in force. Idempotent. */
+  async resume(): Promise<void> {
+    this.#requireOpen();
+    const r = await this.#ctx.scripts.configure({ change: 'resume' });
+    publish('resumed', () => ({ key: this.key, wasPaused: r.wasPaused, granted: r.granted }));
   }
 
   /** Every user of a key must pass the same permits: say so, once, when Redis shows otherwise. */

@@ -11,6 +11,9 @@ export const channels = {
   lost: channel('redis-fair-semaphore:lost'),
   timeout: channel('redis-fair-semaphore:timeout'),
   subscriber: channel('redis-fair-semaphore:subscriber'),
+  resized: channel('redis-fair-semaphore:resized'),
+  paused: channel('redis-fair-semaphore:paused'),
+  resumed: channel('redis-fair-semaphore:resumed'),
 } as const;
 
 export type QueuedEvent = { key: string; token: string; weight: number; position: number };
@@ -18,6 +21,21 @@ export type GrantedEvent = { key: string; token: string; weight: number; fencing
 export type ReleasedEvent = { key: string; token: string; fencingToken: number; held: number };
 export type LostEvent = { key: string; token: string; fencingToken: number; error: Error };
 export type TimeoutEvent = { key: string; token: string; waited: number };
+/**
+ * This process changed a key's settings (setPermits, pause, resume). `limit`: the stored
+ * limit after (resized) and before (`previousLimit`), null when the callers' permits
+ * decide; `wasPaused`: the state before; `granted`: waiters the change granted at once;
+ * `refused`: waiters it took out of the line, their weight being over the new limit.
+ */
+export type ResizedEvent = {
+  key: string;
+  limit: number | null;
+  previousLimit: number | null;
+  granted: number;
+  refused: number;
+};
+export type PausedEvent = { key: string; wasPaused: boolean };
+export type ResumedEvent = { key: string; wasPaused: boolean; granted: number };
 /**
  * The wake-up subscriber of one client: `connected` (again), `lost` (its connection
  * dropped; waiters re-check once it is back), `resubscribed`, `replaced` (it ended for
@@ -38,6 +56,9 @@ type Payloads = {
   lost: LostEvent;
   timeout: TimeoutEvent;
   subscriber: SubscriberEvent;
+  resized: ResizedEvent;
+  paused: PausedEvent;
+  resumed: ResumedEvent;
 };
 
 export function publish<K extends keyof typeof channels>(name: K, build: () => Payloads[K]): void {

@@ -1,7 +1,8 @@
 import { nanoid } from 'nanoid';
 
 /**
- * Names of tickets in Redis, as scripts/includes/fence.lua reads them: `<inbox>.<n>`,
+ * Names of tickets in Redis, as scripts/includes/fence.lua reads them: `<inbox>.<n>`
+ * (never starting with '#', which marks the key's settings),
  * then `~<label>` if the acquisition has one, `*<weight>` unless the weight is 1 and
  * `/<permits>` unless the permits are 1.
  * The scripts take the wake-up channel, the weight and the permits from the token, so
@@ -35,8 +36,12 @@ export function shapeOf(token: string): { weight: number; permits: number } {
   return { weight: weight === undefined ? 1 : Number(weight), permits: permits === undefined ? 1 : Number(permits) };
 }
 
-/** A grant message is the new holder's entry: `<token>|<fencing token>`. */
-export function parseGrant(message: string): { token: string; fence: number } {
+/**
+ * A grant message is the new holder's entry: `<token>|<fencing token>`. The only other
+ * message on an inbox, `<token>!<limit>`, is no grant (undefined).
+ */
+export function parseGrant(message: string): { token: string; fence: number } | undefined {
   const bar = message.lastIndexOf('|');
+  if (bar < 0) return undefined;
   return { token: message.slice(0, bar), fence: Number(message.slice(bar + 1)) };
 }

@@ -156,8 +156,14 @@ export class WakeListener {
     const current = () => this.#sub === sub && !this.#closed;
     const sub: Subscriber = this.#adapter.subscriber({
       message: (_channel, message) => {
-        const { token, fence } = parseGrant(message);
-        this.#targets.get(token)?.granted(token, fence);
+        const grant = parseGrant(message);
+        if (grant) {
+          this.#targets.get(grant.token)?.granted(grant.token, grant.fence);
+        } else {
+          // '<token>!<limit>': taken out of the line, its weight being over a new limit.
+          // The waiter re-checks, finds its ticket gone, and hears why when it queues again.
+          this.#targets.get(message.slice(0, message.lastIndexOf('!')))?.recheck();
+        }
       },
       ready: () => {
         if (current()) publish('subscriber', () => ({ event: 'connected', channels: this.#watches.size }));

@@ -6,7 +6,8 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Progress } from '../src/cli/progress.js';
-import { Mutex, Semaphore, type SemaphoreStatus } from '../src/index.js';
+import { decodeLeaseId } from '../src/lease-id.js';
+import { type Lease, Mutex, Semaphore, type SemaphoreStatus, WeightExceedsLimitError } from '../src/index.js';
 import { Cli, cli, type Outcome } from './helpers/cli.js';
 import { queued } from './helpers/events.js';
 import { keysOf } from './helpers/keys.js';
@@ -16,6 +17,8 @@ import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const node = process.execPath;
 const oneLine = /^redis-fair-semaphore: [^\n]+\n$/;
+/** One permit, as the tests of run and acquire that predate stored limits ask. */
+const onePermit = ['--permits', '1'];
 
 test('run: two invocations never overlap and go in the order they queued', async (t) => {
   const url = await redisUrl();
@@ -23,7 +26,7 @@ test('run: two invocations never overlap and go in the order they queued', async
   const redis = await connect();
   const blocking = await connect();
   const start = (name: string) =>
-    new Cli(['run', key, '--url', url, '--verbose', '--', node, fixture('holder.mjs'), url, key, name]);
+    new Cli(['run', key, ...onePermit, '--url', url, '--verbose', '--', node, fixture('holder.mjs'), url, key, name]);
   const nextStarted = async () => (await blocking.blpop(`${key}:started`, 0))?.[1];
 
   const a = start('A');
@@ -55,7 +58,7 @@ test('run: passes the exit code through (128+N for a signal), reads REDIS_URL, p
   const key = uniqueKey('codes');
   const env = { REDIS_URL: url };
   // A ttl far beyond these runs: only a release, not an expiry, can free the permit in time.
-  const run = (...command: string[]) => cli(['run', key, '--ttl', '600000', '--', ...command], env);
+  const run = (...command: string[]) => cli(['run', key, ...onePermit, '--ttl', '600000', '--', ...command], env);
   const [seven, killed, zero] = await Promise.all([
     run(node, '-e', 'process.exit(7)'),
     run(node, '-e', 'process.kill(process.pid, "SIGKILL")'),
@@ -65,11 +68,11 @@ test('run: passes the exit code through (128+N for a signal), reads REDIS_URL, p
   t.deepEqual([killed.code, killed.stderr], [128 + 9, '']);
   t.deepEqual([zero.code, zero.stdout, zero.stderr], [0, 'out\n', '']);
 
-  const missing = await cli(['run', key, '--url', url, '--', 'no-such-command-rfs']);
+  const missing = await cli(['run', key, ...onePermit, '--url', url, '--', 'no-such-command-rfs']);
   t.is(missing.code, 127);
   t.regex(missing.stderr, oneLine);
   // A file without the execute bit.
-  const notExecutable = await cli(['run', key, '--url', url, '--', fixture('holder.mjs')]);
+  const notExecutable = await cli(['run', key, ...onePermit, '--url', url, '--', fixture('holder.mjs')]);
   t.is(notExecutable.code, 126);
   t.regex(notExecutable.stderr, oneLine);
 
@@ -81,7 +84,7 @@ test('run: forwards SIGTERM and SIGINT to the command and exits as it does', asy
   const url = await redisUrl();
   const key = uniqueKey('forward');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    const run = new Cli(['run', key, '--url', url, '--', node, fixture('polite.mjs')]);
+    const run = new Cli(['run', key, ...onePermit, '--url', url, '--', node, fixture('polite.mjs')]);
     await run.waitFor('stdout', /ready/);
     run.process.kill(signal);
     const outcome = await run.done;
@@ -97,7 +100,7 @@ test('run: a signal while waiting leaves the queue, exits 128+N and never runs t
   const key = uniqueKey('cancel');
   const sem = new Semaphore(await connect(), key, { permits: 1 });
   const lease = await sem.acquire();
-  const run = new Cli(['run', key, '--url', url, '-v', '--', node, '-e', 'console.log("ran")']);
+  const run = new Cli(['run', key, ...onePermit, '--url', url, '-v', '--', node, '-e', 'console.log("ran")']);
   await run.waitFor('stderr', /waiting for/);
   run.process.kill('SIGINT');
   const outcome = await run.done;
@@ -113,7 +116,8 @@ test('run: --timeout gives up with exit 75, leaves the queue, and never runs the
   const sem = new Semaphore(await connect(), key, { permits: 1 });
   const lease = await sem.acquire();
   for (const timeout of ['0', '200']) {
-    const outcome = await cli(['run', key, '--url', url, '--timeout', timeout, '--', node, '-e', 'console.log("ran")']);
+    const options = [...onePermit, '--url', url, '--timeout', timeout];
+    const outcome = await cli(['run', key, ...options, '--', node, '-e', 'console.log("ran")']);
     t.is(outcome.code, 75);
     t.is(outcome.stdout, '');
     t.regex(outcome.stderr, oneLine);
@@ -128,7 +132,8 @@ test('run: a SIGKILLed run frees the permit once its ttl runs out', async (t) =>
   const key = uniqueKey('killed');
   const redis = await connect();
   const blocking = await connect();
-  const a = new Cli(['run', key, '--url', url, '--ttl', '1000', '--', node, fixture('holder.mjs'), url, key, 'A']);
+  const options = [...onePermit, '--url', url, '--ttl', '1000'];
+  const a = new Cli(['run', key, ...options, '--', node, fixture('holder.mjs'), url, key, 'A']);
   t.is((await blocking.blpop(`${key}:started`, 0))?.[1], 'A');
   // The job outlives its killed CLI; let it finish, whatever happens here.
   t.teardown(() => redis.rpush(`${key}:go:A`, 'go'));
@@ -136,7 +141,7 @@ test('run: a SIGKILLed run frees the permit once its ttl runs out', async (t) =>
   // Not a.done: the orphaned job keeps the output pipes open.
   await a.exited();
   // Nobody refreshes A's lease now; B gets in once it expires.
-  const b = await cli(['run', key, '--url', url, '--ttl', '1000', '--', node, '-e', 'process.exit(0)']);
+  const b = await cli(['run', key, ...options, '--', node, '-e', 'process.exit(0)']);
   t.is(b.code, 0, b.stderr);
 });
 
@@ -145,7 +150,7 @@ test('run: a lost lease stops the command with SIGTERM, then SIGKILL after --gra
   const key = uniqueKey('lost');
   const redis = await connect();
   const options = ['--url', url, '--ttl', '1000', '--grace', '300'];
-  const run = new Cli(['run', key, ...options, '--', node, fixture('stubborn.mjs')]);
+  const run = new Cli(['run', key, ...onePermit, ...options, '--', node, fixture('stubborn.mjs')]);
   const [, pid] = await run.waitFor('stdout', /ready (\d+)/);
   // What a Redis restart or FLUSHALL does to the semaphore; the next refresh finds the lease gone.
   await redis.del(keysOf(key).tickets);
@@ -194,6 +199,8 @@ test('status --json equals the library status(), and the table shows the same ho
   const table = await cli(['status', key, '--permits', '3'], { REDIS_URL: url });
   t.is(table.code, 0, table.stderr);
   t.regex(table.stdout, /3 of 3 permits held, 0 available, 2 waiting/);
+  t.regex(table.stdout, /\nLimit: 3, from the permits its users pass \(no limit is set in Redis\)\n/);
+  t.notRegex(table.stdout, /PAUSED/);
   for (const lease of [heavy, light]) t.regex(table.stdout, new RegExp(`${lease.fencingToken}\\s+${lease.weight}\\s`));
   const [first, second] = fromLibrary.waiters;
   // Position, weight, expires in, label (none: -), token: head first.
@@ -228,7 +235,7 @@ test('an error reply from Redis gives one line and exit 70', async (t) => {
   t.teardown(() => admin.acl('DELUSER', user));
   url.username = user;
   url.password = 'any';
-  const runArgs = ['run', key, '--url', url.href, '--', node, '-e', 'console.log("ran")'];
+  const runArgs = ['run', key, ...onePermit, '--url', url.href, '--', node, '-e', 'console.log("ran")'];
   for (const args of [['status', key, '--url', url.href], runArgs]) {
     const outcome = await cli(args);
     t.is(outcome.code, 70, args[0]);
@@ -286,6 +293,14 @@ const badArguments: readonly (readonly [args: readonly string[], says: RegExp, e
   [['run', 'a}b', '--', 'true'], /<key> is not valid/],
   [['acquire', 'k', '--prefix', 'a{b'], /--prefix is not valid: Expected `prefix` without "\{"/],
   [['release', 'rfs1.cmZz.aw.YWFhYWFhYWFhYS4x.5', '--permits', '2'], /unknown option --permits/],
+  [['set-permits'], /missing <key>/],
+  [['set-permits', 'k'], /missing <n> \(or --unset\)/],
+  [['set-permits', 'k', '0'], /<n> must be an integer from 1 to 9007199254740991, got "0"/],
+  [['set-permits', 'k', '9007199254740992'], /<n> must be an integer from 1 to 9007199254740991/],
+  [['set-permits', 'k', '5', '--unset'], /--unset and <n> cannot be used together/],
+  [['set-permits', 'k', '5', '6'], /unexpected argument "6" after <n>/],
+  [['pause'], /missing <key>/],
+  [['resume', 'k', 'extra'], /unexpected argument "extra"/],
 ];
 
 test('every bad argument gives a one-line error and exit 64, before touching Redis', async (t) => {
@@ -320,15 +335,25 @@ test('--help documents the commands, options, signals and every exit code', asyn
       '--grace',
       '--json',
       '--label',
+      '--unset',
       'REDIS_URL',
       'SIGKILL',
     ]) {
       t.true(outcome.stdout.includes(word), word);
     }
-    for (const word of ['acquire <key>', 'extend <id> <ms>', 'release <id>', 'status <key>', 'run <key>']) {
+    for (const word of [
+      'acquire <key>',
+      'extend <id> <ms>',
+      'release <id>',
+      'status <key>',
+      'run <key>',
+      'set-permits <key> <n> | --unset',
+      'pause <key>',
+      'resume <key>',
+    ]) {
       t.true(outcome.stdout.includes(word), word);
     }
-    for (const code of ['64', '69', '70', '75', '79', '126', '127', '128\\+N']) {
+    for (const code of ['64', '65', '69', '70', '75', '78', '79', '126', '127', '128\\+N']) {
       t.regex(outcome.stdout, new RegExp(`\\n  ${code}\\s`), code);
     }
   }
@@ -389,7 +414,7 @@ test('status shows who holds: run labels its lease with the host, its pid and th
   // Relative to the CLI's working directory (the repository), so the label is the same
   // wherever the repository was cloned.
   const command = [node, 'test/fixtures/holder.mjs', url, key, 'A'];
-  const run = new Cli(['run', key, '--url', url, '--', ...command]);
+  const run = new Cli(['run', key, ...onePermit, '--url', url, '--', ...command]);
   await redis.blpop(`${key}:started`, 0);
   // Host, the run's pid, the command; what a label may not hold replaced, cut to 64 characters.
   const label = `${hostname()} ${run.process.pid} ${command.join(' ')}`
@@ -418,7 +443,7 @@ test('acquire, extend, release: a shell script takes a permit in one step and gi
   const url = await redisUrl();
   const key = uniqueKey('steps');
   const mutex = new Mutex(await connect(), key);
-  const taken = await cli(['acquire', key, '--url', url, '--ttl', '60000', '--label', 'nightly report']);
+  const taken = await cli(['acquire', key, ...onePermit, '--url', url, '--ttl', '60000', '--label', 'nightly report']);
   t.is(taken.code, 0, taken.stderr);
   t.is(taken.stderr, '');
   const id = taken.stdout.trim();
@@ -430,7 +455,7 @@ test('acquire, extend, release: a shell script takes a permit in one step and gi
   t.true(held.holders[0]!.expiresIn <= 60_000);
 
   // A run queued behind it starts only once the id is released.
-  const run = new Cli(['run', key, '--url', url, '-v', '--', node, '-e', 'console.log("ran")']);
+  const run = new Cli(['run', key, ...onePermit, '--url', url, '-v', '--', node, '-e', 'console.log("ran")']);
   await run.waitFor('stderr', /waiting for/);
   const extended = await cli(['extend', id, '600000', '--url', url]);
   t.is(extended.code, 0, extended.stderr);
@@ -496,11 +521,152 @@ test("a semaphore used through a client's keyPrefix: --prefix names it with the 
   const elsewhere = JSON.parse((await cli(['status', key, '--url', url, '--json'])).stdout) as SemaphoreStatus;
   t.is(elsewhere.held, 0);
   // A run waits behind the application's lease and is woken when it is released.
-  const run = new Cli(['run', key, '--url', url, '--prefix', 'app1:rfs', '-v', '--', node, '-e', 'console.log("ran")']);
+  const options = [...onePermit, '--url', url, '--prefix', 'app1:rfs', '-v'];
+  const run = new Cli(['run', key, ...options, '--', node, '-e', 'console.log("ran")']);
   await run.waitFor('stderr', /waiting for/);
   const released = await cli(['release', lease.id, '--url', url]);
   t.is(released.code, 0, released.stderr);
   t.is((await run.done).code, 0);
   t.is(run.stdout, 'ran\n');
   t.is((await app.status()).held, 0);
+});
+
+/** Waiters queued on `sem` in this order; each settles (granted or refused) with its lease or error. */
+async function queue(sem: Semaphore, key: string, weights: readonly number[]): Promise<Promise<Lease | Error>[]> {
+  const waits: Promise<Lease | Error>[] = [];
+  for (const weight of weights) {
+    const event = queued(key);
+    waits.push(sem.acquire({ weight, timeout: 30_000 }).catch((error: Error) => error));
+    await event;
+  }
+  return waits;
+}
+
+test('set-permits: stores the limit for every user of the key, says what it was and what the change served; status shows where the limit comes from', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('set-permits');
+  // Its users pass 3; all 3 are held, and three wait: weights 3, 1, 1.
+  const sem = new Semaphore(await connect(), key, { permits: 3, ttl: 60_000 });
+  const holder = await sem.acquire({ weight: 3 });
+  const [heavy, first, second] = await queue(sem, key, [3, 1, 1]);
+
+  const set = await cli(['set-permits', key, '2', '--url', url]);
+  t.is(set.code, 0, set.stderr);
+  t.is(set.stderr, '');
+  t.is(
+    set.stdout,
+    `limit of "${key}" set to 2 in Redis (none was set: the permits its users pass decided); ` +
+      '1 waiter refused (weight above 2): it left the queue\n',
+  );
+  // The waiter of weight 3 can never fit 2: it was told so, and the others keep their places.
+  const refused = await heavy;
+  t.true(refused instanceof WeightExceedsLimitError, String(refused));
+  const table = await cli(['status', key, '--url', url]);
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /3 of 2 permits held, 0 available, 2 waiting/);
+  t.regex(table.stdout, /\nLimit: 2, set in Redis \(set-permits\)\n/);
+  t.regex(table.stdout, /Note: more permits are held than the limit set in Redis/);
+
+  // Once the holder is gone the two that wait fit; a third waits, and a higher limit lets it in at once.
+  await holder.release();
+  const leases = [(await first) as Lease, (await second) as Lease];
+  const [third] = await queue(sem, key, [1]);
+  const raised = await cli(['set-permits', key, '3', '--url', url]);
+  t.is(raised.stdout, `limit of "${key}" changed from 2 to 3; 1 waiter granted at once\n`, raised.stderr);
+  leases.push((await third) as Lease);
+
+  const unset = await cli(['set-permits', key, '--unset', '--url', url]);
+  t.is(unset.stdout, `limit of "${key}" removed (was 3): the permits its users pass decide again\n`, unset.stderr);
+  const again = await cli(['set-permits', key, '--unset', '--url', url]);
+  t.is(again.code, 0, again.stderr);
+  t.is(again.stdout, `no limit was set in Redis for "${key}" (the permits its users pass decide); nothing changed\n`);
+  t.like(await sem.status(), { permitsSource: 'callers', permits: 3, held: 3 });
+  for (const lease of leases) await lease.release();
+});
+
+test('pause and resume: stop and restart granting for every user of the key, each confirmed, each safe to repeat; status shows PAUSED', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('pause');
+  const sem = new Semaphore(await connect(), key, { permits: 1, ttl: 60_000 });
+  const paused = await cli(['pause', key, '--url', url]);
+  t.is(paused.code, 0, paused.stderr);
+  t.is(paused.stdout, `"${key}" paused: nothing is granted until resume; holders keep their permits\n`);
+  const [twice, table] = await Promise.all([cli(['pause', key, '--url', url]), cli(['status', key, '--url', url])]);
+  t.is(twice.stdout, `"${key}" was already paused; nothing changed\n`, twice.stderr);
+  t.regex(table.stdout, /0 of 1 permits held, 0 available, 0 waiting/);
+  t.regex(table.stdout, /\nLimit: 1, from --permits \(no limit is set in Redis, and nobody holds or waits\)\n/);
+  t.regex(table.stdout, /\nPAUSED: nothing is granted until resume/);
+
+  // The permit is free, yet nobody gets it while paused.
+  t.is(await sem.tryAcquire(), null);
+  const [waiter] = await queue(sem, key, [1]);
+  const resumed = await cli(['resume', key, '--url', url]);
+  t.is(resumed.code, 0, resumed.stderr);
+  t.is(resumed.stdout, `"${key}" resumed; 1 waiter granted at once\n`);
+  const lease = (await waiter) as Lease;
+  t.true(lease.held);
+  const again = await cli(['resume', key, '--url', url]);
+  t.is(again.stdout, `"${key}" was not paused; nothing changed\n`, again.stderr);
+  t.like(await sem.status(), { paused: false, held: 1 });
+  await lease.release();
+});
+
+test('run and acquire without --permits: use the limit set in Redis, and say so (exit 78) when there is none; a --weight above the limit exits 65', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('stored-limit');
+  const sem = new Semaphore(await connect(), key, { permits: 3 });
+  const echo = [node, '-e', 'console.log("ran")'];
+  const [noRun, noAcquire] = await Promise.all([
+    cli(['run', key, '--url', url, '--', ...echo]),
+    cli(['acquire', key, '--url', url]),
+  ]);
+  for (const [outcome, outcomeText] of [
+    [noRun, 'the command did not run'],
+    [noAcquire, 'nothing was acquired'],
+  ] as const) {
+    t.is(outcome.code, 78, outcome.stderr);
+    t.is(outcome.stdout, '');
+    t.regex(outcome.stderr, oneLine);
+    t.true(outcome.stderr.includes(`"${key}" has no limit set in Redis, and --permits was not given; ${outcomeText}.`));
+    t.true(outcome.stderr.includes('Pass --permits <n>'));
+    t.true(outcome.stderr.includes(`redis-fair-semaphore set-permits ${key} <n>`));
+  }
+
+  await sem.setPermits(3);
+  const tooHeavy = (outcome: Outcome) => {
+    t.is(outcome.code, 65, outcome.stderr);
+    t.is(outcome.stdout, '');
+    t.regex(outcome.stderr, oneLine);
+    t.regex(
+      outcome.stderr,
+      /--weight 4 is more than the limit of ".*" set in Redis \(3\), so it could never be granted/,
+    );
+    t.regex(outcome.stderr, /Pass --weight 3 or less, or raise the limit with: redis-fair-semaphore set-permits \S+ 4/);
+  };
+  const [taken, ran, heavy, heavyWithPermits] = await Promise.all([
+    cli(['acquire', key, '--url', url, '--weight', '2', '--ttl', '60000']),
+    cli(['run', key, '--url', url, '--', ...echo]),
+    cli(['run', key, '--url', url, '--weight', '4', '--', ...echo]),
+    // With --permits as before: the limit in Redis still decides, and refuses it.
+    cli(['acquire', key, '--url', url, '--permits', '5', '--weight', '4']),
+  ]);
+  t.is(taken.code, 0, taken.stderr);
+  t.is([ran.code, ran.stdout].join(' '), '0 ran\n', ran.stderr);
+  tooHeavy(heavy);
+  t.regex(heavy.stderr, /; the command did not run\./);
+  tooHeavy(heavyWithPermits);
+  t.regex(heavyWithPermits.stderr, /; nothing was acquired\./);
+  // The lease was taken under the stored limit: its id carries the permits it was asked under.
+  t.is(decodeLeaseId(taken.stdout.trim()).permits, 3);
+  t.like(await sem.status(), { held: 2, waiting: 0 });
+
+  // A waiter whose weight the limit is lowered below leaves the queue and exits 65 too.
+  const waiting = new Cli(['acquire', key, '--url', url, '--weight', '3', '-v']);
+  await waiting.waitFor('stderr', /waiting for/);
+  await sem.setPermits(2);
+  const lowered = await waiting.done;
+  t.is(lowered.code, 65, lowered.stderr);
+  t.is(lowered.stdout, '');
+  t.regex(lowered.stderr, /--weight 3 is more than the limit of ".*" set in Redis \(2\).*; nothing was acquired\./);
+  t.is((await sem.status()).waiting, 0);
 });

@@ -16,6 +16,7 @@ import { heldAndWaiting, queued } from './helpers/events.js';
 import { eventually } from './helpers/eventually.js';
 import { keysOf } from './helpers/keys.js';
 import { uniqueKey } from './helpers/redis.js';
+import { settingsScenario } from './helpers/settings.js';
 
 // A ttl far beyond any test: no heartbeat can be what finds a grant, only its message or a re-check.
 const long = 600_000;
@@ -55,6 +56,11 @@ test('in a cluster, waiters are granted in FIFO order through sharded pub/sub', 
   await holder.release();
   await Promise.all(waits);
   t.deepEqual(order, [0, 1, 2, 3]);
+});
+
+test('in a cluster, a resize, pause and resume from one client steer the waiters of another, by sharded push', async (t) => {
+  const c = await sharedCluster();
+  await settingsScenario(t, await c.connectLibrary(), await c.connectLibrary(), uniqueKey('cluster-settings'));
 });
 
 test('in a cluster, several clients never hold more than the permits', async (t) => {

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { ErrorCode, LayoutVersionError, Mutex, Semaphore } from '../src/index.js';
 import { keyspace } from '../src/keys.js';
 import { requireKey, requirePrefix } from '../src/validate.js';
+import { queued } from './helpers/events.js';
 import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
 
 /** Version 1's scripts exactly as released (commit 4263f88), kept as fixtures. */
@@ -32,6 +33,26 @@ function v1(redis: Redis, key: string) {
       >,
     release: (token: string) =>
       redis.eval(release, 5, ...keys, token, 1, `${base}:wake:`, 'PUBLISH') as Promise<number>,
+  };
+}
+
+/** Layout 2's scripts exactly as released before settings existed (commit fc84424), kept as fixtures. */
+function v2Lua(file: string): string {
+  const dir = new URL('fixtures/v2/', import.meta.url);
+  return readFileSync(new URL(file, dir), 'utf8').replace(/^--@include (\w+)$/gm, (_l, name: string) =>
+    readFileSync(new URL(`includes/${name}.lua`, dir), 'utf8'),
+  );
+}
+
+/** A layout 2 client of `key`, calling its scripts the way the version before settings did. */
+function v2(redis: Redis, key: string) {
+  const keys = keyspace('rfs', key).keys;
+  const acquire = v2Lua('acquire-4.lua');
+  const release = v2Lua('release-4.lua');
+  return {
+    /** A grant's fencing token (digits), or the queued reply (an array). */
+    acquire: (token: string) => redis.eval(acquire, 4, ...keys, 'pq0', token, 10_000) as Promise<string | unknown[]>,
+    release: (ticket: string) => redis.eval(release, 4, ...keys, 'p', ticket) as Promise<number>,
   };
 }
 
@@ -86,6 +107,49 @@ test('while version 2 holds a key, version 1 fails at once (WRONGTYPE) and chang
   t.is(granted, 1);
   t.true(v1Fence! > lease.fencingToken);
   t.is(await old.release('v1-token'), 1);
+});
+
+test('a key that layout 2 processes hold and wait on is served by this version beside them, in one line', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('v2-beside');
+  const old = v2(redis, key);
+  const granted = await old.acquire('v2inbox.1/2');
+  t.is(typeof granted, 'string');
+  const sem = new Semaphore(await connectLibrary(), key, { permits: 2 });
+  const mine = await sem.acquire();
+  t.true(Array.isArray(await old.acquire('v2inbox.2/2')));
+  const isQueued = queued(key);
+  const waiting = sem.acquire();
+  await isQueued;
+  t.like(await sem.status(), { held: 2, waiting: 2, permitsSource: 'callers', paused: false });
+  // The layout 2 waiter is ahead: the first permit freed is its.
+  t.is(await old.release(`v2inbox.1/2|${granted as string}`), 1);
+  t.deepEqual((await sem.status()).holders.map((h) => h.token).sort(), [mine.token, 'v2inbox.2/2'].sort());
+  await mine.release();
+  const lease = await waiting;
+  t.like(await sem.status(), { held: 2, waiting: 0 });
+  await lease.release();
+});
+
+test('layout 2 processes grant nothing on a key with stored settings: they wait, and never break the limit or the pause', async (t) => {
+  const redis = await connect();
+  const key = uniqueKey('v2-settings');
+  const old = v2(redis, key);
+  const sem = new Semaphore(await connectLibrary(), key, { permits: 5 });
+  await sem.setPermits(1);
+  const mine = await sem.acquire();
+  // Ample permits as layout 2 sees them (1 of 5 held): still only queued.
+  t.true(Array.isArray(await old.acquire('v2inbox.1/5')));
+  t.like(await sem.status(), { held: 1, waiting: 1 });
+  // Its waiter is served by this version, within the limit in force.
+  await sem.setPermits(null);
+  t.deepEqual((await sem.status()).holders.map((h) => h.token).sort(), [mine.token, 'v2inbox.1/5'].sort());
+  await sem.pause();
+  t.true(Array.isArray(await old.acquire('v2inbox.2/5')));
+  t.like(await sem.status(), { held: 2, waiting: 1, paused: true });
+  await sem.resume();
+  t.like(await sem.status(), { held: 3, waiting: 0, paused: false });
+  await mine.release();
 });
 
 // Few characters, so that near-collisions are common: every one a prefix may hold, and

@@ -6,6 +6,7 @@ import { keysOf } from './helpers/keys.js';
 import { uniqueKey } from './helpers/redis.js';
 import { promoted } from './helpers/replication.js';
 import { startSentinel } from './helpers/sentinel.js';
+import { settingsScenario } from './helpers/settings.js';
 
 // A ttl far beyond any test: no heartbeat can be what finds a grant, only its message.
 const long = 600_000;
@@ -34,6 +35,14 @@ test.serial(
     const mutex = new Mutex(redis, key);
     await (await mutex.acquire()).release();
     t.is((await mutex.status()).held, 0);
+  },
+);
+
+test.serial(
+  'through Redis Sentinel: a resize, pause and resume from one client steer the waiters of another',
+  async (t) => {
+    const s = await startSentinel();
+    await settingsScenario(t, await s.connectLibrary(), await s.connectLibrary(), uniqueKey('sentinel-settings'));
   },
 );
 

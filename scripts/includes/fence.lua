@@ -1,5 +1,5 @@
 --[[
-  Layout version 2, shared by every script (each `--@include name` is inlined by the
+  Layout version 3, shared by every script (each `--@include name` is inlined by the
   loader, src/lua.ts; never run on its own). Every script gets the same four keys,
   all under one hash tag:
 
@@ -14,6 +14,16 @@
     KEYS[4] line     list of waiting tokens in arrival order; an entry whose token is
                      no longer in `waiters` (it left or was evicted) is dropped when it
                      reaches the front
+
+  Layout 3 adds the key's settings, written only by configure-4.lua and only while
+  there are any (a stored limit, or a pause): one member of `tickets`,
+  '#<layout>*9007199254740991:<limit>:<paused>', scored +inf so that it sorts after
+  every holder and never expires; <limit> is '0' when the callers' permits decide,
+  <paused> '1' or '0'. A key without it is a layout 2 key, served as before. Scripts of
+  a layout meet a higher number there only on a key of a newer version, and refuse it
+  (-6) before any write. Layout 2's scripts read the member as a holder of weight
+  2^53 - 1 (the '*' part), so they grant nothing on such a key: their callers wait,
+  and never break the stored limit or the pause.
 
   A token is '<inbox>.<n>', then '~<label>' if the acquisition has one, '*<weight>'
   unless the weight is 1 and '/<permits>' unless the permits are 1 (src/tokens.ts). It
@@ -35,6 +45,9 @@
   packed in one argument, replies are single values where they can be, and the
   uncontended paths return before the helpers below are even defined.
 ]]
+
+-- The layout these scripts write and serve (see above).
+local LAYOUT = 3
 
 -- A fencing token as stored: digits, below 2^53 - 1 so that the next one is still
 -- exact in a double (and in JavaScript). Anything else is not ours: the clock takes over.

@@ -89,6 +89,20 @@ local function nextExpiryIn(s, position)
   return earliestExpiryIn()
 end
 
+-- Takes a waiter that can never fit the stored limit out of the line and tells its
+-- client, as '<token>!<limit>' on its inbox channel. The message only makes the waiter
+-- re-check: its ticket is gone, it queues again, and the acquire script refuses it with
+-- the limit. A lost message delays that to the waiter's next heartbeat.
+local function refuse(s, token)
+  redis.call('ZREM', KEYS[3], token)
+  s.n = s.n - 1
+  s.refused = (s.refused or 0) + 1
+  local inbox = string.match(token, '^([^.]+)%.')
+  if inbox then
+    redis.pcall(PUBLISH, string.sub(KEYS[1], 1, -6) .. 'wake:' .. inbox, token .. '!' .. digits(s.set))
+  end
+end
+
 -- Tells a new holder through its client's inbox channel; the message is the holder's
 -- member (token and fencing token), so it needs no confirm trip. A refused PUBLISH
 -- (an ACL without channel rights) is no reason to fail: the waiter's heartbeat finds
@@ -100,13 +114,17 @@ local function tell(token, member)
   end
 end
 
--- Serves the front of the line while it fits, within the permits each waiter asked
--- under. Serving only the front is what makes it fair: a heavy waiter there blocks
--- lighter ones behind it. A grant keeps the waiter's own deadline as the lease's
--- expiry, so being granted never extends the time a silent process blocks the others.
--- `quiet` names a token whose caller learns of its grant from the reply (s.granted).
--- Runs only while s.held is below s.permits (the caller's), since nothing fits otherwise.
+-- Serves the front of the line while it fits, within the stored limit, or else within
+-- the permits each waiter asked under; nothing while paused. Serving only the front is
+-- what makes it fair: a heavy waiter there blocks lighter ones behind it. A grant keeps
+-- the waiter's own deadline as the lease's expiry, so being granted never extends the
+-- time a silent process blocks the others. `quiet` names a token whose caller learns of
+-- its grant from the reply (s.granted). Runs only while s.held is below s.permits (the
+-- caller's, or the stored limit), since nothing fits otherwise. s.grants counts grants.
 local function drain(s, quiet)
+  if s.paused then
+    return
+  end
   local steps = 0
   while s.n > 0 and s.held < s.permits and steps < DRAIN_BATCH do
     steps = steps + 1
@@ -122,17 +140,24 @@ local function drain(s, quiet)
       s.n = s.n - 1
     elseif deadline then
       local weight, permits = shape(head)
-      if weight > permits - s.held then
+      permits = s.set or permits
+      if s.set and weight > permits then
+        -- configure-4.lua and acquire-4.lua keep such waiters out; one that is here
+        -- anyway must not block the line for good.
+        refuse(s, head)
+      elseif weight > permits - s.held then
         redis.call('LPUSH', KEYS[4], head)
         break
-      end
-      redis.call('ZREM', KEYS[3], head)
-      s.n = s.n - 1
-      local fence, member = addHolder(s, head, weight, deadline)
-      if head == quiet then
-        s.granted = fence
       else
-        tell(head, member)
+        redis.call('ZREM', KEYS[3], head)
+        s.n = s.n - 1
+        s.grants = (s.grants or 0) + 1
+        local fence, member = addHolder(s, head, weight, deadline)
+        if head == quiet then
+          s.granted = fence
+        else
+          tell(head, member)
+        end
       end
     end
     -- else: a waiter that already left; popping its entry was all there was to do.

@@ -2,8 +2,13 @@
   Holders, in `tickets`. Inlined after `fence`, once the script has set `nowMs` (the
   server clock in ms, a number). The slow paths keep what one call knows in a table
   `s`: held (weight of the live holders), mine (the caller's own holder entry, if
-  any), permits (as the caller asked), other (permits a holder asked for, when they
-  differ from the caller's), freed (expired holders were just removed).
+  any), permits (as the caller asked; the stored limit when there is one), other
+  (permits a holder asked for, when they differ from the caller's), freed (expired
+  holders were just removed), set (the stored limit, if any), paused (true while
+  paused).
+
+  The key's settings, when it has any, are one more member of `tickets`, scored +inf
+  so that it sorts last and never expires (see fence.lua, layout 3).
 
   `tickets` has no lifetime of its own: it goes when its last holder releases, and an
   entry of a holder that died stays until the next call on the key removes it.
@@ -12,6 +17,13 @@
   returns and Lua for every string it parses. So scores are not fetched unless needed
   and a holder's weight is only parsed when its token says it is not 1.
 ]]
+
+-- Permits and weights go up to 2^53 - 1: replies carry them as digits (Lua's tostring
+-- keeps only 14, and some clients read integer replies that large inexactly: ioredis 6
+-- over RESP3).
+local function digits(n)
+  return string.format('%.0f', n)
+end
 
 -- Weight and permits a token asked for (src/tokens.ts writes them; 1 when absent).
 local function shape(token)
@@ -23,15 +35,16 @@ end
 -- the entry of `token`, if it holds, into s.mine, whether `tickets` existed at all
 -- into s.tickets, and, when s.permits is set, into s.other the permits of a holder
 -- that asked for other permits than the caller (every user of a key should pass the
--- same; the client warns). Returns false, before any
--- write, when `tickets` is layout 1's hash (layout 1 always gave it a lifetime); any
--- other foreign value is dropped (its holders learn at their next refresh that their
--- lease is gone).
+-- same; the client warns), unless a stored limit makes their permits moot; and the
+-- key's settings into s.set and s.paused. Returns nil, or a refusal before any
+-- write: -4 when `tickets` is layout 1's hash (layout 1 always gave it a lifetime), -6
+-- when settings of a newer layout than this one are stored; any other foreign value
+-- is dropped (its holders learn at their next refresh that their lease is gone).
 local function readHolders(s, token)
   local removed = redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowMs)
   if type(removed) ~= 'number' then
     if redis.call('TYPE', KEYS[2]).ok == 'hash' and redis.call('PTTL', KEYS[2]) > 0 then
-      return false
+      return -4
     end
     redis.call('DEL', KEYS[2])
     removed = 0
@@ -41,6 +54,20 @@ local function readHolders(s, token)
   local prefix = token and token .. '|'
   local members = redis.call('ZRANGE', KEYS[2], 0, -1)
   s.tickets = s.freed or #members > 0
+  local last = members[#members]
+  -- '#' (35) starts the settings' member, never a token (tokens.ts).
+  if last and string.byte(last, 1) == 35 then
+    members[#members] = nil
+    local layout, set, paused = string.match(last, '^#(%d+)%*%d+:(%d+):(%d)')
+    if not layout or tonumber(layout) > LAYOUT then
+      return -6
+    end
+    if set ~= '0' then
+      s.set = tonumber(set)
+      s.permits = s.set
+    end
+    s.paused = paused == '1'
+  end
   for _, member in ipairs(members) do
     if string.find(member, '*', 1, true) then
       s.held = s.held + (tonumber(string.match(member, '%*(%d+)')) or 1)
@@ -50,14 +77,14 @@ local function readHolders(s, token)
     if prefix and string.sub(member, 1, #prefix) == prefix then
       s.mine = member
     end
-    if s.permits and not s.other then
+    if s.permits and not s.other and not s.set then
       local permits = tonumber(string.match(member, '/(%d+)|')) or 1
       if permits ~= s.permits then
         s.other = permits
       end
     end
   end
-  return true
+  return nil
 end
 
 local function fenceOf(member)
@@ -87,10 +114,11 @@ local function addHolder(s, token, weight, expiry)
   return fence, member
 end
 
--- Milliseconds until the earliest lease expires, or -1 if nobody holds.
+-- Milliseconds until the earliest lease expires, or -1 if nobody holds (the
+-- settings' member, scored +inf, is no lease).
 local function earliestExpiryIn()
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
-  if not first then
+  if not first or first == 'inf' then
     return -1
   end
   return tonumber(first) - nowMs

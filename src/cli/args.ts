@@ -9,16 +9,22 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-type Common = {
+/** Which semaphore: where it lives and under which key. */
+type Target = {
   readonly key: string;
   readonly url: string;
   readonly prefix: string;
-  readonly permits: number;
 };
 
-export type RunArgs = Common & {
-  readonly kind: 'run';
+/** run and acquire: --permits may be left out when the key has a limit stored in Redis. */
+export type Waiting = Target & {
+  /** undefined: use the limit stored for the key, or refuse (permits.ts). */
+  readonly permits: number | undefined;
   readonly weight: number;
+};
+
+export type RunArgs = Waiting & {
+  readonly kind: 'run';
   readonly ttl: number;
   readonly timeout: number;
   readonly grace: number;
@@ -28,16 +34,17 @@ export type RunArgs = Common & {
   readonly args: readonly string[];
 };
 
-export type StatusArgs = Common & {
+export type StatusArgs = Target & {
   readonly kind: 'status';
+  /** The limit shown when none is stored and nobody holds or waits. */
+  readonly permits: number;
   readonly json: boolean;
   readonly limit: number;
 };
 
 /** `acquire`: wait, take a fixed-term lease, print its id. */
-export type AcquireArgs = Common & {
+export type AcquireArgs = Waiting & {
   readonly kind: 'acquire';
-  readonly weight: number;
   readonly ttl: number;
   readonly timeout: number;
   readonly label: string | undefined;
@@ -55,16 +62,27 @@ export type LeaseArgs = {
   readonly ms: number;
 };
 
+/** `set-permits <key> <n>`, `set-permits <key> --unset`: the limit stored in Redis, or null to remove it. */
+export type SetPermitsArgs = Target & {
+  readonly kind: 'set-permits';
+  readonly permits: number | null;
+};
+
+/** `pause <key>`, `resume <key>`. */
+export type PauseArgs = Target & { readonly kind: 'pause' | 'resume' };
+
 export type Parsed =
   | RunArgs
   | StatusArgs
   | AcquireArgs
   | LeaseArgs
+  | SetPermitsArgs
+  | PauseArgs
   | { readonly kind: 'help' }
   | { readonly kind: 'version' };
 
 export const defaultUrl = 'redis://127.0.0.1:6379';
-const commands = 'run, acquire, extend, release or status';
+const commands = 'run, acquire, extend, release, status, set-permits, pause or resume';
 /** The library's own defaults, and the CLI's. */
 export const defaults = {
   permits: 1,
@@ -77,12 +95,24 @@ export const defaults = {
 
 /** setTimeout treats longer delays as 1 ms, and the library rejects them. */
 const maxMs = maxTimerDelay;
+/** Permits and weights: the library's bound, the largest integer a double holds exactly. */
+const maxCount = Number.MAX_SAFE_INTEGER;
+
+/** extend and release: the id names everything else. */
+const leaseOptions = {
+  url: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** set-permits, pause and resume name the key as status does, and need nothing else. */
+const settingsOptions = {
+  ...leaseOptions,
+  prefix: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
 
 const common = {
-  url: { type: 'string' },
-  prefix: { type: 'string' },
+  ...settingsOptions,
   permits: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
 const runOptions = {
@@ -105,9 +135,9 @@ const acquireOptions = {
   quiet: { type: 'boolean', short: 'q' },
 } as const satisfies ParseArgsConfig['options'];
 
-const leaseOptions = {
-  url: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+const setPermitsOptions = {
+  ...settingsOptions,
+  unset: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 const statusOptions = {
@@ -137,6 +167,11 @@ export function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Parsed {
     case 'extend':
     case 'release':
       return parseLease(subcommand, rest, env);
+    case 'set-permits':
+      return parseSetPermits(rest, env);
+    case 'pause':
+    case 'resume':
+      return parsePause(subcommand, rest, env);
     default:
       throw new UsageError(`unknown command "${subcommand}": expected ${commands}`);
   }
@@ -151,19 +186,15 @@ function parseRun(args: string[], env: NodeJS.ProcessEnv): Parsed {
   if (!terminator) {
     throw new UsageError('missing "--" before the command: run <key> [options] -- <command> [args...]');
   }
-  const key = onlyKey(before.map((t) => (t.kind === 'positional' ? t.value : '')));
+  const positionals = before.map((t) => (t.kind === 'positional' ? t.value : ''));
+  const named = target(positionals, values, env);
   const [command, ...commandArgs] = args.slice(terminator.index + 1);
   if (command === undefined || command === '') throw new UsageError('missing command after "--"');
-  const permits = integer('--permits', values.permits, defaults.permits, 1);
-  const weight = integer('--weight', values.weight, defaults.weight, 1, permits);
   if (values.verbose && values.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
   return {
     kind: 'run',
-    key,
-    url: redisUrl(values.url, env),
-    prefix: prefixOption(values.prefix),
-    permits,
-    weight,
+    ...named,
+    ...permitsAndWeight(values),
     ttl: integer('--ttl', values.ttl, defaults.ttl, limits.minTtl),
     timeout: integer('--timeout', values.timeout, Number.POSITIVE_INFINITY, 0),
     grace: integer('--grace', values.grace, defaults.grace, 0),
@@ -179,10 +210,8 @@ function parseStatus(args: string[], env: NodeJS.ProcessEnv): Parsed {
   if (values.help) return { kind: 'help' };
   return {
     kind: 'status',
-    key: onlyKey(positionals),
-    url: redisUrl(values.url, env),
-    prefix: prefixOption(values.prefix),
-    permits: integer('--permits', values.permits, defaults.permits, 1),
+    ...target(positionals, values, env),
+    permits: integer('--permits', values.permits, defaults.permits, 1, maxCount),
     json: values.json ?? false,
     limit: integer('--limit', values.limit, defaults.limit, 1),
   };
@@ -191,7 +220,6 @@ function parseStatus(args: string[], env: NodeJS.ProcessEnv): Parsed {
 function parseAcquire(args: string[], env: NodeJS.ProcessEnv): Parsed {
   const { values, positionals } = tokenize(args, acquireOptions);
   if (values.help) return { kind: 'help' };
-  const permits = integer('--permits', values.permits, defaults.permits, 1);
   if (values.verbose && values.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
   let label: string | undefined;
   if (values.label !== undefined) {
@@ -205,11 +233,8 @@ function parseAcquire(args: string[], env: NodeJS.ProcessEnv): Parsed {
   }
   return {
     kind: 'acquire',
-    key: onlyKey(positionals),
-    url: redisUrl(values.url, env),
-    prefix: prefixOption(values.prefix),
-    permits,
-    weight: integer('--weight', values.weight, defaults.weight, 1, permits),
+    ...target(positionals, values, env),
+    ...permitsAndWeight(values),
     ttl: integer('--ttl', values.ttl, defaults.ttl, limits.minTtl),
     timeout: integer('--timeout', values.timeout, Number.POSITIVE_INFINITY, 0),
     label,
@@ -249,6 +274,45 @@ function parseLease(kind: 'extend' | 'release', args: string[], env: NodeJS.Proc
     throw new UsageError(`unexpected argument "${msText}" after <id>`);
   }
   return { kind, id, lease, url: redisUrl(values.url, env), ms };
+}
+
+/**
+ * Without --permits, the weight can only be checked against the key's stored limit,
+ * once it is read from Redis (permits.ts).
+ */
+function permitsAndWeight(values: { permits?: string | undefined; weight?: string | undefined }) {
+  const permits = values.permits === undefined ? undefined : integer('--permits', values.permits, 0, 1, maxCount);
+  return { permits, weight: integer('--weight', values.weight, defaults.weight, 1, permits ?? maxCount) };
+}
+
+function parseSetPermits(args: string[], env: NodeJS.ProcessEnv): Parsed {
+  const { values, positionals } = tokenize(args, setPermitsOptions);
+  if (values.help) return { kind: 'help' };
+  const [, n, extra] = positionals;
+  const usage = 'set-permits <key> <n>, or set-permits <key> --unset';
+  const named = target(positionals.slice(0, 1), values, env);
+  if (values.unset) {
+    if (n !== undefined) throw new UsageError(`--unset and <n> cannot be used together (got "${n}"): ${usage}`);
+    return { kind: 'set-permits', ...named, permits: null };
+  }
+  if (n === undefined) throw new UsageError(`missing <n> (or --unset): ${usage}`);
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after <n>`);
+  return { kind: 'set-permits', ...named, permits: integer('<n>', n, 0, 1, maxCount) };
+}
+
+function parsePause(kind: 'pause' | 'resume', args: string[], env: NodeJS.ProcessEnv): Parsed {
+  const { values, positionals } = tokenize(args, settingsOptions);
+  if (values.help) return { kind: 'help' };
+  return { kind, ...target(positionals, values, env) };
+}
+
+/** The key, URL and prefix that name one semaphore, as every command but extend and release takes them. */
+function target(
+  positionals: readonly string[],
+  values: { url?: string | undefined; prefix?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): Target {
+  return { key: onlyKey(positionals), url: redisUrl(values.url, env), prefix: prefixOption(values.prefix) };
 }
 
 function tokenize<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {

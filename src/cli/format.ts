@@ -39,3 +39,8 @@ export function redactUrl(url: string): string {
     return url;
   }
 }
+
+/** `text` as one word for a POSIX shell: as it is when nothing in it is special, else single-quoted. */
+export function shellWord(text: string): string {
+  return /^[\w.,:@%+=/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}

@@ -8,6 +8,9 @@ export const help = `Usage:
   ${p} extend <id> <ms> [--url <url>]
   ${p} release <id> [--url <url>]
   ${p} status <key> [options]
+  ${p} set-permits <key> <n> | --unset [--url <url>] [--prefix <text>]
+  ${p} pause <key> [--url <url>] [--prefix <text>]
+  ${p} resume <key> [--url <url>] [--prefix <text>]
   ${p} --help | --version
 
 A fair (first come, first served) semaphore shared by every process that uses
@@ -28,7 +31,7 @@ with extend <id> <ms> (held at least <ms> more from now, on the Redis server's
 clock; never shortened). Unless one of them comes first, the permit frees itself
 when the term ends. The id is URL-safe and holds no secret: the key, prefix,
 ticket and fencing token, all of which status shows to anyone. For example:
-  id=$(${p} acquire nightly-report --ttl 3600000) || exit
+  id=$(${p} acquire nightly-report --permits 1 --ttl 3600000) || exit
   ...
   ${p} release "$id"
 
@@ -36,20 +39,41 @@ status prints who holds the permits (fencing token, weight, held for, expires
 in, label) and who waits, in queue order. HELD FOR is read from the fencing
 token, which is the Redis server's clock at the grant in microseconds (unless
 that clock stepped back). run labels its lease with the host, its pid and the
-command, so status shows who holds a permit.
+command, so status shows who holds a permit. It also shows the limit and where
+it comes from (set in Redis, or the permits the key's users pass), and PAUSED
+while the key is paused.
+
+set-permits stores <n> (1 to 2^53-1) in Redis as the key's limit, for every
+process and client at once: from then on the permits they pass do not decide.
+Waiters that now fit are granted at once, in order; a lower limit takes nothing
+from holders, and nothing more is granted until what is held is under it.
+Waiters whose weight is above the new limit leave the queue (a run or acquire
+waiting exits with ${ExitCode.weightExceedsLimit}). --unset removes the stored limit: the permits the
+users pass decide again. The limit never expires.
+pause stops granting, for every process: waiters keep their places (and their
+--timeout), holders keep their permits. resume grants again, serving the queue
+in order at once. Each prints one line on stdout: what the setting was and is
+now, and how many waiters were granted or refused. All three may be repeated
+safely: a second pause changes nothing, and says so.
 
 Options of run, acquire and status:
   --url <url>       Redis, as redis://[user:pass@]host:port[/db] or rediss://...
                     Default: $REDIS_URL, else redis://127.0.0.1:6379
-  --permits <n>     Permits of the semaphore. Use the same number everywhere
-                    <key> is used (status reports the number in Redis when
-                    anyone holds or waits). Default: ${defaults.permits}
+  --permits <n>     Permits of the semaphore, 1 to 2^53-1. Use the same number
+                    everywhere <key> is used. A limit set in Redis (set-permits)
+                    decides over it.
+                    run, acquire: may be left out when the key has a limit set
+                    in Redis, which is then used; without one they exit with ${ExitCode.noLimit}.
+                    status: shown when no limit is set and nobody holds or
+                    waits (else status shows the number in Redis).
+                    Default (status only): ${defaults.permits}
   --prefix <text>   Prefix of the Redis keys, as the library's \`prefix\`.
                     Default: ${defaults.prefix}
   -h, --help        Show this help.
 
 Options of run and acquire:
-  --weight <n>      Permits to take at once, 1 to --permits. Default: ${defaults.weight}
+  --weight <n>      Permits to take at once, 1 to --permits (or to the limit
+                    set in Redis; above it they exit with ${ExitCode.weightExceedsLimit}). Default: ${defaults.weight}
   --ttl <ms>        run: how long the permit outlives a run that stopped
                     refreshing it (killed, frozen, cut off); refreshed every
                     ttl/3. acquire: the lease's fixed term. Both: how long a
@@ -73,6 +97,9 @@ Options of acquire:
 Options of extend and release: only --url. The key, prefix and permits come
 from the id.
 
+Options of set-permits, pause and resume: --url and --prefix, as for status.
+  --unset           set-permits: remove the stored limit (instead of <n>).
+
 Options of status:
   --json            Print exactly what the library's status() returns.
   --limit <n>       List at most n waiters. Default: ${defaults.limit}
@@ -89,12 +116,18 @@ with ${ExitCode.leaseLost}.
 
 Exit codes:
   (command's)  run: the command's exit code, or 128+N if signal N ended it
-  0            acquire, extend, release, status, --help: success
+  0            acquire, extend, release, status, set-permits, pause, resume,
+               --help: success
   ${ExitCode.usage}           bad arguments (nothing was sent to Redis)
+  ${ExitCode.weightExceedsLimit}           run, acquire: --weight is above the limit set in Redis, so it
+               could never be granted (nothing was queued, or the limit was
+               lowered while it waited); run: the command did not run
   ${ExitCode.unavailable}           Redis could not be reached or refused the connection
   ${ExitCode.internal}           unexpected error, such as an error reply from Redis
   ${ExitCode.timeout}           run, acquire: --timeout ran out before the grant (run: the
                command did not run)
+  ${ExitCode.noLimit}           run, acquire: no --permits, and no limit set in Redis for the
+               key (pass --permits, or run set-permits); nothing was queued
   ${ExitCode.leaseLost}           run: the lease was lost; the command was stopped (or did
                not start)
                extend, release: the lease is no longer held (its term ended,

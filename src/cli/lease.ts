@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
-import { AcquireTimeoutError, type Lease, LeaseLostError, Semaphore } from '../index.js';
+import { type Lease, LeaseLostError, Semaphore } from '../index.js';
 import type { AcquireArgs, LeaseArgs } from './args.js';
 import { close, connect } from './connection.js';
 import { ExitCode } from './exit-codes.js';
 import { duration, say } from './format.js';
+import { permitsFor } from './permits.js';
 import { positionIn, Progress } from './progress.js';
-import { processLabel, progressMode } from './run.js';
+import { processLabel, progressMode, waitEnded } from './run.js';
 import { exitCodeFor, type SignalRelay, waitingCommand } from './signals.js';
 
 /**
@@ -17,8 +18,11 @@ export function acquire(a: AcquireArgs): Promise<number> {
   return waitingCommand(a.url, (redis, signals, cancel) => take(redis, a, signals, cancel));
 }
 
+const notAcquired = 'nothing was acquired';
+
 async function take(redis: Redis, a: AcquireArgs, signals: SignalRelay, cancel: AbortSignal): Promise<number> {
-  const sem = new Semaphore(redis, a.key, { permits: a.permits, ttl: a.ttl, prefix: a.prefix });
+  const permits = await permitsFor(redis, a, notAcquired);
+  const sem = new Semaphore(redis, a.key, { permits, ttl: a.ttl, prefix: a.prefix });
   const progress = new Progress(a.key, progressMode(a), positionIn(sem));
   let lease: Lease;
   try {
@@ -31,13 +35,7 @@ async function take(redis: Redis, a: AcquireArgs, signals: SignalRelay, cancel: 
     });
   } catch (error) {
     progress.stop();
-    // The library has already taken our ticket out of the queue (on this connection, before our QUIT).
-    if (cancel.aborted && signals.received) return exitCodeFor(signals.received);
-    if (error instanceof AcquireTimeoutError) {
-      say(`timed out after ${a.timeout} ms waiting for "${a.key}"; nothing was acquired`);
-      return ExitCode.timeout;
-    }
-    throw error;
+    return waitEnded(error, a, signals, cancel, notAcquired);
   }
   progress.granted(lease);
   if (signals.received) {

@@ -21,14 +21,24 @@ export async function status(a: StatusArgs): Promise<number> {
   }
 }
 
-/** The status as a headline and two tables; every duration is from the server's clock. */
+/**
+ * The status as a headline, the limit and where it comes from, PAUSED while paused, and
+ * two tables; every duration is from the server's clock.
+ */
 export function render(s: SemaphoreStatus): string {
   const lines = [
     `${JSON.stringify(s.key)}: ${s.held} of ${s.permits} permits held, ${s.available} available, ` +
       `${s.waiting} waiting (last fencing token ${s.lastFencingToken})`,
+    `Limit: ${s.permits}, ${limitSource(s)}`,
   ];
+  if (s.paused) lines.push('PAUSED: nothing is granted until resume; holders keep their permits');
   if (s.held > s.permits) {
-    lines.push(`Note: more permits are held than --permits ${s.permits}; pass the number the semaphore's users pass.`);
+    lines.push(
+      s.permitsSource === 'set'
+        ? 'Note: more permits are held than the limit set in Redis (set or lowered while they were held); ' +
+            'nothing more is granted until releases and expiries bring them under it.'
+        : `Note: more permits are held than --permits ${s.permits}; pass the number the semaphore's users pass.`,
+    );
   }
   lines.push('', 'Holders:');
   if (s.holders.length === 0) {
@@ -59,4 +69,11 @@ export function render(s: SemaphoreStatus): string {
     if (s.waiting > s.waiters.length) lines.push(`  ... and ${s.waiting - s.waiters.length} more (see --limit)`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function limitSource(s: SemaphoreStatus): string {
+  if (s.permitsSource === 'set') return 'set in Redis (set-permits)';
+  // Only holders' and waiters' tickets carry the permits their callers passed.
+  if (s.held === 0 && s.waiting === 0) return 'from --permits (no limit is set in Redis, and nobody holds or waits)';
+  return 'from the permits its users pass (no limit is set in Redis)';
 }

@@ -2,6 +2,7 @@
 import type { FaultKind } from './faults.js';
 import type { PoolStats } from './pool.js';
 import type { ResourceSummary } from './protocol.js';
+import type { ResizerStats } from './resizer-process.js';
 
 export type RunResult = {
   name: string;
@@ -11,6 +12,8 @@ export type RunResult = {
   resource: ResourceSummary;
   leakedKeys: string[];
   stuckClients: number;
+  /** The run's resizer, if it had one. */
+  resizer: ResizerStats | undefined;
 };
 
 /** Prints the run's figures; returns the names of the checks it failed. */
@@ -29,11 +32,25 @@ export function check(r: RunResult, print: (line: string) => void): string[] {
     `  leases reported lost:        ${r.resource.lostReported} (lost to Redis restarts: ${r.resource.lostToRestart})`,
   );
   print(`  fenced writes refused:       ${r.resource.refused} (expected: stale holders caught)`);
+  if (r.resizer) {
+    print(
+      `  settings changed:            ${r.resource.settingsChanges} times (entries judged stricter than the callers' permits: ${r.resource.judgedStricter})`,
+    );
+  }
   // A TypeError and its kin are bugs, not one of the clear outcomes an acquire may have.
   const programming = ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'];
   const buggy = programming.reduce((n, name) => n + (r.pool.acquireErrors.get(name) ?? 0), 0);
+  const resizer: [string, number][] = r.resizer
+    ? [
+        ['settings changes that failed', r.resizer.failures.length],
+        ['settings not as status() showed them', r.resizer.mismatches.length],
+        ['no settings change at all', r.resource.settingsChanges === 0 ? 1 : 0],
+        ['resizer did not finish', r.resizer.finished ? 0 : 1],
+      ]
+    : [];
   const checks: [string, number][] = [
     ['violations', r.resource.violations],
+    ['granted while paused', r.resource.grantedWhilePaused],
     ['out-of-order fenced writes accepted', r.resource.outOfOrderAccepted],
     ['hung acquires', r.pool.hungAcquires],
     ['clients that did not finish', r.stuckClients],
@@ -48,11 +65,14 @@ export function check(r: RunResult, print: (line: string) => void): string[] {
     ['no lease handed over at all', r.pool.acquisitions >= 50 && r.pool.handovers === 0 ? 1 : 0],
     ['restart losses never reported', r.resource.unreportedLosses],
     ['leaked keys', r.leakedKeys.length],
+    ...resizer,
   ];
   for (const [label, n] of checks) print(`  ${`${label}:`.padEnd(42)}${n}${n > 0 ? '   <-- FAIL' : ''}`);
   for (const e of r.resource.examples) print(`    e.g. ${e}`);
   for (const [name, message] of r.pool.acquireErrorExamples) print(`    first ${name}: ${message.slice(0, 300)}`);
   for (const u of r.pool.unhandled.slice(0, 5)) print(`    unhandled: ${u}`);
+  for (const f of [...(r.resizer?.failures ?? []), ...(r.resizer?.mismatches ?? [])].slice(0, 5))
+    print(`    resizer: ${f}`);
   if (r.leakedKeys.length > 0) print(`    leaked: ${r.leakedKeys.slice(0, 10).join(', ')}`);
   return checks.filter(([, n]) => n > 0).map(([label, n]) => `${r.name}: ${n} ${label}`);
 }

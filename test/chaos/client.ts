@@ -5,18 +5,16 @@
  */
 import { Redis } from 'ioredis';
 import { Mutex, Semaphore, type Lease } from '../../src/index.js';
+import { env } from './env.js';
 import type { ClientMessage, ToClient } from './protocol.js';
 import { rng } from './prng.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`client needs ${name}`);
-  return value;
-};
 const permits = Number(env('CHAOS_PERMITS'));
 const ttl = Number(env('CHAOS_TTL'));
 const timeout = Number(env('CHAOS_TIMEOUT'));
 const random = rng(Number(env('CHAOS_SEED')));
+/** The share of acquisitions that take 2 permits (the resized run's), so a limit of 1 refuses some. */
+const heavy = Number(env('CHAOS_HEAVY'));
 
 const send = (message: ClientMessage) => process.send?.(message);
 const me = env('CHAOS_ID');
@@ -53,7 +51,9 @@ process.on('message', (m: ToClient) => {
 });
 
 /** A fenced request to the resource; resolves with whether it accepted the token. */
-function ask(message: { t: 'enter' | 'write'; lease: string; token: string }): Promise<boolean> {
+function ask(
+  message: { t: 'enter'; lease: string; token: string; weight: number } | { t: 'write'; lease: string; token: string },
+): Promise<boolean> {
   const id = ++seq;
   return new Promise((resolve) => {
     replies.set(id, (ok) => {
@@ -94,10 +94,12 @@ async function once(n: number): Promise<void> {
   // so refreshes, and losses found by them, happen inside critical sections.
   const hold = random.next() < 0.1 ? random.int(150, 2 * ttl) : random.int(2, 30);
   const handover = random.next() < 0.25;
+  // Drawn only when asked for, so that the other runs replay as before.
+  const weight = heavy > 0 && random.next() < heavy ? 2 : 1;
   send({ t: 'acquiring', seq: id, timeout });
   let lease: Lease;
   try {
-    const taken = await lock.acquire({ timeout, autoRefresh: !handover });
+    const taken = await lock.acquire({ timeout, autoRefresh: !handover, weight });
     const handle = handover ? await takeOver(taken, hold) : taken;
     if (!handle) {
       send({ t: 'acquired', seq: id });
@@ -120,7 +122,8 @@ async function once(n: number): Promise<void> {
   });
   try {
     const token = String(lease.fencingToken);
-    if (await ask({ t: 'enter', lease: name, token })) {
+    // The weight the lease says it holds: a handle taken over by id reads it from the id.
+    if (await ask({ t: 'enter', lease: name, token, weight: lease.weight })) {
       trace(`${name} entered, holding ${hold} ms`);
       await sleep(hold / 2);
       // A real user stops once the lease is lost; skipping here is that check.

@@ -7,6 +7,7 @@ import type { RedisServer } from '../helpers/redis-server.js';
 import type { Pool } from './pool.js';
 import type { Rng } from './prng.js';
 import type { ToResource } from './protocol.js';
+import type { ResizerProcess } from './resizer-process.js';
 
 export const faultKinds = [
   'sigkill',
@@ -35,6 +36,8 @@ export type FaultContext = {
   verbose: boolean;
   /** Add `debugSleepLong` to the faults drawn. */
   longStalls: boolean;
+  /** The run's resizer, if it has one: it changes nothing while Redis restarts. */
+  resizer: ResizerProcess | undefined;
 };
 
 export class Injector {
@@ -118,10 +121,20 @@ export class Injector {
         await admin.call('DEBUG', 'SLEEP', String((this.#c.ttl * 1.5) / 1000));
         return true;
       case 'restart': {
-        await this.#c.server.restart();
-        // Without persistence every lease granted until now died with the old server;
-        // with an AOF they all survive, so the resource keeps counting them.
-        if (!this.#c.persistent) this.#c.toResource({ t: 'redisRestarted', at: Date.now() });
+        // Without persistence the key's settings die with the old server too. The
+        // resource hears of that before any grant on the new one, and of no change of
+        // the resizer's during it, so that it knows which settings came first.
+        const { resizer, persistent, toResource } = this.#c;
+        await resizer?.hold();
+        try {
+          if (!persistent) toResource({ t: 'redisRestarting', at: Date.now() });
+          await this.#c.server.restart();
+          // Without persistence every lease granted until now died with the old server;
+          // with an AOF they all survive, so the resource keeps counting them.
+          if (!persistent) toResource({ t: 'redisRestarted', at: Date.now() });
+        } finally {
+          resizer?.carryOn(!persistent);
+        }
         return true;
       }
     }

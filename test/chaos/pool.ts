@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { bundled } from '../helpers/programs.js';
 import type { ClientMessage, ToClient, ToResource } from './protocol.js';
 
 const clientPath = new URL('./client.ts', import.meta.url);
@@ -21,6 +22,8 @@ export type PoolOptions = {
   permits: number;
   /** Permits the clients' semaphore has: `permits`, or one more when planting a bug. */
   clientPermits: number;
+  /** The share of acquisitions that take 2 permits instead of 1. */
+  heavy: number;
   ttl: number;
   timeout: number;
   /** Extra time an acquire may take beyond its timeout before it counts as hung. */
@@ -84,13 +87,15 @@ export class Pool {
   /** Forks a client and resolves once it is ready to loop. */
   async start(): Promise<Member> {
     const id = ++this.#nextId;
-    const child = fork(clientPath, [], {
-      execArgv: ['--import', 'tsx'],
+    // Bundled once, then started by node alone: through tsx, each start compiled the sources again.
+    const child = fork(await bundled(clientPath), [], {
+      execArgv: [],
       env: {
         ...process.env,
         REDIS_URL: this.#o.redisUrl,
         CHAOS_KEY: this.#o.key,
         CHAOS_PERMITS: String(this.#o.clientPermits),
+        CHAOS_HEAVY: String(this.#o.heavy),
         CHAOS_TTL: String(this.#o.ttl),
         CHAOS_TIMEOUT: String(this.#o.timeout),
         CHAOS_SEED: String(this.#o.seed * 1000 + id),

@@ -1,15 +1,19 @@
 /**
  * The protected resource, in its own process so no client's bugs or stalls can touch
- * its bookkeeping. It counts holders inside at once (a violation when more than
- * `permits` leases that nobody reported lost are inside) and, for the Mutex run, is
- * itself fenced: it refuses any token lower than the highest it accepted.
+ * its bookkeeping. It counts the weight held inside at once by leases that nobody
+ * reported lost: a violation when it is more than the limit in force at the grant
+ * (the callers' permits, or as the resizer set it: see settings.ts), or when a grant
+ * came while the key was paused. For the Mutex run it is itself fenced: it refuses
+ * any token lower than the highest it accepted.
  */
 import type { Control, FromResource, Relayed, ResourceSummary, ToResource } from './protocol.js';
+import { SettingsTimeline } from './settings.js';
 
 type Holding = {
   client: number;
   lease: string;
   token: bigint;
+  weight: number;
   /** Why it no longer counts: reported lost, its process stalled, or Redis restarted. */
   excluded: string | undefined;
   lostToRestartAt: number | undefined;
@@ -17,7 +21,9 @@ type Holding = {
 
 const send = (message: FromResource) => process.send?.(message);
 
-let permits = 1;
+let timeline = new SettingsTimeline(1);
+/** The restart of Redis under way, as the timeline names it. */
+let restarting: string | undefined;
 let fenced = false;
 let ttl = 600;
 let highest = -1n;
@@ -35,7 +41,10 @@ function blank(): ResourceSummary {
   return {
     entries: 0,
     violations: 0,
+    grantedWhilePaused: 0,
     maxInside: 0,
+    settingsChanges: 0,
+    judgedStricter: 0,
     outOfOrderAccepted: 0,
     refused: 0,
     lostReported: 0,
@@ -89,23 +98,47 @@ function enter(m: Extract<Relayed, { t: 'enter' }>): void {
     client: m.client,
     lease: m.lease,
     token,
+    weight: m.weight,
     excluded: lostLeases.has(m.lease) ? 'reported lost' : exclusionFor(m.client, token),
     lostToRestartAt: undefined,
   };
   holdings.set(m.lease, holding);
   const inside = counted();
-  summary.maxInside = Math.max(summary.maxInside, inside.length);
-  if (holding.excluded === undefined && inside.length > permits) {
+  const weight = inside.reduce((sum, h) => sum + h.weight, 0);
+  summary.maxInside = Math.max(summary.maxInside, weight);
+  if (holding.excluded === undefined) judge(holding, inside, weight);
+}
+
+/**
+ * Judges a grant by the settings it may have come under. A pause by its own token.
+ * The weight inside by the newest grant among those inside: all of them held at once
+ * right after it, and Redis makes a grant only when the weight then held fits the
+ * limit in force. Not by the entrant's own token: its grant may be older than one
+ * reported before it, and made under another limit (a lower one revokes nothing).
+ */
+function judge(holding: Holding, inside: Holding[], weight: number): void {
+  let newest = holding.token;
+  for (const h of inside) if (h.token > newest) newest = h.token;
+  const limit = timeline.limit(newest);
+  if (limit < timeline.callers || timeline.possible(holding.token).some((s) => s.paused)) summary.judgedStricter++;
+  const at = `at ${Date.now()}: c${holding.client}/${holding.lease}/${holding.token}`;
+  if (timeline.paused(holding.token)) {
+    summary.grantedWhilePaused++;
+    example(`${at} granted while paused (${timeline.describe(holding.token)})`);
+  }
+  if (weight > limit) {
     summary.violations++;
-    const who = inside.map((h) => `c${h.client}/${h.lease}/${h.token}`).join(', ');
-    example(`at ${Date.now()}: ${inside.length} inside with ${permits} permits: ${who}`);
+    const who = inside.map((h) => `c${h.client}/${h.lease}/${h.token}${h.weight > 1 ? `*${h.weight}` : ''}`).join(', ');
+    example(`${at}: weight ${weight} inside, limit ${limit} at ${newest} (${timeline.describe(newest)}): ${who}`);
   }
 }
 
 function control(m: Control): void {
   switch (m.t) {
     case 'run':
-      ({ permits, fenced, ttl } = m);
+      ({ fenced, ttl } = m);
+      timeline = new SettingsTimeline(m.permits);
+      restarting = undefined;
       highest = -1n;
       highestLease = '';
       holdings = new Map();
@@ -124,7 +157,15 @@ function control(m: Control): void {
       stalled.delete(m.client);
       staleBelow.set(m.client, BigInt(m.at) * 1000n);
       break;
+    case 'redisRestarting':
+      // Grants on the new server come later than `at`; those on the old one, before it ends.
+      restarting = `restart at ${m.at}`;
+      timeline.open(restarting, { t: 'forget' }, m.at * 1000);
+      break;
     case 'redisRestarted':
+      // Date.now() drops the µs: the old server's last token is below the next whole ms.
+      if (restarting) timeline.close(restarting, (m.at + 1) * 1000);
+      restarting = undefined;
       restartCutoff = BigInt(m.at) * 1000n;
       for (const h of holdings.values()) {
         if (h.token < restartCutoff && h.excluded === undefined) {
@@ -133,6 +174,13 @@ function control(m: Control): void {
           summary.lostToRestart++;
         }
       }
+      break;
+    case 'configuring':
+      summary.settingsChanges++;
+      timeline.open(`change ${m.id}`, m.change, m.after);
+      break;
+    case 'configured':
+      timeline.close(`change ${m.id}`, m.upTo);
       break;
     case 'summary':
       checkUnreported(Number.POSITIVE_INFINITY);

@@ -2,13 +2,19 @@
  * The chaos suite: contender processes take a Semaphore(3), then a Mutex, in a loop
  * while a seeded fault injector kills, stalls and disconnects them and stalls, flushes
  * and restarts Redis. A resource process checks overlap and fencing; see checker.ts.
+ * In the last run a resizer process (resizer.ts) also stores random limits on the
+ * semaphore, pauses and resumes it, and every grant is judged by the limit in force
+ * when it was made (settings.ts).
  *
- *   node --import tsx test/chaos/run.ts [--short] [--seed N] [--clients N] [--only NAME] [--verbose] [--no-long-stalls] [--plant-overlap]
+ *   node --import tsx test/chaos/run.ts [--short] [--seed N] [--clients N] [--only NAME] [--verbose] [--no-long-stalls] [--plant-overlap] [--plant-resize]
  *
  * Faults include DEBUG SLEEP of 1.5 ttl, so leases expire on the server mid-stall; --no-long-stalls leaves it out.
  *
  * --plant-overlap gives the clients one permit more than the resource allows: a planted
  * bug the run must report as FAILED, which shows the checker can see overlap at all.
+ * --plant-resize has the resizer make its changes on another key than the clients',
+ * while the resource is told of them as usual: the resized run must report grants
+ * over the limit and while paused (`--only resized --plant-resize` runs just that one).
  */
 import { fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +28,7 @@ import { Injector } from './faults.js';
 import { Pool } from './pool.js';
 import { rng } from './prng.js';
 import type { FromResource, ResourceSummary, ToResource } from './protocol.js';
+import { ResizerProcess } from './resizer-process.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -32,12 +39,15 @@ const short = args.includes('--short');
 const seed = Number(flag('--seed') ?? Math.floor(Math.random() * 2 ** 31));
 const clients = Number(flag('--clients') ?? 12);
 const plant = args.includes('--plant-overlap');
+const plantResize = args.includes('--plant-resize');
 const verbose = args.includes('--verbose');
 const longStalls = !args.includes('--no-long-stalls');
 /** `--only aof` runs just the runs whose name contains it, to replay one quickly. */
 const only = flag('--only');
 if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(clients) || clients < 1) {
-  console.error('usage: run.ts [--short] [--seed N] [--clients N] [--plant-overlap] (N: non-negative integers)');
+  console.error(
+    'usage: run.ts [--short] [--seed N] [--clients N] [--plant-overlap] [--plant-resize] (N: non-negative integers)',
+  );
   process.exit(2);
 }
 const ttl = 600;
@@ -45,20 +55,32 @@ const timeout = 3000;
 const margin = 2000;
 const log = (line: string) => console.log(line);
 
+/** Each run stops at its target or at this many ms (its `cap`, if it has one), whichever comes first. */
+const runCap = short ? 10_000 : 80_000;
 const runs = [
   { name: 'semaphore(3)', key: 'chaos-semaphore', permits: 3, aof: false, target: short ? 220 : 1500 },
   { name: 'mutex', key: 'chaos-mutex', permits: 1, aof: false, target: short ? 100 : 700 },
   // Restarts of a Redis with an AOF fsynced on every write: leases must survive them.
   { name: 'mutex, AOF', key: 'chaos-mutex-aof', permits: 1, aof: true, target: short ? 60 : 400 },
+  // A Semaphore(3) resized, paused and resumed at random; one acquisition in five takes
+  // 2 permits, so a limit of 1 refuses some. Restarts without persistence forget the
+  // settings. Last, so that adding it left the other runs' fault schedules as they were.
+  {
+    name: 'semaphore, resized',
+    key: 'chaos-resized',
+    permits: 3,
+    aof: false,
+    resized: true,
+    target: short ? 120 : 1500,
+    cap: short ? 4_000 : runCap,
+  },
 ];
-/** Each run stops at its target or at this many ms, whichever comes first. */
-const runCap = short ? 10_000 : 80_000;
 
 // Exit through process.exit so the helpers' exit hooks kill Redis and the clients.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 log(
-  `chaos: seed ${seed} (replay: --seed ${seed} ${args.filter((a, i) => a !== '--seed' && args[i - 1] !== '--seed').join(' ')})${plant ? ', PLANTED BUG' : ''}${longStalls ? ', long stalls' : ''}, ${clients} clients, ttl ${ttl} ms`,
+  `chaos: seed ${seed} (replay: --seed ${seed} ${args.filter((a, i) => a !== '--seed' && args[i - 1] !== '--seed').join(' ')})${plant ? ', PLANTED BUG' : ''}${plantResize ? ', PLANTED BUG (resizer on another key)' : ''}${longStalls ? ', long stalls' : ''}, ${clients} clients, ttl ${ttl} ms`,
 );
 
 const resource = fork(new URL('./resource.ts', import.meta.url), [], {
@@ -83,6 +105,7 @@ for (const [index, run] of runs.entries()) {
   const began = Date.now();
   // One stream per run, so `--only` replays a run's faults as the full suite drew them.
   const random = rng(seed + index * 0x9e3779b9);
+  const resizerSeed = run.resized ? random.int(0, 2 ** 32 - 1) : 0;
   // A fresh server per run; the AOF run's files live in a temporary directory.
   const dir = run.aof ? await mkdtemp(join(tmpdir(), 'chaos-aof-')) : undefined;
   const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : [];
@@ -95,6 +118,7 @@ for (const [index, run] of runs.entries()) {
     key: run.key,
     permits: run.permits,
     clientPermits: run.permits + (plant ? 1 : 0),
+    heavy: run.resized ? 0.2 : 0,
     ttl,
     timeout,
     margin,
@@ -104,7 +128,20 @@ for (const [index, run] of runs.entries()) {
     log,
   });
   pool = p;
-  await Promise.all(Array.from({ length: clients }, () => p.start()));
+  // The resizer starts alongside the clients: a change made before they all are is harmless.
+  const [resizer] = await Promise.all([
+    run.resized
+      ? ResizerProcess.start({
+          redisUrl: server.url,
+          key: run.key,
+          permits: run.permits,
+          seed: resizerSeed,
+          plant: plantResize,
+          toResource,
+        })
+      : undefined,
+    ...Array.from({ length: clients }, () => p.start()),
+  ]);
   const injector = new Injector({
     pool: p,
     server,
@@ -116,11 +153,14 @@ for (const [index, run] of runs.entries()) {
     log,
     verbose,
     longStalls,
+    resizer,
   });
   injector.start(150, 450);
-  const cap = Date.now() + runCap;
+  const cap = Date.now() + (run.cap ?? runCap);
   while (p.stats.acquisitions < run.target && Date.now() < cap) await sleep(50);
   await injector.stop();
+  // Before the clients stop: it resumes the key, so none waits out its timeout at the end.
+  await resizer?.stop(timeout + margin);
   const stuckClients = await p.stop(timeout + margin + 3000);
   // Whatever the clients left behind must expire within one ttl, but for the fencing
   // counter and entries of holders that died, which the next call on the key removes:
@@ -144,6 +184,7 @@ for (const [index, run] of runs.entries()) {
     resource: summary,
     leakedKeys: keys.filter((k) => !k.endsWith(':fence')),
     stuckClients,
+    resizer: resizer?.stats,
   };
   failures.push(...check(result, log));
   admin.disconnect();

@@ -150,6 +150,9 @@ export class SemaphoreModel {
       waiting: this.waiters.size,
       lastFencingToken: this.lastFence,
       permits: permits > 0 ? permits : undefined,
+      // The model runs without stored settings (the settings have tests of their own).
+      limit: undefined,
+      paused: false,
       holders,
       waiters,
     };
