@@ -57,8 +57,8 @@ if s.mine then
   return renewMine(s, expiry)
 end
 
--- The limit in force: stored, or else as this caller asked.
-permits = s.permits
+-- The limit in force: stored, or else as this caller asked (a Mutex: always its one).
+permits = limitOf(s, token, permits)
 if weight > permits then
   -- Only a stored limit can be below a weight (the client checks its own permits).
   return '!' .. digits(permits)

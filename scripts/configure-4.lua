@@ -4,12 +4,15 @@
   limit every process is served within, pauses or resumes granting. Then serves the
   front of the line with what the change made fit, at once and by push. Holders are
   never touched: a limit below what is held takes effect as releases and expiries pay
-  the difference. It frees, or at most rewrites, one member, so it runs even when Redis
-  is out of memory: an operator can pause a semaphore on a full Redis.
+  the difference. It runs even when Redis is out of memory, so that an operator can
+  pause a semaphore on a full Redis: it writes one small member, and what it grants
+  moves waiters' entries over to `tickets` (as a release's grants do).
 
-  Costs O(k + log n) for k grants on a line of n, plus, only when it lowers a stored
-  limit (or stores the first one), one read of the waiters to take out those that can
-  never fit it any more: each leaves the line at once and is told (see `refuse`).
+  Costs O(k + log n) for k grants on a line of n (at most DRAIN_BATCH, 1,000, in one
+  call, as every script serves the line; the next call on the key serves more), plus,
+  only when it lowers a stored limit (or stores the first one), one read of the waiters
+  to take out those that can never fit it any more: each leaves the line at once and is
+  told (see `refuse`).
 
   Input:
     KEYS[1..4]  fence, tickets, waiters, line (see includes/fence.lua)
@@ -52,10 +55,10 @@ end
 
 -- One member holds every setting: the old one goes, a new one comes if anything is set.
 -- With neither, the key is a layout 2 key again, which older versions serve too.
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '+inf', '+inf')
+redis.call('ZREMRANGEBYSCORE', KEYS[2], SETTINGS, '+inf')
 if s.set or s.paused then
-  local member = '#' .. LAYOUT .. '*9007199254740991:' .. (s.set and digits(s.set) or '0') .. ':' .. (s.paused and '1' or '0')
-  redis.call('ZADD', KEYS[2], '+inf', member)
+  local member = '#' .. LAYOUT .. '*4503599627370496:' .. (s.set and digits(s.set) or '0') .. ':' .. (s.paused and '1' or '0')
+  redis.call('ZADD', KEYS[2], SETTINGS, member)
 end
 
 countWaiters(s)

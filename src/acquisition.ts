@@ -124,7 +124,7 @@ export class Acquisition {
     this.#orNull = orNull;
     this.#listener = ctx.listener();
     this.#channel = ctx.inboxChannel(this.#listener);
-    this.#token = this.#listener.tokens.next(options.weight, ctx.permits, options.label);
+    this.#token = this.#listener.tokens.next(options.weight, ctx.permits, options.label, ctx.fixed);
     this.#promise = new Promise<Lease | null>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -275,7 +275,12 @@ export class Acquisition {
         // Evicted while this process stalled or was cut off: queue again, at the end of the
         // line, under a new token, so that a grant of the old one is never taken for ours.
         this.#listener.unregister(this.#token);
-        this.#token = this.#listener.tokens.next(this.#options.weight, this.#ctx.permits, this.#options.label);
+        this.#token = this.#listener.tokens.next(
+          this.#options.weight,
+          this.#ctx.permits,
+          this.#options.label,
+          this.#ctx.fixed,
+        );
         this.#listener.register(this.#token, this);
         return this.#send(sending);
       case 'queued': {

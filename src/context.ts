@@ -12,6 +12,8 @@ export type SemaphoreContext = {
   readonly adapter: Adapter;
   readonly key: string;
   readonly permits: number;
+  /** A Mutex: its one permit is fixed, whatever limit is stored for the key (tokens say so). */
+  readonly fixed: boolean;
   readonly ttl: number;
   /** Replicas that must confirm each grant (0: none), and how long they may take. */
   readonly replicas: number;

@@ -1,9 +1,12 @@
 import type { Client } from './adapters/index.js';
 import type { MutexOptions } from './options.js';
 import { requireObject } from './validate.js';
-import { Semaphore } from './semaphore.js';
+import { fixedPermit, Semaphore } from './semaphore.js';
 
-/** A semaphore with one permit: at most one holder at a time, granted in arrival order. */
+/**
+ * A semaphore with one permit: at most one holder at a time, granted in arrival order.
+ * A limit stored for its key (through a Semaphore) never gives a Mutex more than one.
+ */
 export class Mutex extends Semaphore {
   constructor(redis: Client, key: string, options?: MutexOptions) {
     const o = requireObject('options', options);
@@ -12,7 +15,7 @@ export class Mutex extends Semaphore {
         `A Mutex has exactly one permit; got \`permits\` ${String(o['permits'])}. Use Semaphore instead.`,
       );
     }
-    super(redis, key, { ...o, permits: 1 } as never);
+    super(redis, key, { ...o, permits: 1, [fixedPermit]: true } as never);
   }
 
   /** A Mutex has one permit by definition: always rejects with a TypeError. Use a Semaphore to resize. */

@@ -34,6 +34,13 @@ import {
 import { listenerFor, type WakeListener } from './wake.js';
 import { warn } from './warnings.js';
 
+/**
+ * Set by Mutex on the options it passes up: its one permit is fixed, so that a limit
+ * stored for the key (setPermits() through a Semaphore) never lets two Mutex holders in.
+ * Not exported from the package.
+ */
+export const fixedPermit = Symbol('fixedPermit');
+
 /** What `status()` reports, read from Redis in one round trip. */
 export type SemaphoreStatus = {
   readonly key: string;
@@ -102,6 +109,7 @@ export class Semaphore {
       adapter,
       key: this.key,
       permits: this.permits,
+      fixed: (o as { [fixedPermit]?: unknown })[fixedPermit] === true,
       ttl: this.ttl,
       replicas,
       replicaTimeout,
@@ -221,9 +229,14 @@ export class Semaphore {
     if (left === undefined) {
       throw new LeaseLostError(this.key, d.fencingToken, goneFromRedis);
     }
-    // Permits that differ matter only while no limit is stored: asked only then (rare).
-    if (d.permits !== this.permits && !this.#warned && (await this.#ctx.scripts.status(1)).limit === undefined) {
-      this.#warnPermits(d.permits);
+    // Permits that differ matter only while no limit is stored: asked only then (rare),
+    // in a second round trip; if that fails, the handle is still good, and no warning goes.
+    if (d.permits !== this.permits && !this.#warned) {
+      const stored = await this.#ctx.scripts.status(1).then(
+        (s) => s.limit !== undefined,
+        () => true,
+      );
+      if (!stored) this.#warnPermits(d.permits);
     }
     return Lease.adopt(this.#ctx, d.token, d.weight, d.fencingToken, sentAt, left);
   }

@@ -17,11 +17,15 @@ export class TokenSource {
   readonly inbox = nanoid(10);
   #issued = 0;
 
-  /** A token no other acquisition of this client has used; `label` (options.ts checks it) is shown by status(). */
-  next(weight: number, permits: number, label?: string): string {
+  /**
+   * A token no other acquisition of this client has used; `label` (options.ts checks it)
+   * is shown by status(). `fixed`: a Mutex's, whose one permit no stored limit changes;
+   * it writes out the '/1' that a Semaphore of 1 permit leaves out.
+   */
+  next(weight: number, permits: number, label?: string, fixed = false): string {
     const n = (++this.#issued).toString(36);
     // Template strings write every safe integer in full digits, which Lua reads back exactly.
-    return `${this.inbox}.${n}${label === undefined ? '' : `~${label}`}${weight === 1 ? '' : `*${weight}`}${permits === 1 ? '' : `/${permits}`}`;
+    return `${this.inbox}.${n}${label === undefined ? '' : `~${label}`}${weight === 1 ? '' : `*${weight}`}${permits === 1 && !fixed ? '' : `/${permits}`}`;
   }
 }
 

@@ -75,3 +75,32 @@ test('redis.calls per path: 4 for an uncontended acquire, 2 for its release, and
     'a waiter gives up': { zrem: 1, lindex: 1, lpop: 1, zcard: 1, del: 1 },
   });
 });
+
+test('a resize that grows the limit by k grants k waiters in one call, with as many commands on a line of 20 as of 2,000', async (t) => {
+  const server = await startRedisServer();
+  const redis = await connectLibrary(server.url);
+  const admin = await connect(server.url);
+  const grow = async (waiting: number) => {
+    const key = uniqueKey('grow-calls');
+    const scripts = new Scripts(redis, keyspace('rfs', key), key);
+    const acquire = (token: string) => scripts.acquire({ token, ttl: 60_000, wait: true, maxWaiters: Infinity });
+    await scripts.configure({ change: 'limit', limit: 1 });
+    t.is((await acquire('x.holder')).kind, 'granted');
+    for (let i = 0; i < waiting; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, waiting - i) }, (_, j) => acquire(`x.${i + j}`)));
+    }
+    let reply: Awaited<ReturnType<Scripts['configure']>> | undefined;
+    const calls = await callsOf(admin, async () => {
+      reply = await scripts.configure({ change: 'limit', limit: 4 });
+    });
+    t.like(reply, { previousLimit: 1, granted: 3, refused: 0 });
+    t.like(await scripts.status(0), { held: 4, waiting: waiting - 3 });
+    return calls;
+  };
+  const short = await grow(20);
+  const long = await grow(2_000);
+  t.deepEqual(long, short);
+  // Three grants: each a pop from the line, a fencing token, a holder and a message.
+  t.is(short['publish'], 3);
+  t.is(short['lpop'], 3);
+});

@@ -136,6 +136,14 @@ test('layout 2 processes grant nothing on a key with stored settings: they wait,
   const key = uniqueKey('v2-settings');
   const old = v2(redis, key);
   const sem = new Semaphore(await connectLibrary(), key, { permits: 5 });
+  // On the idle key a layout 2 acquire queues, and reads a number it can use where its
+  // scripts compute with the earliest expiry (the settings' score is finite).
+  await sem.pause();
+  const idle = await old.acquire('v2inbox.0/5');
+  t.true(Array.isArray(idle));
+  t.true(Number.isSafeInteger((idle as unknown[])[1]));
+  t.is(await old.release('v2inbox.0/5'), 0);
+  await sem.resume();
   await sem.setPermits(1);
   const mine = await sem.acquire();
   // Ample permits as layout 2 sees them (1 of 5 held): still only queued.

@@ -225,6 +225,28 @@ test('bad limits are refused before anything is written; a Mutex refuses setPerm
   await lease?.release();
 });
 
+test('a limit stored through a Semaphore never lets a second Mutex holder in', async (t) => {
+  const redis = await connectLibrary();
+  const key = uniqueKey('mutex-stored');
+  await new Semaphore(redis, key, { permits: 1 }).setPermits(3);
+  const mutex = new Mutex(redis, key);
+  const first = await mutex.tryAcquire();
+  t.truthy(first);
+  t.is(await mutex.tryAcquire(), null);
+  // A waiting Mutex is served only once nothing at all is held.
+  const sem = new Semaphore(redis, key, { permits: 3 });
+  const other = await sem.tryAcquire();
+  t.truthy(other);
+  const isQueued = queued(key);
+  const waiting = mutex.acquire();
+  await isQueued;
+  await first!.release();
+  t.like(await sem.status(), { held: 1, waiting: 1 });
+  await other!.release();
+  await (await waiting).release();
+  t.like(await sem.status(), { held: 0, waiting: 0, permits: 3 });
+});
+
 test('pause and resume are published on the diagnostics channels', async (t) => {
   const redis = await connectLibrary();
   const key = uniqueKey('events');

@@ -17,13 +17,19 @@
 
   Layout 3 adds the key's settings, written only by configure-4.lua and only while
   there are any (a stored limit, or a pause): one member of `tickets`,
-  '#<layout>*9007199254740991:<limit>:<paused>', scored +inf so that it sorts after
-  every holder and never expires; <limit> is '0' when the callers' permits decide,
-  <paused> '1' or '0'. A key without it is a layout 2 key, served as before. Scripts of
-  a layout meet a higher number there only on a key of a newer version, and refuse it
-  (-6) before any write. Layout 2's scripts read the member as a holder of weight
-  2^53 - 1 (the '*' part), so they grant nothing on such a key: their callers wait,
-  and never break the stored limit or the pause.
+  '#<layout>*4503599627370496:<limit>:<paused>', scored SETTINGS (2^53 ms, some 285,000
+  years away: finite, so that layout 2's scripts compute with it as with any expiry) so
+  that it sorts after every holder and never expires; <limit> is '0' when the callers'
+  permits decide, <paused> '1' or '0'. A key without it is a layout 2 key, served as
+  before. Scripts of a layout meet a higher number there only on a key of a newer
+  version, and refuse it (-6) before they change anything of that version's: what they
+  may do first, drop holders whose expiry passed, every layout does alike (a holder's
+  score is its expiry). Layout 2's scripts read the member as a holder of weight 2^52
+  (the '*' part), so they grant nothing on such a key to callers of up to 2^52 permits:
+  those wait, and never break the stored limit or the pause.
+
+  A Mutex's token ends in '/1' (a Semaphore's of 1 permit leaves it out): its one permit
+  is fixed, so a stored limit above 1 never lets a second Mutex holder in.
 
   A token is '<inbox>.<n>', then '~<label>' if the acquisition has one, '*<weight>'
   unless the weight is 1 and '/<permits>' unless the permits are 1 (src/tokens.ts). It
@@ -46,8 +52,9 @@
   uncontended paths return before the helpers below are even defined.
 ]]
 
--- The layout these scripts write and serve (see above).
+-- The layout these scripts write and serve, and the score of the settings (see above).
 local LAYOUT = 3
+local SETTINGS = '9007199254740992'
 
 -- A fencing token as stored: digits, below 2^53 - 1 so that the next one is still
 -- exact in a double (and in JavaScript). Anything else is not ours: the clock takes over.

@@ -140,7 +140,7 @@ local function drain(s, quiet)
       s.n = s.n - 1
     elseif deadline then
       local weight, permits = shape(head)
-      permits = s.set or permits
+      permits = limitOf(s, head, permits)
       if s.set and weight > permits then
         -- configure-4.lua and acquire-4.lua keep such waiters out; one that is here
         -- anyway must not block the line for good.

@@ -7,8 +7,8 @@
   holders were just removed), set (the stored limit, if any), paused (true while
   paused).
 
-  The key's settings, when it has any, are one more member of `tickets`, scored +inf
-  so that it sorts last and never expires (see fence.lua, layout 3).
+  The key's settings, when it has any, are one more member of `tickets`, scored so
+  that it sorts last and never expires (see fence.lua, layout 3).
 
   `tickets` has no lifetime of its own: it goes when its last holder releases, and an
   entry of a holder that died stays until the next call on the key removes it.
@@ -29,6 +29,15 @@ end
 local function shape(token)
   local weight, permits = string.match(token, '^[^*/]*%*?(%d*)/?(%d*)$')
   return tonumber(weight) or 1, tonumber(permits) or 1
+end
+
+-- The limit a ticket is served within: the stored one if any (s.set), else the permits
+-- it asked under; but a Mutex's ticket ('/1' written out) never more than its one.
+local function limitOf(s, token, permits)
+  if not s.set or string.sub(token, -2) == '/1' then
+    return permits
+  end
+  return s.set
 end
 
 -- Drops the expired holders and reads the live ones: their total weight into s.held,
@@ -115,11 +124,11 @@ local function addHolder(s, token, weight, expiry)
 end
 
 -- Milliseconds until the earliest lease expires, or -1 if nobody holds (the
--- settings' member, scored +inf, is no lease).
+-- settings' member, which sorts last, is no lease).
 local function earliestExpiryIn()
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
-  if not first or first == 'inf' then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if not first[1] or string.byte(first[1], 1) == 35 then
     return -1
   end
-  return tonumber(first) - nowMs
+  return tonumber(first[2]) - nowMs
 end
