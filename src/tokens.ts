@@ -4,7 +4,7 @@ import { nanoid } from 'nanoid';
  * Names of tickets in Redis, as scripts/includes/fence.lua reads them: `<inbox>.<n>`
  * (never starting with '#', which marks the key's settings),
  * then `~<label>` if the acquisition has one, `*<weight>` unless the weight is 1 and
- * `/<permits>` unless the permits are 1.
+ * `/<permits>` unless it is a Mutex's (whose one permit no stored limit changes).
  * The scripts take the wake-up channel, the weight and the permits from the token, so
  * a waiter costs Redis nothing beyond its place, and no permit count needs storing.
  */
@@ -19,13 +19,14 @@ export class TokenSource {
 
   /**
    * A token no other acquisition of this client has used; `label` (options.ts checks it)
-   * is shown by status(). `fixed`: a Mutex's, whose one permit no stored limit changes;
-   * it writes out the '/1' that a Semaphore of 1 permit leaves out.
+   * is shown by status(). `fixed`: a Mutex's, whose one permit no stored limit changes:
+   * the only token without a '/<permits>' part (a Semaphore writes even '/1'), which
+   * keeps the commonest ticket, a Mutex's, as short as it can be.
    */
   next(weight: number, permits: number, label?: string, fixed = false): string {
     const n = (++this.#issued).toString(36);
     // Template strings write every safe integer in full digits, which Lua reads back exactly.
-    return `${this.inbox}.${n}${label === undefined ? '' : `~${label}`}${weight === 1 ? '' : `*${weight}`}${permits === 1 && !fixed ? '' : `/${permits}`}`;
+    return `${this.inbox}.${n}${label === undefined ? '' : `~${label}`}${weight === 1 ? '' : `*${weight}`}${fixed ? '' : `/${permits}`}`;
   }
 }
 

@@ -85,9 +85,10 @@ test('a resize that grows the limit by k grants k waiters in one call, with as m
     const scripts = new Scripts(redis, keyspace('rfs', key), key);
     const acquire = (token: string) => scripts.acquire({ token, ttl: 60_000, wait: true, maxWaiters: Infinity });
     await scripts.configure({ change: 'limit', limit: 1 });
-    t.is((await acquire('x.holder')).kind, 'granted');
+    // A Semaphore's tokens (a Mutex's, without '/1', would stay at its one permit).
+    t.is((await acquire('x.holder/1')).kind, 'granted');
     for (let i = 0; i < waiting; i += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, waiting - i) }, (_, j) => acquire(`x.${i + j}`)));
+      await Promise.all(Array.from({ length: Math.min(500, waiting - i) }, (_, j) => acquire(`x.${i + j}/1`)));
     }
     let reply: Awaited<ReturnType<Scripts['configure']>> | undefined;
     const calls = await callsOf(admin, async () => {

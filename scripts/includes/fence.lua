@@ -28,11 +28,13 @@
   (the '*' part), so they grant nothing on such a key to callers of up to 2^52 permits:
   those wait, and never break the stored limit or the pause.
 
-  A Mutex's token ends in '/1' (a Semaphore's of 1 permit leaves it out): its one permit
-  is fixed, so a stored limit above 1 never lets a second Mutex holder in.
+  A Mutex's token is the only one without '/<permits>' (a Semaphore writes even '/1'):
+  its one permit is fixed, so a stored limit above 1 never lets a second Mutex holder
+  in. (Layout 2 left '/1' out of every token of 1 permit: such a ticket of an older
+  process counts as a Mutex's, which can only make it wait longer.)
 
   A token is '<inbox>.<n>', then '~<label>' if the acquisition has one, '*<weight>'
-  unless the weight is 1 and '/<permits>' unless the permits are 1 (src/tokens.ts). It
+  unless the weight is 1 and '/<permits>' unless it is a Mutex's (src/tokens.ts). It
   names the waiter's wake-up channel, its weight and the permits it asked under, so a
   waiter costs one entry in `waiters` and one in `line`, and no number derived from
   other data is stored anywhere: what is held is summed from the holders, the queue

@@ -32,9 +32,10 @@ local function shape(token)
 end
 
 -- The limit a ticket is served within: the stored one if any (s.set), else the permits
--- it asked under; but a Mutex's ticket ('/1' written out) never more than its one.
+-- it asked under; but a Mutex's ticket (the only one without '/<permits>') never more
+-- than its one.
 local function limitOf(s, token, permits)
-  if not s.set or string.sub(token, -2) == '/1' then
+  if not s.set or not string.find(token, '/', 1, true) then
     return permits
   end
   return s.set
