@@ -16,6 +16,7 @@ export type { AcquireOptions, MutexOptions, SemaphoreOptions, UseCallback, UseOp
 export type { Client as RedisClient } from './adapters/index.js';
 export type { HolderInfo, WaiterInfo } from './scripts.js';
 export {
+  type AcquireTraceContext,
   channels,
   type GrantedEvent,
   type LostEvent,
@@ -26,4 +27,5 @@ export {
   type ResumedEvent,
   type SubscriberEvent,
   type TimeoutEvent,
+  tracing,
 } from './telemetry.js';

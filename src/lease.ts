@@ -398,7 +398,7 @@ export class Lease implements AsyncDisposable {
         if (left > 0) return this.#arm(this.#validUntil);
         // Another handle may have extended it: this one says the term it knows of is
         // over, and leaves the permits alone.
-        return this.#lose('its fixed term ended without an extension');
+        return this.#lose('its fixed term ended without an extension', undefined, true);
     }
   }
 
@@ -606,9 +606,17 @@ export class Lease implements AsyncDisposable {
     if (next.name === 'lost') this.#controller?.abort(next.error);
   }
 
-  #lose(reason: string, cause?: unknown): void {
+  /** `termEnded`: a fixed term ran out as planned, rather than the lease being taken away. */
+  #lose(reason: string, cause?: unknown, termEnded = false): void {
     const error = new LeaseLostError(this.key, this.fencingToken, reason, cause === undefined ? undefined : { cause });
     this.#end({ name: 'lost', error });
-    publish('lost', () => ({ key: this.key, token: this.token, fencingToken: this.fencingToken, error }));
+    publish('lost', () => ({
+      key: this.key,
+      token: this.token,
+      fencingToken: this.fencingToken,
+      error,
+      held: performance.now() - this.#grantedAt,
+      termEnded,
+    }));
   }
 }

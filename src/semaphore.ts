@@ -17,7 +17,7 @@ import {
   type UseOptions,
 } from './options.js';
 import { Scripts, type StatusReply } from './scripts.js';
-import { publish } from './telemetry.js';
+import { publish, tracing } from './telemetry.js';
 import { maxTimerDelay } from './timing.js';
 import {
   orDefault,
@@ -146,18 +146,30 @@ export class Semaphore {
    * when aborted; either way its ticket leaves the queue.
    */
   acquire(options?: AcquireOptions): Promise<Lease> {
+    let resolved: ResolvedAcquire;
     try {
       // No options, the common call: checked once, in the constructor.
-      const resolved = options === undefined ? this.#defaults : resolveAcquire(options, this.permits, this.#label);
+      resolved = options === undefined ? this.#defaults : resolveAcquire(options, this.permits, this.#label);
       resolved.signal?.throwIfAborted();
       this.#requireOpen();
       checkEvictionPolicy(this.#ctx.adapter, this.key);
-      // Never null: only a try resolves with null, and this is not one.
-      return new Acquisition(this.#ctx, resolved).run() as Promise<Lease>;
     } catch (error) {
       // Bad input and a closed client reject, as from an async function.
       return Promise.reject(error);
     }
+    // One property read when nobody traces: the common case allocates nothing more.
+    const trace = tracing.acquire;
+    if (trace?.hasSubscribers) {
+      const { weight, label, timeout, signal } = resolved;
+      const context = { key: this.key, weight, label, timeout, signal };
+      return trace.tracePromise(() => this.#run(resolved), context);
+    }
+    return this.#run(resolved);
+  }
+
+  /** Never null: only a try resolves with null, and this is not one. */
+  #run(resolved: ResolvedAcquire): Promise<Lease> {
+    return new Acquisition(this.#ctx, resolved).run() as Promise<Lease>;
   }
 
   /**

@@ -1,4 +1,6 @@
-import { channel } from 'node:diagnostics_channel';
+import * as diagnostics from 'node:diagnostics_channel';
+
+const { channel } = diagnostics;
 
 /**
  * Events published through node:diagnostics_channel, so monitoring can subscribe
@@ -19,7 +21,19 @@ export const channels = {
 export type QueuedEvent = { key: string; token: string; weight: number; position: number };
 export type GrantedEvent = { key: string; token: string; weight: number; fencingToken: number; waited: number };
 export type ReleasedEvent = { key: string; token: string; fencingToken: number; held: number };
-export type LostEvent = { key: string; token: string; fencingToken: number; error: Error };
+/**
+ * `held`: ms since the grant (or since this handle was taken, for `lease(id)`);
+ * `termEnded`: a fixed term ran out without an extension, rather than the lease being
+ * taken away (expired unrefreshed, gone from Redis, client closed).
+ */
+export type LostEvent = {
+  key: string;
+  token: string;
+  fencingToken: number;
+  error: Error;
+  held: number;
+  termEnded: boolean;
+};
 export type TimeoutEvent = { key: string; token: string; waited: number };
 /**
  * This process changed a key's settings (setPermits, pause, resume). `limit`: the stored
@@ -60,6 +74,35 @@ type Payloads = {
   paused: PausedEvent;
   resumed: ResumedEvent;
 };
+
+/**
+ * What tracers see of one `acquire()` (and so of `use()`) on the tracing channel
+ * `redis-fair-semaphore:acquire` (start, end, asyncStart, asyncEnd, error): the options
+ * it was given, checked, and once it settles `result` (the Lease) or `error`. Published
+ * only for acquires that passed validation, and only while someone subscribes.
+ */
+export type AcquireTraceContext = {
+  key: string;
+  weight: number;
+  label: string | undefined;
+  /** ms; Infinity for none. */
+  timeout: number;
+  signal: AbortSignal | undefined;
+  result?: unknown;
+  error?: unknown;
+};
+
+/**
+ * Tracing channels, the way ioredis (`ioredis:command`) and node-redis
+ * (`node-redis:command`) publish theirs. Undefined on a runtime without
+ * `diagnostics_channel.tracingChannel`.
+ */
+export const tracing = {
+  acquire:
+    typeof diagnostics.tracingChannel === 'function'
+      ? diagnostics.tracingChannel<string, AcquireTraceContext>('redis-fair-semaphore:acquire')
+      : undefined,
+} as const;
 
 export function publish<K extends keyof typeof channels>(name: K, build: () => Payloads[K]): void {
   const ch = channels[name];

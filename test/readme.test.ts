@@ -37,7 +37,12 @@ function write(all: Block[]): { dir: string; files: string[] } {
   const dir = mkdtempSync(join(root, '.readme-check', 'run-'));
   const files = all.map((b) => {
     const file = join(dir, `line-${b.line}.ts`);
-    writeFileSync(file, b.code.replaceAll("from 'redis-fair-semaphore'", "from '../../src/index.js'"));
+    writeFileSync(
+      file,
+      b.code
+        .replaceAll("from 'redis-fair-semaphore/opentelemetry'", "from '../../src/opentelemetry.js'")
+        .replaceAll("from 'redis-fair-semaphore'", "from '../../src/index.js'"),
+    );
     return file;
   });
   writeFileSync(
