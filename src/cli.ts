@@ -2,8 +2,9 @@
 /**
  * The `redis-fair-semaphore` command: `run` a command holding a permit; `acquire` a
  * fixed-term lease and print its id, to `extend` or `release` it in a later step; show
- * a semaphore's `status`; or change its settings for every process (`set-permits`,
- * `pause`, `resume`). Run `redis-fair-semaphore --help` for the whole contract.
+ * a semaphore's `status` (once, or live with --watch) or `list` those under a prefix;
+ * or change its settings for every process (`set-permits`, `pause`, `resume`). Run
+ * `redis-fair-semaphore --help` for the whole contract.
  */
 import { readFileSync } from 'node:fs';
 import { type Parsed, parse, UsageError } from './cli/args.js';
@@ -17,14 +18,17 @@ import { help } from './cli/help.js';
  */
 async function commands() {
   try {
-    const [{ UnreachableError }, { acquire, actOnLease }, { run }, { status }, { configure }] = await Promise.all([
-      import('./cli/connection.js'),
-      import('./cli/lease.js'),
-      import('./cli/run.js'),
-      import('./cli/status.js'),
-      import('./cli/settings.js'),
-    ]);
-    return { UnreachableError, acquire, actOnLease, run, status, configure };
+    const [{ UnreachableError }, { acquire, actOnLease }, { run }, { status }, { watch }, { list }, { configure }] =
+      await Promise.all([
+        import('./cli/connection.js'),
+        import('./cli/lease.js'),
+        import('./cli/run.js'),
+        import('./cli/status.js'),
+        import('./cli/watch.js'),
+        import('./cli/list.js'),
+        import('./cli/settings.js'),
+      ]);
+    return { UnreachableError, acquire, actOnLease, run, status, watch, list, configure };
   } catch (error) {
     const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /'ioredis'/.test(String(error));
     if (!missing) throw error;
@@ -64,7 +68,9 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'run':
         return await c.run(parsed);
       case 'status':
-        return await c.status(parsed);
+        return await (parsed.watch ? c.watch(parsed) : c.status(parsed));
+      case 'list':
+        return await c.list(parsed);
       case 'acquire':
         return await c.acquire(parsed);
       case 'extend':

@@ -13,6 +13,7 @@ import { queued } from './helpers/events.js';
 import { keysOf } from './helpers/keys.js';
 import { closedPort } from './helpers/ports.js';
 import { connect, redisUrl, uniqueKey } from './helpers/redis.js';
+import { onTerminal } from './helpers/terminal.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const node = process.execPath;
@@ -162,6 +163,18 @@ test('run: a lost lease stops the command with SIGTERM, then SIGKILL after --gra
   t.throws(() => process.kill(Number(pid), 0), { code: 'ESRCH' }, 'the command is gone');
 });
 
+/**
+ * A status without what ticks between two calls: expiresIn and heldFor, and the order
+ * of the holders, which are listed by expiry and so reordered by refreshes.
+ */
+function steady(s: SemaphoreStatus) {
+  return {
+    ...s,
+    holders: s.holders.map(({ expiresIn: _, heldFor: __, ...h }) => h).sort((a, b) => a.fencingToken - b.fencingToken),
+    waiters: s.waiters.map(({ expiresIn: _, ...w }) => w),
+  };
+}
+
 test('status --json equals the library status(), and the table shows the same holders and waiters', async (t) => {
   const url = await redisUrl();
   const key = uniqueKey('status');
@@ -180,13 +193,6 @@ test('status --json equals the library status(), and the table shows the same ho
   t.is(json.code, 0, json.stderr);
   const fromCli = JSON.parse(json.stdout) as SemaphoreStatus;
   const fromLibrary = await sem.status();
-  // expiresIn and heldFor tick between the two calls, and holders are listed by expiry,
-  // which refreshes change: everything else must match exactly.
-  const steady = (s: SemaphoreStatus) => ({
-    ...s,
-    holders: s.holders.map(({ expiresIn: _, heldFor: __, ...h }) => h).sort((a, b) => a.fencingToken - b.fencingToken),
-    waiters: s.waiters.map(({ expiresIn: _, ...w }) => w),
-  });
   t.deepEqual(steady(fromCli), steady(fromLibrary));
   t.deepEqual(Object.keys(fromCli), Object.keys(fromLibrary));
   for (const entry of [...fromCli.holders, ...fromCli.waiters]) t.true(entry.expiresIn > 0 && entry.expiresIn <= 5000);
@@ -301,6 +307,14 @@ const badArguments: readonly (readonly [args: readonly string[], says: RegExp, e
   [['set-permits', 'k', '5', '6'], /unexpected argument "6" after <n>/],
   [['pause'], /missing <key>/],
   [['resume', 'k', 'extra'], /unexpected argument "extra"/],
+  [['status', 'k', '--interval', '500'], /--interval needs --watch/],
+  [['status', 'k', '--watch', '--interval', '99'], /--interval must be an integer from 100/],
+  [['list', 'k'], /unexpected argument "k": list takes no <key>/],
+  [['list', '--limit', '10001'], /--limit must be an integer from 1 to 10000/],
+  [['list', '--scan-limit', '0'], /--scan-limit must be an integer from 1/],
+  [['list', '--permits', '2'], /unknown option --permits/],
+  [['list', '--watch'], /unknown option --watch/],
+  [['list', '--prefix', 'a}'], /--prefix is not valid/],
 ];
 
 test('every bad argument gives a one-line error and exit 64, before touching Redis', async (t) => {
@@ -336,6 +350,10 @@ test('--help documents the commands, options, signals and every exit code', asyn
       '--json',
       '--label',
       '--unset',
+      '--watch',
+      '--interval',
+      '--all',
+      '--scan-limit',
       'REDIS_URL',
       'SIGKILL',
     ]) {
@@ -346,6 +364,7 @@ test('--help documents the commands, options, signals and every exit code', asyn
       'extend <id> <ms>',
       'release <id>',
       'status <key>',
+      'list [--prefix <text>]',
       'run <key>',
       'set-permits <key> <n> | --unset',
       'pause <key>',
@@ -532,11 +551,16 @@ test("a semaphore used through a client's keyPrefix: --prefix names it with the 
 });
 
 /** Waiters queued on `sem` in this order; each settles (granted or refused) with its lease or error. */
-async function queue(sem: Semaphore, key: string, weights: readonly number[]): Promise<Promise<Lease | Error>[]> {
+async function queue(
+  sem: Semaphore,
+  key: string,
+  weights: readonly number[],
+  label?: string,
+): Promise<Promise<Lease | Error>[]> {
   const waits: Promise<Lease | Error>[] = [];
   for (const weight of weights) {
     const event = queued(key);
-    waits.push(sem.acquire({ weight, timeout: 30_000 }).catch((error: Error) => error));
+    waits.push(sem.acquire({ weight, timeout: 30_000, label }).catch((error: Error) => error));
     await event;
   }
   return waits;
@@ -669,4 +693,154 @@ test('run and acquire without --permits: use the limit set in Redis, and say so 
   t.is(lowered.stdout, '');
   t.regex(lowered.stderr, /--weight 3 is more than the limit of ".*" set in Redis \(2\).*; nothing was acquired\./);
   t.is((await sem.status()).waiting, 0);
+});
+
+/** What `list --json` prints. */
+type Listing = {
+  prefix: string;
+  complete: boolean;
+  stoppedBy: 'limit' | 'scan-limit' | null;
+  semaphores: SemaphoreStatus[];
+  unreadable: { key: string; error: string }[];
+};
+
+test('list: the semaphores under a prefix, found by SCAN, printed escaped; data of others left alone; a listing cut short by --limit or --scan-limit says so', async (t) => {
+  const url = await redisUrl();
+  const redis = await connect();
+  // `[ab]` and `\` are glob syntax: unless escaped for MATCH, SCAN would find nothing under this prefix.
+  const prefix = uniqueKey('list[ab]\\');
+  const on = (key: string, permits = 1) => new Semaphore(redis, key, { permits, prefix, ttl: 60_000 });
+  const busy = on('busy', 3);
+  const holder = await busy.acquire({ weight: 2, label: 'worker one' });
+  const [waiter] = await queue(busy, 'busy', [2], 'worker two');
+  const capped = on('capped');
+  await capped.setPermits(5);
+  await capped.pause();
+  await (await on('idle').acquire()).release();
+  // A key that would clear the screen and start a control sequence, were it printed raw.
+  const hostile = 'esc\x1b[2J\u009b31m';
+  const hostileHolder = await on(hostile).acquire();
+  await redis.set(`${prefix}:{foreign}:tickets`, 'not a semaphore');
+  // Names SCAN examines and skips: more than one call's worth at --scan-limit 1.
+  await redis.mset(Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`${prefix}:unrelated:${i}`, 'x'])));
+
+  const list = (...args: string[]) => cli(['list', '--prefix', prefix, '--url', url, ...args]);
+  const [text, all, limited, limitedJson, scanned] = await Promise.all([
+    list(),
+    list('--all', '--json'),
+    list('--limit', '2'),
+    list('--limit', '2', '--json'),
+    list('--scan-limit', '1', '--json'),
+  ]);
+  t.is(text.code, 0, text.stderr);
+  t.is(text.stderr, '');
+  t.false(text.stdout.includes('\x1b') || text.stdout.includes('\u009b'), 'no control character reaches the terminal');
+  // Sorted by key; columns: key, held/limit, waiting, longest held, where the limit comes from, paused.
+  const [header, ...rows] = text.stdout.split('\n').map((line) => line.split(/ {2,}/));
+  t.deepEqual(header, ['KEY', 'HELD/LIMIT', 'WAITING', 'LONGEST HELD', 'LIMIT FROM', 'PAUSED']);
+  t.deepEqual(rows, [
+    ['"busy"', '2/3', '1', rows[0]![3], 'users', '-'],
+    ['"capped"', '0/5', '0', '-', 'redis', 'paused'],
+    ['"esc\\u001b[2J\\u009b31m"', '1/1', '0', rows[2]![3], 'users', '-'],
+    ['Not read (not a semaphore of this version):'],
+    ['', '"foreign": its tickets key is a string, not a zset; left as it is'],
+    [
+      `3 semaphores under prefix ${JSON.stringify(prefix)} with holders, waiters or settings ` +
+        '(--all adds idle keys), and 1 not read',
+    ],
+    [''],
+  ]);
+  t.regex(rows[0]![3]!, /^\d+(ms|\.\ds)$/);
+  t.is(await redis.get(`${prefix}:{foreign}:tickets`), 'not a semaphore', 'list changed nothing of it');
+
+  // --json: each semaphore as status() reports it, with the head of the line only; --all adds the idle key.
+  const listing = JSON.parse(all.stdout) as Listing;
+  t.like(listing, { prefix, complete: true, stoppedBy: null });
+  t.deepEqual(
+    listing.semaphores.map(steady),
+    await Promise.all(
+      ['busy', 'capped', hostile, 'idle'].map(async (key) => steady(await on(key).status({ limit: 1 }))),
+    ),
+  );
+  t.deepEqual(listing.unreadable, [
+    { key: 'foreign', error: 'its tickets key is a string, not a zset; left as it is' },
+  ]);
+
+  // Cut short: by --limit (more were found), or by --scan-limit (SCAN had more to examine).
+  t.regex(limited.stdout, /\nlisting cut short: more than 2 semaphores under prefix .*; these are 2 of those found/);
+  const [byLimit, byScan] = [limitedJson, scanned].map((o) => JSON.parse(o.stdout) as Listing);
+  t.like(byLimit, { complete: false, stoppedBy: 'limit' });
+  t.is(byLimit!.semaphores.length + byLimit!.unreadable.length, 2);
+  t.like(byScan, { complete: false, stoppedBy: 'scan-limit' });
+
+  await Promise.all([holder.release(), hostileHolder.release(), capped.resume()]);
+  await ((await waiter) as Lease).release();
+});
+
+test('status --watch off a terminal: a line per reading until a signal (exit 128+N); with --json, a status() per line', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('watch-lines');
+  const sem = new Semaphore(await connect(), key, { permits: 2, ttl: 60_000 });
+  const holder = await sem.acquire({ label: 'job one' });
+  const [waiter] = await queue(sem, key, [2], 'job two');
+  const watch = ['status', key, '--url', url, '--watch', '--interval', '100'];
+  const lines = new Cli(watch);
+  const json = new Cli([...watch, '--json']);
+  await Promise.all([lines.waitFor('stdout', /(.*\n){2}/), json.waitFor('stdout', /(.*\n){2}/)]);
+  lines.process.kill('SIGINT');
+  json.process.kill('SIGTERM');
+  const [l, j] = await Promise.all([lines.done, json.done]);
+  t.is(l.code, 130, l.stderr);
+  t.is(l.stderr, '');
+  const line = new RegExp(
+    `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z "${key}": 1/2 held, 1 waiting; ` +
+      'head: weight 2, waited ≥\\S+, label job two; longest held \\S+$',
+  );
+  for (const text of l.stdout.trimEnd().split('\n')) t.regex(text, line);
+  t.is(j.code, 143, j.stderr);
+  for (const text of j.stdout.trimEnd().split('\n')) t.like(JSON.parse(text), { key, permits: 2, held: 1, waiting: 1 });
+  await holder.release();
+  await ((await waiter) as Lease).release();
+});
+
+test('status --watch on a terminal: redrawn in place like top, a bar of held permits, the holders and the head of the line; Ctrl-C gives the terminal back and exits 130', async (t) => {
+  const url = await redisUrl();
+  const key = uniqueKey('watch-live');
+  const sem = new Semaphore(await connect(), key, { permits: 3, ttl: 60_000 });
+  const holder = await sem.acquire({ weight: 2, label: 'render one' });
+  const [next] = await queue(sem, key, [2], 'render two');
+  const term = await onTerminal(['status', key, '--url', url, '--watch', '--interval', '100'], {
+    columns: 100,
+    rows: 20,
+  });
+
+  const first = await term.waitForFrame(/render two/);
+  t.true(
+    term.output.startsWith('\x1b[?1049h\x1b[?25l\x1b[H'),
+    'the alternate screen, the cursor hidden, drawn from the top',
+  );
+  const rows = first.split('\n');
+  t.regex(
+    rows[0]!,
+    new RegExp(`^"${key}" under prefix "rfs", every 100ms, read at \\d\\d:\\d\\d:\\d\\d \\(Ctrl-C to quit\\)$`),
+  );
+  t.deepEqual(rows.slice(1, 3), [
+    '[##.] 2/3 held, 1 available, 1 waiting',
+    'Limit: 3, from the permits its users pass (no limit is set in Redis)',
+  ]);
+  t.regex(first, /\nHolders, longest held first:\n +WEIGHT +HELD FOR +EXPIRES IN +LABEL\n +2 +\S+ +\S+ +render one\n/);
+  t.regex(first, /\nHead of the line .*\n +# +WEIGHT +WAITED +LABEL\n +1 +2 +≥\S+ +render two$/);
+
+  // The next reading redraws the screen over the last: the waiter now holds, nobody waits.
+  await holder.release();
+  const lease = (await next) as Lease;
+  const after = await term.waitForFrame(/0 waiting/);
+  t.regex(after, /\n\[##\.\] 2\/3 held, 1 available, 0 waiting\n/);
+  t.regex(after, /\n +2 +\S+ +\S+ +render two\n/);
+  t.regex(after, /\nHead of the line .*\n {2}\(none\)$/);
+
+  term.type('\x03');
+  t.is(await term.done, 130);
+  t.true(term.output.endsWith('\x1b[?25h\x1b[?1049l'), JSON.stringify(term.output.slice(-40)));
+  await lease.release();
 });

@@ -40,6 +40,23 @@ export type StatusArgs = Target & {
   readonly permits: number;
   readonly json: boolean;
   readonly limit: number;
+  /** Read again every `interval` ms until a signal: redrawn on a terminal, a line each time off one. */
+  readonly watch: boolean;
+  readonly interval: number;
+};
+
+/** `list`: the semaphores under a prefix, found by a bounded SCAN. */
+export type ListArgs = {
+  readonly kind: 'list';
+  readonly url: string;
+  readonly prefix: string;
+  readonly json: boolean;
+  /** At most this many semaphores are listed. */
+  readonly limit: number;
+  /** SCAN stops after examining about this many keys of the database. */
+  readonly scanLimit: number;
+  /** Also keys that nobody holds or waits for and have no settings (only their fencing token is left). */
+  readonly all: boolean;
 };
 
 /** `acquire`: wait, take a fixed-term lease, print its id. */
@@ -74,6 +91,7 @@ export type PauseArgs = Target & { readonly kind: 'pause' | 'resume' };
 export type Parsed =
   | RunArgs
   | StatusArgs
+  | ListArgs
   | AcquireArgs
   | LeaseArgs
   | SetPermitsArgs
@@ -82,7 +100,7 @@ export type Parsed =
   | { readonly kind: 'version' };
 
 export const defaultUrl = 'redis://127.0.0.1:6379';
-const commands = 'run, acquire, extend, release, status, set-permits, pause or resume';
+const commands = 'run, acquire, extend, release, status, list, set-permits, pause or resume';
 /** The library's own defaults, and the CLI's. */
 export const defaults = {
   permits: 1,
@@ -91,7 +109,18 @@ export const defaults = {
   grace: 5_000,
   limit: library.statusLimit,
   prefix: library.prefix,
+  /** status --watch: ms between readings. */
+  interval: 1_000,
+  /** list: semaphores listed at most. */
+  listLimit: 100,
+  /** list: keys SCAN examines at most, about a second of SCAN calls on a local Redis. */
+  scanLimit: 1_000_000,
 } as const;
+
+/** status --watch reads no more often: each reading is a script call on the key. */
+export const minInterval = 100;
+/** list reads each semaphore it lists: more than this is a job for a script over --json with another --prefix. */
+export const maxListLimit = 10_000;
 
 /** setTimeout treats longer delays as 1 ms, and the library rejects them. */
 const maxMs = maxTimerDelay;
@@ -144,6 +173,16 @@ const statusOptions = {
   ...common,
   json: { type: 'boolean' },
   limit: { type: 'string' },
+  watch: { type: 'boolean', short: 'w' },
+  interval: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+const listOptions = {
+  ...settingsOptions,
+  json: { type: 'boolean' },
+  limit: { type: 'string' },
+  'scan-limit': { type: 'string' },
+  all: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** `env` is where REDIS_URL comes from; passed in so parsing stays a pure function. */
@@ -162,6 +201,8 @@ export function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Parsed {
       return parseRun(rest, env);
     case 'status':
       return parseStatus(rest, env);
+    case 'list':
+      return parseList(rest, env);
     case 'acquire':
       return parseAcquire(rest, env);
     case 'extend':
@@ -208,12 +249,34 @@ function parseRun(args: string[], env: NodeJS.ProcessEnv): Parsed {
 function parseStatus(args: string[], env: NodeJS.ProcessEnv): Parsed {
   const { values, positionals } = tokenize(args, statusOptions);
   if (values.help) return { kind: 'help' };
+  const watch = values.watch ?? false;
+  if (values.interval !== undefined && !watch) throw new UsageError('--interval needs --watch');
   return {
     kind: 'status',
     ...target(positionals, values, env),
     permits: integer('--permits', values.permits, defaults.permits, 1, maxCount),
     json: values.json ?? false,
     limit: integer('--limit', values.limit, defaults.limit, 1),
+    watch,
+    interval: integer('--interval', values.interval, defaults.interval, minInterval),
+  };
+}
+
+function parseList(args: string[], env: NodeJS.ProcessEnv): Parsed {
+  const { values, positionals } = tokenize(args, listOptions);
+  if (values.help) return { kind: 'help' };
+  const [extra] = positionals;
+  if (extra !== undefined) {
+    throw new UsageError(`unexpected argument "${extra}": list takes no <key> (it lists every key under --prefix)`);
+  }
+  return {
+    kind: 'list',
+    url: redisUrl(values.url, env),
+    prefix: prefixOption(values.prefix),
+    json: values.json ?? false,
+    limit: integer('--limit', values.limit, defaults.listLimit, 1, maxListLimit),
+    scanLimit: integer('--scan-limit', values['scan-limit'], defaults.scanLimit, 1, maxCount),
+    all: values.all ?? false,
   };
 }
 

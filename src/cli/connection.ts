@@ -20,6 +20,10 @@ export async function connect(url: string): Promise<Redis> {
     // library bounds its own waits (lease expiry, acquire timeout).
     maxRetriesPerRequest: null,
     retryStrategy: (attempt) => (connected ? Math.min(attempt * 100, 2_000) : null),
+    // ioredis waits this long for a socket to close before destroying it, and the process
+    // waits with it: a socket still connecting to a Redis that is down would hold up a
+    // Ctrl-C by its default 2 s.
+    disconnectTimeout: 100,
   });
   // Without a listener, ioredis would print every reconnect error; they surface through commands instead.
   redis.on('error', (error: Error) => {
@@ -49,10 +53,13 @@ export async function connect(url: string): Promise<Redis> {
 
 /** Closes politely, but never lets an unreachable Redis keep the CLI from exiting. */
 export async function close(redis: Redis, waitMs = 1_000): Promise<void> {
-  await within(
-    redis.quit().catch(() => {}),
-    waitMs,
-  );
+  // With no connection up (Redis went away), QUIT would only wait for one.
+  if (redis.status === 'ready') {
+    await within(
+      redis.quit().catch(() => {}),
+      waitMs,
+    );
+  }
   redis.disconnect();
 }
 

@@ -10,12 +10,36 @@ export function say(message: string): void {
 /** Human durations: "850ms", "12.3s", "4m05s", "2h03m". */
 export function duration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '?';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
+  // Not up to 1000: 999.6 would round to "1000ms".
+  if (ms < 999.5) return `${Math.round(ms)}ms`;
   const s = ms / 1000;
   if (s < 60) return `${s.toFixed(1)}s`;
   const whole = Math.floor(s);
   if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
   return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/**
+ * Text from Redis (anyone's data: keys found by SCAN, tokens and labels in a semaphore)
+ * as a quoted string a terminal shows and never obeys: JSON's escapes, plus the
+ * characters JSON leaves raw that a terminal would act on or that would reorder the
+ * line (DEL, C1 controls such as CSI, line and paragraph separators, bidi controls).
+ */
+export function quoted(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** As quoted(), without the quotes: for a table cell. */
+export function printable(text: string): string {
+  return quoted(text).slice(1, -1);
+}
+
+/** A label (or other optional text from Redis) as a table cell: `-` when absent. */
+export function cell(text: string | undefined): string {
+  return text === undefined ? '-' : printable(text);
 }
 
 /** Left-aligned columns separated by two spaces; the header row is the first row. */

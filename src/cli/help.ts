@@ -1,4 +1,4 @@
-import { defaults } from './args.js';
+import { defaults, maxListLimit, minInterval } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { programName as p } from './format.js';
 
@@ -7,7 +7,8 @@ export const help = `Usage:
   ${p} acquire <key> [options]
   ${p} extend <id> <ms> [--url <url>]
   ${p} release <id> [--url <url>]
-  ${p} status <key> [options]
+  ${p} status <key> [--watch [--interval <ms>]] [options]
+  ${p} list [--prefix <text>] [--all] [--json] [options]
   ${p} set-permits <key> <n> | --unset [--url <url>] [--prefix <text>]
   ${p} pause <key> [--url <url>] [--prefix <text>]
   ${p} resume <key> [--url <url>] [--prefix <text>]
@@ -42,6 +43,21 @@ that clock stepped back). run labels its lease with the host, its pid and the
 command, so status shows who holds a permit. It also shows the limit and where
 it comes from (set in Redis, or the permits the key's users pass), and PAUSED
 while the key is paused.
+status --watch reads it again every --interval ms until Ctrl-C. On a terminal
+it redraws the screen in place, as top does: the held permits as a bar of the
+limit, the holders (weight, held for, expires in, label; longest held first)
+and the head of the line. How long a waiter has waited is not stored in Redis:
+WAITED is at least the time since this watch first saw it. Off a terminal it
+prints one line per reading (the time, held/limit, waiting, the head, the
+longest hold, PAUSED); with --json, one line of status() JSON per reading.
+
+list shows every semaphore under --prefix that has holders, waiters or
+settings (with --all also idle keys, of which only the fencing token is left):
+held/limit, waiting, the longest hold, where the limit comes from, paused.
+It finds them with SCAN (never KEYS), matching on the prefix, and stops after
+--limit semaphores or --scan-limit keys examined, whichever comes first, and
+then says the listing was cut short. Keys are printed quoted and escaped, as
+they are anyone's data.
 
 set-permits stores <n> (1 to 2^53-1) in Redis as the key's limit, for every
 process and client at once: from then on the permits they pass do not decide.
@@ -103,6 +119,19 @@ Options of set-permits, pause and resume: --url and --prefix, as for status.
 Options of status:
   --json            Print exactly what the library's status() returns.
   --limit <n>       List at most n waiters. Default: ${defaults.limit}
+  -w, --watch       Read it again every --interval ms until a signal (above).
+  --interval <ms>   With --watch: ms between readings, at least ${minInterval}.
+                    Default: ${defaults.interval}
+
+Options of list: --url and --prefix, as for status, and:
+  --all             Also list idle keys (no holder, waiter or setting).
+  --limit <n>       List at most n semaphores, 1 to ${maxListLimit}. Default: ${defaults.listLimit}
+  --scan-limit <n>  Stop SCAN after examining about n keys of the database.
+                    Default: ${defaults.scanLimit}
+  --json            Print {prefix, complete, stoppedBy, semaphores,
+                    unreadable}: semaphores holds each key's status() with
+                    only the head of the line in waiters; stoppedBy is null,
+                    "limit" or "scan-limit".
 
 Signals: run and acquire catch SIGINT, SIGTERM and SIGHUP. While waiting, one
 of them takes it out of the queue and it exits with 128+N. While run's command
@@ -116,8 +145,8 @@ with ${ExitCode.leaseLost}.
 
 Exit codes:
   (command's)  run: the command's exit code, or 128+N if signal N ended it
-  0            acquire, extend, release, status, set-permits, pause, resume,
-               --help: success
+  0            acquire, extend, release, status, list, set-permits, pause,
+               resume, --help: success; status --watch: stdout was closed
   ${ExitCode.usage}           bad arguments (nothing was sent to Redis)
   ${ExitCode.weightExceedsLimit}           run, acquire: --weight is above the limit set in Redis, so it
                could never be granted (nothing was queued, or the limit was
@@ -135,5 +164,5 @@ Exit codes:
   ${ExitCode.cannotExecute}          run: the command could not be executed
   ${ExitCode.notFound}          run: the command was not found
   128+N        run, acquire: signal N while waiting (130 for SIGINT, 143
-               for SIGTERM)
+               for SIGTERM); status --watch: ended by signal N
 `;

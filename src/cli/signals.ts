@@ -39,9 +39,10 @@ export function exitCodeFor(signal: NodeJS.Signals): number {
 }
 
 /**
- * For the commands that wait their turn (run, acquire): catches the signals from before
- * connecting, so an early Ctrl-C cancels cleanly instead of killing us mid-queue (a
- * signal aborts `cancel`), then connects, runs `body`, and always closes the connection.
+ * For the commands that wait their turn (run, acquire), and status --watch, which waits
+ * for a signal: catches the signals from before connecting, so an early Ctrl-C cancels
+ * cleanly instead of killing us mid-queue (a signal aborts `cancel`), then connects,
+ * runs `body`, and always closes the connection.
  */
 export async function waitingCommand<T>(
   url: string,

@@ -1,8 +1,8 @@
-import { Semaphore, type SemaphoreStatus } from '../index.js';
+import { type HolderInfo, Semaphore, type SemaphoreStatus } from '../index.js';
 import type { StatusArgs } from './args.js';
 import { close, connect } from './connection.js';
 import { ExitCode } from './exit-codes.js';
-import { duration, table } from './format.js';
+import { cell, duration, printable, quoted, table } from './format.js';
 
 /** `status <key>`: one status() call, printed as JSON (exactly what it returned) or as tables. */
 export async function status(a: StatusArgs): Promise<number> {
@@ -21,17 +21,19 @@ export async function status(a: StatusArgs): Promise<number> {
   }
 }
 
+export const pausedLine = 'PAUSED: nothing is granted until resume; holders keep their permits';
+
 /**
  * The status as a headline, the limit and where it comes from, PAUSED while paused, and
  * two tables; every duration is from the server's clock.
  */
 export function render(s: SemaphoreStatus): string {
   const lines = [
-    `${JSON.stringify(s.key)}: ${s.held} of ${s.permits} permits held, ${s.available} available, ` +
+    `${quoted(s.key)}: ${s.held} of ${s.permits} permits held, ${s.available} available, ` +
       `${s.waiting} waiting (last fencing token ${s.lastFencingToken})`,
     `Limit: ${s.permits}, ${limitSource(s)}`,
   ];
-  if (s.paused) lines.push('PAUSED: nothing is granted until resume; holders keep their permits');
+  if (s.paused) lines.push(pausedLine);
   if (s.held > s.permits) {
     lines.push(
       s.permitsSource === 'set'
@@ -49,8 +51,9 @@ export function render(s: SemaphoreStatus): string {
       String(h.weight),
       duration(h.heldFor),
       duration(h.expiresIn),
-      h.label ?? '-',
-      h.token,
+      // Tokens and labels are read from Redis, where anyone may have written anything.
+      cell(h.label),
+      printable(h.token),
     ]);
     lines.push(table([['FENCING TOKEN', 'WEIGHT', 'HELD FOR', 'EXPIRES IN', 'LABEL', 'TOKEN'], ...rows]));
   }
@@ -62,8 +65,8 @@ export function render(s: SemaphoreStatus): string {
       String(i + 1),
       String(w.weight),
       duration(w.expiresIn),
-      w.label ?? '-',
-      w.token,
+      cell(w.label),
+      printable(w.token),
     ]);
     lines.push(table([['#', 'WEIGHT', 'EXPIRES IN', 'LABEL', 'TOKEN'], ...rows]));
     if (s.waiting > s.waiters.length) lines.push(`  ... and ${s.waiting - s.waiters.length} more (see --limit)`);
@@ -71,9 +74,14 @@ export function render(s: SemaphoreStatus): string {
   return `${lines.join('\n')}\n`;
 }
 
-function limitSource(s: SemaphoreStatus): string {
+export function limitSource(s: SemaphoreStatus): string {
   if (s.permitsSource === 'set') return 'set in Redis (set-permits)';
   // Only holders' and waiters' tickets carry the permits their callers passed.
   if (s.held === 0 && s.waiting === 0) return 'from --permits (no limit is set in Redis, and nobody holds or waits)';
   return 'from the permits its users pass (no limit is set in Redis)';
+}
+
+/** The longest time any of `holders` has held its permits (ms), 0 for none. */
+export function longestHeld(holders: readonly HolderInfo[]): number {
+  return holders.reduce((longest, h) => Math.max(longest, h.heldFor), 0);
 }
