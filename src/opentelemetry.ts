@@ -21,7 +21,7 @@ import {
   ValueType,
 } from '@opentelemetry/api';
 import { AcquireTimeoutError, QueueFullError, SemaphoreError } from './errors.js';
-import type { Semaphore } from './semaphore.js';
+import { Semaphore } from './semaphore.js';
 import {
   type AcquireTraceContext,
   channels,
@@ -30,7 +30,7 @@ import {
   type ReleasedEvent,
   tracing,
 } from './telemetry.js';
-import { requireObject } from './validate.js';
+import { describe, requireObject } from './validate.js';
 
 export type SemaphoreMetricsOptions = {
   /** Where the instruments come from; default: the global one (`metrics.getMeterProvider()`). */
@@ -49,15 +49,14 @@ export type SemaphoreMetricsOptions = {
   readonly sample?: readonly Semaphore[];
 };
 
-/** The outcome of an `acquire()`, as the `semaphore.outcome` attribute of `semaphore.wait_time`. */
+/** The outcome of an `acquire()`, as the `redis_fair_semaphore.outcome` attribute of `redis_fair_semaphore.wait_time`. */
 export type AcquireOutcome = 'granted' | 'timeout' | 'aborted' | 'queue_full' | 'error';
 
 /** Histogram buckets in seconds: from a handoff on loopback (~0.1 ms) to minutes of waiting. */
 const seconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-/** Where a context keeps the moment its acquire started; a symbol, so that no tracer's field is in the way. */
-const startedAt = Symbol('startedAt');
-type Timed = AcquireTraceContext & { [startedAt]?: number };
+/** How long one sampled status() may take before that collection goes without it. */
+const sampleTimeoutMs = 1_000;
 
 /** The key attribute's value for keys beyond `maxKeys`. */
 export const otherKeys = '_other';
@@ -69,15 +68,25 @@ export const otherKeys = '_other';
 export function semaphoreMetrics(options?: SemaphoreMetricsOptions): { close(): void } {
   const o = requireObject('options', options);
   const maxKeys = o['maxKeys'] === undefined ? 100 : o['maxKeys'];
-  if (typeof maxKeys !== 'number' || !Number.isInteger(maxKeys) || maxKeys < 0) {
-    throw new RangeError(`Expected \`maxKeys\` to be an integer from 0, got ${String(maxKeys)}`);
+  if (typeof maxKeys !== 'number')
+    throw new TypeError(`Expected \`maxKeys\` to be an integer, got ${describe(maxKeys)}`);
+  if (!Number.isInteger(maxKeys) || maxKeys < 0) {
+    throw new RangeError(`Expected \`maxKeys\` to be an integer from 0, got ${describe(maxKeys)}`);
   }
-  const sample = o['sample'] === undefined ? [] : o['sample'];
-  if (!Array.isArray(sample)) throw new TypeError('Expected `sample` to be an array of semaphores');
-  const provider = (o['meterProvider'] as MeterProvider | undefined) ?? metrics.getMeterProvider();
-  const meter = provider.getMeter('redis-fair-semaphore');
+  const given = o['sample'] === undefined ? [] : o['sample'];
+  if (!Array.isArray(given) || !given.every((x) => x instanceof Semaphore)) {
+    throw new TypeError(`Expected \`sample\` to be an array of Semaphore or Mutex objects, got ${describe(given)}`);
+  }
+  // A copy: the caller's array may change; what close() removes is what was added.
+  const sample = [...given] as Semaphore[];
+  const provider = o['meterProvider'] === undefined ? metrics.getMeterProvider() : o['meterProvider'];
+  if (typeof (provider as MeterProvider | null)?.getMeter !== 'function') {
+    throw new TypeError(`Expected \`meterProvider\` to be an OpenTelemetry MeterProvider, got ${describe(provider)}`);
+  }
+  const meter = (provider as MeterProvider).getMeter('redis-fair-semaphore');
 
-  const admitted = new Set<string>();
+  // The sampled keys first, so that they always have series of their own.
+  const admitted = new Set<string>(sample.map((sem) => sem.key).slice(0, maxKeys));
   const keyOf = (key: string): string => {
     if (admitted.has(key)) return key;
     if (admitted.size < maxKeys) {
@@ -86,42 +95,45 @@ export function semaphoreMetrics(options?: SemaphoreMetricsOptions): { close(): 
     }
     return otherKeys;
   };
-  const attrs = (key: string, more?: Attributes): Attributes => ({ 'semaphore.key': keyOf(key), ...more });
+  const attrs = (key: string, more?: Attributes): Attributes => ({ 'redis_fair_semaphore.key': keyOf(key), ...more });
 
-  const waitTime = meter.createHistogram('semaphore.wait_time', {
+  const waitTime = meter.createHistogram('redis_fair_semaphore.wait_time', {
     description: 'Time from acquire() to its outcome (granted, timeout, aborted, queue_full, error)',
     unit: 's',
     advice: { explicitBucketBoundaries: seconds },
   });
-  const useTime = meter.createHistogram('semaphore.use_time', {
+  const useTime = meter.createHistogram('redis_fair_semaphore.use_time', {
     description: 'Time a lease was held, by how it ended (released, lost, expired)',
     unit: 's',
     advice: { explicitBucketBoundaries: seconds },
   });
-  const timeouts = meter.createCounter('semaphore.timeouts', {
-    description: 'Acquires that gave up after their timeout',
+  const timeouts = meter.createCounter('redis_fair_semaphore.timeouts', {
+    description: 'Acquires that ended with AcquireTimeoutError (timeout: 0 included)',
     unit: '{timeout}',
     valueType: ValueType.INT,
   });
-  const lost = meter.createCounter('semaphore.leases.lost', {
-    description: 'Leases lost (expired unrefreshed, gone from Redis, client closed) or whose fixed term ended',
+  const lost = meter.createCounter('redis_fair_semaphore.leases.lost', {
+    description: 'Leases granted here and lost (expired unrefreshed, gone from Redis, client closed)',
     unit: '{lease}',
     valueType: ValueType.INT,
   });
-  const pending = meter.createUpDownCounter('semaphore.pending_requests', {
+  const pending = meter.createUpDownCounter('redis_fair_semaphore.pending_requests', {
     description: "This process's acquires still waiting",
     unit: '{request}',
     valueType: ValueType.INT,
   });
-  const used = meter.createUpDownCounter('semaphore.permits.used', {
+  const used = meter.createUpDownCounter('redis_fair_semaphore.permits.used', {
     description: "Permits held by this process's leases",
     unit: '{permit}',
     valueType: ValueType.INT,
   });
 
-  // Weight and key attribute of the leases granted here, until they end: a handle taken
-  // with lease(id) was not granted here, and its end must not count.
+  // Leases granted here, until they end: their weight and key attribute. A handle taken
+  // with lease(id) was not granted here: its end counts nowhere (the lease's own holder
+  // counts it), so that one lease is one observation.
   const live = new Map<string, { weight: number; attributes: Attributes }>();
+  // This recorder's acquires in flight: when each started, and its key attribute.
+  const waiting = new Map<AcquireTraceContext, { from: number; attributes: Attributes }>();
 
   const nothing = () => {};
   const trace = {
@@ -129,17 +141,23 @@ export function semaphoreMetrics(options?: SemaphoreMetricsOptions): { close(): 
     asyncStart: nothing,
     error: nothing,
     start(message: unknown) {
-      const context = message as Timed;
-      context[startedAt] = performance.now();
-      pending.add(1, attrs(context.key));
+      const context = message as AcquireTraceContext;
+      const attributes = attrs(context.key);
+      waiting.set(context, { from: performance.now(), attributes });
+      pending.add(1, attributes);
     },
     asyncEnd(message: unknown) {
-      const context = message as Timed;
-      const from = context[startedAt];
-      if (from === undefined) return;
-      pending.add(-1, attrs(context.key));
+      const context = message as AcquireTraceContext;
+      const started = waiting.get(context);
+      if (!started) return;
+      waiting.delete(context);
+      pending.add(-1, started.attributes);
       const outcome = outcomeOf(context);
-      waitTime.record((performance.now() - from) / 1000, attrs(context.key, { 'semaphore.outcome': outcome }));
+      waitTime.record(
+        (performance.now() - started.from) / 1000,
+        attrs(context.key, { 'redis_fair_semaphore.outcome': outcome }),
+      );
+      if (outcome === 'timeout') timeouts.add(1, started.attributes);
     },
   };
   const onGranted = (message: unknown) => {
@@ -148,55 +166,79 @@ export function semaphoreMetrics(options?: SemaphoreMetricsOptions): { close(): 
     live.set(e.token, { weight: e.weight, attributes });
     used.add(e.weight, attributes);
   };
+  /** The lease's entry if it was granted here (and forgets it), else undefined. */
   const ended = (token: string) => {
     const lease = live.get(token);
-    if (!lease) return;
+    if (!lease) return undefined;
     live.delete(token);
     used.add(-lease.weight, lease.attributes);
+    return lease;
   };
   const onReleased = (message: unknown) => {
     const e = message as ReleasedEvent;
-    ended(e.token);
-    useTime.record(e.held / 1000, attrs(e.key, { 'semaphore.lease.end': 'released' }));
+    if (!ended(e.token)) return;
+    useTime.record(e.held / 1000, attrs(e.key, { 'redis_fair_semaphore.lease.end': 'released' }));
   };
   const onLost = (message: unknown) => {
     const e = message as LostEvent;
-    ended(e.token);
+    if (!ended(e.token)) return;
     const end = e.termEnded ? 'expired' : 'lost';
-    useTime.record(e.held / 1000, attrs(e.key, { 'semaphore.lease.end': end }));
-    lost.add(1, attrs(e.key, { 'semaphore.lease.end': end }));
+    useTime.record(e.held / 1000, attrs(e.key, { 'redis_fair_semaphore.lease.end': end }));
+    // A fixed term that ran out as planned is no loss.
+    if (!e.termEnded) lost.add(1, attrs(e.key));
   };
-  const onTimeout = (message: unknown) => timeouts.add(1, attrs((message as { key: string }).key));
 
   // Redis-side state of the chosen semaphores, read when the reader collects.
   const gauges = {
-    held: meter.createObservableGauge('semaphore.redis.permits.used', {
+    held: meter.createObservableGauge('redis_fair_semaphore.redis.permits.used', {
       description: 'Permits held in Redis, by every process',
       unit: '{permit}',
       valueType: ValueType.INT,
     }),
-    limit: meter.createObservableGauge('semaphore.redis.permits.limit', {
+    limit: meter.createObservableGauge('redis_fair_semaphore.redis.permits.limit', {
       description: 'The limit in force in Redis (stored with setPermits(), else as the callers pass it)',
       unit: '{permit}',
       valueType: ValueType.INT,
     }),
-    waiting: meter.createObservableGauge('semaphore.redis.pending_requests', {
+    waiting: meter.createObservableGauge('redis_fair_semaphore.redis.pending_requests', {
       description: 'Tickets waiting in Redis, from every process',
       unit: '{request}',
       valueType: ValueType.INT,
     }),
-    paused: meter.createObservableGauge('semaphore.redis.paused', {
+    paused: meter.createObservableGauge('redis_fair_semaphore.redis.paused', {
       description: '1 while the semaphore is paused, else 0',
       unit: '1',
       valueType: ValueType.INT,
     }),
   };
   const observed: Observable[] = Object.values(gauges);
+  // A read still in flight is shared by the next collection rather than repeated, so a
+  // Redis that stopped answering gets one status() per sampled semaphore, not one a scrape.
+  const reading = new Map<Semaphore, Promise<Awaited<ReturnType<Semaphore['status']>> | undefined>>();
+  const read = (sem: Semaphore) => {
+    let r = reading.get(sem);
+    if (!r) {
+      r = sem.status({ limit: 1 }).then(
+        (s) => s,
+        () => undefined,
+      );
+      reading.set(sem, r);
+      r.then(() => reading.delete(sem));
+    }
+    // A semaphore that cannot be read within the deadline (Redis down, or a client that
+    // queues commands while disconnected) is left out of this collection: a scrape never
+    // hangs on it.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, sampleTimeoutMs, undefined);
+      timer.unref();
+    });
+    return Promise.race([r, late]).finally(() => clearTimeout(timer));
+  };
   const observe = async (result: BatchObservableResult) => {
     await Promise.all(
-      (sample as Semaphore[]).map(async (sem) => {
-        // A semaphore that cannot be read now (Redis down) is left out of this collection.
-        const s = await sem.status({ limit: 1 }).catch(() => undefined);
+      sample.map(async (sem) => {
+        const s = await read(sem);
         if (!s) return;
         const a = attrs(sem.key);
         result.observe(gauges.held, s.held, a);
@@ -212,15 +254,18 @@ export function semaphoreMetrics(options?: SemaphoreMetricsOptions): { close(): 
   subscribe(channels.granted.name, onGranted);
   subscribe(channels.released.name, onReleased);
   subscribe(channels.lost.name, onLost);
-  subscribe(channels.timeout.name, onTimeout);
   return {
     close() {
       tracing.acquire?.unsubscribe(trace);
       unsubscribe(channels.granted.name, onGranted);
       unsubscribe(channels.released.name, onReleased);
       unsubscribe(channels.lost.name, onLost);
-      unsubscribe(channels.timeout.name, onTimeout);
       if (sample.length > 0) meter.removeBatchObservableCallback(observe, observed);
+      // What this recorder still counts as waiting or held goes back to zero: it will not
+      // see those end.
+      for (const { attributes } of waiting.values()) pending.add(-1, attributes);
+      for (const { weight, attributes } of live.values()) used.add(-weight, attributes);
+      waiting.clear();
       live.clear();
     },
   };

@@ -146,25 +146,24 @@ export class Semaphore {
    * when aborted; either way its ticket leaves the queue.
    */
   acquire(options?: AcquireOptions): Promise<Lease> {
-    let resolved: ResolvedAcquire;
     try {
       // No options, the common call: checked once, in the constructor.
-      resolved = options === undefined ? this.#defaults : resolveAcquire(options, this.permits, this.#label);
+      const resolved = options === undefined ? this.#defaults : resolveAcquire(options, this.permits, this.#label);
       resolved.signal?.throwIfAborted();
       this.#requireOpen();
       checkEvictionPolicy(this.#ctx.adapter, this.key);
+      // One property read when nobody traces: the common case allocates nothing more.
+      const trace = tracing.acquire;
+      if (trace?.hasSubscribers) {
+        const { weight, label, timeout, signal } = resolved;
+        const context = { key: this.key, weight, label, timeout, signal };
+        return trace.tracePromise(() => this.#run(resolved), context);
+      }
+      return this.#run(resolved);
     } catch (error) {
       // Bad input and a closed client reject, as from an async function.
       return Promise.reject(error);
     }
-    // One property read when nobody traces: the common case allocates nothing more.
-    const trace = tracing.acquire;
-    if (trace?.hasSubscribers) {
-      const { weight, label, timeout, signal } = resolved;
-      const context = { key: this.key, weight, label, timeout, signal };
-      return trace.tracePromise(() => this.#run(resolved), context);
-    }
-    return this.#run(resolved);
   }
 
   /** Never null: only a try resolves with null, and this is not one. */

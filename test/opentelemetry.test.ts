@@ -6,6 +6,7 @@
  */
 import { tracingChannel } from 'node:diagnostics_channel';
 import test from 'ava';
+import { Redis } from 'ioredis';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import {
   AggregationTemporality,
@@ -19,7 +20,8 @@ import { AcquireTimeoutError, Mutex, QueueFullError, Semaphore } from '../src/in
 import { semaphoreMetrics } from '../src/opentelemetry.js';
 import { queued } from './helpers/events.js';
 import { closedPort } from './helpers/ports.js';
-import { connectLibrary, uniqueKey } from './helpers/redis.js';
+import { keysOf } from './helpers/keys.js';
+import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
 
 /** A reader the test collects from when it wants to. */
 class TestReader extends MetricReader {
@@ -53,15 +55,20 @@ test.serial('metrics: names, units, attributes and values from real acquisitions
   const reader = new TestReader();
   const provider = new MeterProvider({ readers: [reader] });
   const redis = await connectLibrary();
+  const admin = await connect();
   const key = uniqueKey('otel');
   const sem = new Semaphore(redis, key, { permits: 2, ttl: 1_000, maxWaiters: 1 });
   const recorder = semaphoreMetrics({ meterProvider: provider, sample: [sem] });
   try {
     const first = await sem.acquire({ weight: 2 });
     let m = await collect(reader);
-    t.is(point<number>(m.get('semaphore.permits.used'), { 'semaphore.key': key })?.value, 2);
-    t.like(point<number>(m.get('semaphore.redis.permits.used'), { 'semaphore.key': key }), { value: 2 });
-    t.like(point<number>(m.get('semaphore.redis.permits.limit'), { 'semaphore.key': key }), { value: 2 });
+    t.is(point<number>(m.get('redis_fair_semaphore.permits.used'), { 'redis_fair_semaphore.key': key })?.value, 2);
+    t.like(point<number>(m.get('redis_fair_semaphore.redis.permits.used'), { 'redis_fair_semaphore.key': key }), {
+      value: 2,
+    });
+    t.like(point<number>(m.get('redis_fair_semaphore.redis.permits.limit'), { 'redis_fair_semaphore.key': key }), {
+      value: 2,
+    });
     // A waiter that times out, one that is aborted, and one the full queue turns away.
     await t.throwsAsync(sem.acquire({ timeout: 30 }), { instanceOf: AcquireTimeoutError });
     const controller = new AbortController();
@@ -69,8 +76,10 @@ test.serial('metrics: names, units, attributes and values from real acquisitions
     const aborted = sem.acquire({ signal: controller.signal });
     await isQueued;
     m = await collect(reader);
-    t.is(point<number>(m.get('semaphore.pending_requests'), { 'semaphore.key': key })?.value, 1);
-    t.like(point<number>(m.get('semaphore.redis.pending_requests'), { 'semaphore.key': key }), { value: 1 });
+    t.is(point<number>(m.get('redis_fair_semaphore.pending_requests'), { 'redis_fair_semaphore.key': key })?.value, 1);
+    t.like(point<number>(m.get('redis_fair_semaphore.redis.pending_requests'), { 'redis_fair_semaphore.key': key }), {
+      value: 1,
+    });
     await t.throwsAsync(sem.acquire(), { instanceOf: QueueFullError });
     controller.abort();
     t.is(await aborted.catch((reason: unknown) => reason), controller.signal.reason);
@@ -78,37 +87,65 @@ test.serial('metrics: names, units, attributes and values from real acquisitions
     // A fixed-term lease whose term runs out.
     const fixed = await sem.acquire({ autoRefresh: false });
     await new Promise((resolve) => fixed.signal.addEventListener('abort', resolve, { once: true }));
+    // A refreshing lease whose entry Redis loses: its next refresh finds it gone.
+    const doomed = await sem.acquire();
+    await admin.del(keysOf(key).tickets);
+    await new Promise((resolve) => doomed.signal.addEventListener('abort', resolve, { once: true }));
     await sem.pause();
 
     m = await collect(reader);
-    const wait = m.get('semaphore.wait_time');
+    const wait = m.get('redis_fair_semaphore.wait_time');
     t.is(wait?.descriptor.unit, 's');
     for (const [outcome, count] of [
-      ['granted', 2],
+      ['granted', 3],
       ['timeout', 1],
       ['aborted', 1],
       ['queue_full', 1],
     ] as const) {
-      t.is(point<Histogram>(wait, { 'semaphore.key': key, 'semaphore.outcome': outcome })?.value.count, count, outcome);
+      t.is(
+        point<Histogram>(wait, { 'redis_fair_semaphore.key': key, 'redis_fair_semaphore.outcome': outcome })?.value
+          .count,
+        count,
+        outcome,
+      );
     }
-    const timedOut = point<Histogram>(wait, { 'semaphore.outcome': 'timeout', 'semaphore.key': key })!.value;
+    const timedOut = point<Histogram>(wait, {
+      'redis_fair_semaphore.outcome': 'timeout',
+      'redis_fair_semaphore.key': key,
+    })!.value;
     t.true(timedOut.sum! >= 0.03 && timedOut.sum! < 5, `a 30 ms timeout recorded as ${timedOut.sum} s`);
-    const use = m.get('semaphore.use_time');
+    const use = m.get('redis_fair_semaphore.use_time');
     t.is(use?.descriptor.unit, 's');
-    t.is(point<Histogram>(use, { 'semaphore.lease.end': 'released', 'semaphore.key': key })?.value.count, 1);
-    const expired = point<Histogram>(use, { 'semaphore.lease.end': 'expired', 'semaphore.key': key })?.value;
-    t.is(expired?.count, 1);
-    t.true(expired!.sum! > 0.8 && expired!.sum! < 30, `a 1 s term (in seconds, not ms) recorded as ${expired?.sum} s`);
-    t.is(point<number>(m.get('semaphore.timeouts'), { 'semaphore.key': key })?.value, 1);
     t.is(
-      point<number>(m.get('semaphore.leases.lost'), { 'semaphore.key': key, 'semaphore.lease.end': 'expired' })?.value,
+      point<Histogram>(use, { 'redis_fair_semaphore.lease.end': 'released', 'redis_fair_semaphore.key': key })?.value
+        .count,
       1,
     );
-    t.is(point<number>(m.get('semaphore.pending_requests'), { 'semaphore.key': key })?.value, 0);
-    t.is(point<number>(m.get('semaphore.permits.used'), { 'semaphore.key': key })?.value, 0);
-    t.like(point<number>(m.get('semaphore.redis.paused'), { 'semaphore.key': key }), { value: 1 });
-    // The ended term's entry may outlive its holder's deadline in Redis by the holder's allowance.
-    t.true([0, 1].includes(point<number>(m.get('semaphore.redis.permits.used'), { 'semaphore.key': key })!.value));
+    const expired = point<Histogram>(use, {
+      'redis_fair_semaphore.lease.end': 'expired',
+      'redis_fair_semaphore.key': key,
+    })?.value;
+    t.is(expired?.count, 1);
+    t.true(expired!.sum! > 0.8 && expired!.sum! < 30, `a 1 s term (in seconds, not ms) recorded as ${expired?.sum} s`);
+    t.is(point<number>(m.get('redis_fair_semaphore.timeouts'), { 'redis_fair_semaphore.key': key })?.value, 1);
+    t.is(
+      point<Histogram>(use, { 'redis_fair_semaphore.lease.end': 'lost', 'redis_fair_semaphore.key': key })?.value.count,
+      1,
+    );
+    // The lost one counts as lost; the term that ran out as planned does not.
+    t.is(point<number>(m.get('redis_fair_semaphore.leases.lost'), { 'redis_fair_semaphore.key': key })?.value, 1);
+    t.is(point<number>(m.get('redis_fair_semaphore.pending_requests'), { 'redis_fair_semaphore.key': key })?.value, 0);
+    t.is(point<number>(m.get('redis_fair_semaphore.permits.used'), { 'redis_fair_semaphore.key': key })?.value, 0);
+    t.like(point<number>(m.get('redis_fair_semaphore.redis.paused'), { 'redis_fair_semaphore.key': key }), {
+      value: 1,
+    });
+    // The lost lease's entry is gone; the ended term's may outlive its holder's deadline
+    // in Redis by the holder's allowance.
+    t.true(
+      [0, 1].includes(
+        point<number>(m.get('redis_fair_semaphore.redis.permits.used'), { 'redis_fair_semaphore.key': key })!.value,
+      ),
+    );
   } finally {
     recorder.close();
     await sem.resume();
@@ -124,9 +161,9 @@ test.serial('metrics: keys beyond maxKeys share the series "_other"', async (t) 
   try {
     const keys = [uniqueKey('otel-a'), uniqueKey('otel-b'), uniqueKey('otel-c')];
     for (const key of keys) await (await new Mutex(redis, key).acquire()).release();
-    const wait = (await collect(reader)).get('semaphore.wait_time');
+    const wait = (await collect(reader)).get('redis_fair_semaphore.wait_time');
     const seen = ((wait?.dataPoints ?? []) as DataPoint<Histogram>[]).map((p) => [
-      p.attributes['semaphore.key'],
+      p.attributes['redis_fair_semaphore.key'],
       p.value.count,
     ]);
     t.deepEqual(
@@ -142,6 +179,29 @@ test.serial('metrics: keys beyond maxKeys share the series "_other"', async (t) 
   }
 });
 
+test.serial(
+  'metrics: a sampled semaphore whose Redis does not answer is left out of the collection, which never hangs',
+  async (t) => {
+    const reader = new TestReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    // ioredis with maxRetriesPerRequest null queues commands until a Redis answers: none will.
+    const down = new Redis(await closedPort(), '127.0.0.1', { maxRetriesPerRequest: null });
+    down.on('error', () => {});
+    const key = uniqueKey('otel-down');
+    const recorder = semaphoreMetrics({ meterProvider: provider, sample: [new Semaphore(down, key, { permits: 1 })] });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const m = await collect(reader);
+        t.is(point(m.get('redis_fair_semaphore.redis.permits.used'), { 'redis_fair_semaphore.key': key }), undefined);
+      }
+    } finally {
+      recorder.close();
+      down.disconnect();
+      await provider.shutdown();
+    }
+  },
+);
+
 test.serial('the Prometheus exporter serves the histograms over loopback', async (t) => {
   const port = await closedPort();
   const exporter = new PrometheusExporter({ host: '127.0.0.1', port });
@@ -153,9 +213,14 @@ test.serial('the Prometheus exporter serves the histograms over loopback', async
   try {
     await (await new Mutex(redis, key).acquire()).release();
     const page = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    t.regex(page, /# TYPE semaphore_wait_time(_seconds)? histogram/);
-    t.regex(page, new RegExp(`semaphore_wait_time(?:_seconds)?_count\\{[^}]*semaphore_key="${key}"[^}]*\\} 1`));
-    t.regex(page, /semaphore_use_time(?:_seconds)?_bucket\{[^}]*semaphore_lease_end="released"/);
+    t.regex(page, /# TYPE redis_fair_semaphore_wait_time(_seconds)? histogram/);
+    t.regex(
+      page,
+      new RegExp(
+        `redis_fair_semaphore_wait_time(?:_seconds)?_count\\{[^}]*redis_fair_semaphore_key="${key}"[^}]*\\} 1`,
+      ),
+    );
+    t.regex(page, /redis_fair_semaphore_use_time(?:_seconds)?_bucket\{[^}]*redis_fair_semaphore_lease_end="released"/);
   } finally {
     recorder.close();
     await provider.shutdown();

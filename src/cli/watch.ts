@@ -45,7 +45,7 @@ async function readEvery(a: StatusArgs, sem: Semaphore, view: View, stop: AbortS
     const s = await unlessAborted(sem.status({ limit: view.waiters(a.limit) }), stop);
     if (s === undefined) return;
     view.show(s);
-    await sleep(a.interval - (performance.now() - startedAt), undefined, { signal: stop }).catch(() => {});
+    await sleep(Math.max(0, a.interval - (performance.now() - startedAt)), undefined, { signal: stop }).catch(() => {});
   }
 }
 
