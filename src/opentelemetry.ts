@@ -218,12 +218,15 @@ export function semaphoreMetrics(options?: SemaphoreMetricsOptions): { close(): 
   const read = (sem: Semaphore) => {
     let r = reading.get(sem);
     if (!r) {
-      r = sem.status({ limit: 1 }).then(
-        (s) => s,
-        () => undefined,
-      );
+      // Never rejects; forgotten once settled (always after the set below).
+      r = sem
+        .status({ limit: 1 })
+        .then(
+          (s) => s,
+          () => undefined,
+        )
+        .finally(() => reading.delete(sem));
       reading.set(sem, r);
-      r.then(() => reading.delete(sem));
     }
     // A semaphore that cannot be read within the deadline (Redis down, or a client that
     // queues commands while disconnected) is left out of this collection: a scrape never
