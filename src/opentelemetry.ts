@@ -57,6 +57,11 @@ const seconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 /** How long one sampled status() may take before that collection goes without it. */
 const sampleTimeoutMs = 1_000;
+/**
+ * Waiters a sampled status() lists, front first: each is remembered from when it was
+ * first listed, so that the head's wait counts from before it reached the head.
+ */
+const sampledWaiters = 100;
 
 /** The key attribute's value for keys beyond `maxKeys`. */
 export const otherKeys = '_other';
@@ -210,7 +215,16 @@ export function semaphoreMetrics(options?: SemaphoreMetricsOptions): { close(): 
       unit: '1',
       valueType: ValueType.INT,
     }),
+    headWait: meter.createObservableGauge('redis_fair_semaphore.redis.head_wait', {
+      description:
+        'How long the head of the line has waited, at least: since this recorder first saw that ticket waiting (Redis keeps no arrival time)',
+      unit: 's',
+    }),
   };
+  // Each sampled semaphore's waiters as this recorder first saw them, for head_wait: a
+  // lower bound, since Redis keeps a waiter's deadline, not its arrival. Only the tokens
+  // a status() lists are remembered, and forgotten once they are no longer listed.
+  const firstSeen = new Map<Semaphore, Map<string, number>>();
   const observed: Observable[] = Object.values(gauges);
   // A read still in flight is shared by the next collection rather than repeated, so a
   // Redis that stopped answering gets one status() per sampled semaphore, not one a scrape.
@@ -220,7 +234,7 @@ export function semaphoreMetrics(options?: SemaphoreMetricsOptions): { close(): 
     if (!r) {
       // Never rejects; forgotten once settled (always after the set below).
       r = sem
-        .status({ limit: 1 })
+        .status({ limit: sampledWaiters })
         .then(
           (s) => s,
           () => undefined,
@@ -248,6 +262,13 @@ export function semaphoreMetrics(options?: SemaphoreMetricsOptions): { close(): 
         result.observe(gauges.limit, s.permits, a);
         result.observe(gauges.waiting, s.waiting, a);
         result.observe(gauges.paused, s.paused ? 1 : 0, a);
+        const now = performance.now();
+        const before = firstSeen.get(sem);
+        const seen = new Map<string, number>();
+        for (const w of s.waiters) seen.set(w.token, before?.get(w.token) ?? now);
+        firstSeen.set(sem, seen);
+        const head = s.waiters[0];
+        result.observe(gauges.headWait, head ? (now - seen.get(head.token)!) / 1000 : 0, a);
       }),
     );
   };

@@ -80,6 +80,14 @@ test.serial('metrics: names, units, attributes and values from real acquisitions
     t.like(point<number>(m.get('redis_fair_semaphore.redis.pending_requests'), { 'redis_fair_semaphore.key': key }), {
       value: 1,
     });
+    // The head's wait counts from when this recorder first saw the waiter: it grows.
+    const headWait = async () =>
+      point<number>((await collect(reader)).get('redis_fair_semaphore.redis.head_wait'), {
+        'redis_fair_semaphore.key': key,
+      })!.value;
+    const h1 = await headWait();
+    const h2 = await headWait();
+    t.true(h1 >= 0 && h2 > h1, `head_wait ${h1} then ${h2}`);
     await t.throwsAsync(sem.acquire(), { instanceOf: QueueFullError });
     controller.abort();
     t.is(await aborted.catch((reason: unknown) => reason), controller.signal.reason);
