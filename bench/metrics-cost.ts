@@ -9,23 +9,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import { tracingChannel } from 'node:diagnostics_channel';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { Redis } from 'ioredis';
 import { Mutex } from '../src/index.js';
 import { semaphoreMetrics } from '../src/opentelemetry.js';
+import { OnDemandReader } from '../test/helpers/metric-reader.js';
 import { startRedisProcess } from '../test/helpers/redis-server.js';
-
-class Reader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 const pairs = Number(process.env['RFS_METRICS_PAIRS'] ?? 20_000);
 const rounds = Number(process.env['RFS_METRICS_ROUNDS'] ?? 5);
@@ -39,7 +28,7 @@ const settings: Setting[] = [
   {
     name: 'semaphoreMetrics() into the SDK',
     start: () => {
-      const reader = new Reader();
+      const reader = new OnDemandReader();
       const provider = new MeterProvider({ readers: [reader] });
       const recording = semaphoreMetrics({ meterProvider: provider });
       return async () => {

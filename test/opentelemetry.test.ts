@@ -8,35 +8,17 @@ import { tracingChannel } from 'node:diagnostics_channel';
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import {
-  AggregationTemporality,
-  type DataPoint,
-  type Histogram,
-  MeterProvider,
-  MetricReader,
-  type MetricData,
-} from '@opentelemetry/sdk-metrics';
+import { type DataPoint, type Histogram, MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
 import { AcquireTimeoutError, Mutex, QueueFullError, Semaphore } from '../src/index.js';
 import { semaphoreMetrics } from '../src/opentelemetry.js';
 import { queued } from './helpers/events.js';
 import { closedPort } from './helpers/ports.js';
 import { keysOf } from './helpers/keys.js';
+import { OnDemandReader } from './helpers/metric-reader.js';
 import { connect, connectLibrary, uniqueKey } from './helpers/redis.js';
 
-/** A reader the test collects from when it wants to. */
-class TestReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-async function collect(reader: MetricReader): Promise<Map<string, MetricData>> {
+/** What the reader holds now, by instrument name. */
+async function collect(reader: OnDemandReader): Promise<Map<string, MetricData>> {
   const { resourceMetrics, errors } = await reader.collect();
   if (errors.length > 0) throw errors[0];
   const byName = new Map<string, MetricData>();
@@ -52,7 +34,7 @@ function point<T>(metric: MetricData | undefined, match: Record<string, unknown>
 }
 
 test.serial('metrics: names, units, attributes and values from real acquisitions', async (t) => {
-  const reader = new TestReader();
+  const reader = new OnDemandReader();
   const provider = new MeterProvider({ readers: [reader] });
   const redis = await connectLibrary();
   const admin = await connect();
@@ -162,7 +144,7 @@ test.serial('metrics: names, units, attributes and values from real acquisitions
 });
 
 test.serial('metrics: keys beyond maxKeys share the series "_other"', async (t) => {
-  const reader = new TestReader();
+  const reader = new OnDemandReader();
   const provider = new MeterProvider({ readers: [reader] });
   const redis = await connectLibrary();
   const recorder = semaphoreMetrics({ meterProvider: provider, maxKeys: 1 });
@@ -190,7 +172,7 @@ test.serial('metrics: keys beyond maxKeys share the series "_other"', async (t) 
 test.serial(
   'metrics: a sampled semaphore whose Redis does not answer is left out of the collection, which never hangs',
   async (t) => {
-    const reader = new TestReader();
+    const reader = new OnDemandReader();
     const provider = new MeterProvider({ readers: [reader] });
     // ioredis with maxRetriesPerRequest null queues commands until a Redis answers: none will.
     const down = new Redis(await closedPort(), '127.0.0.1', { maxRetriesPerRequest: null });

@@ -89,29 +89,26 @@ local function nextExpiryIn(s, position)
   return earliestExpiryIn()
 end
 
+-- Sends `message` to the client whose inbox `token` names: a grant ('<token>|<fence>',
+-- the holder's member, so the waiter needs no confirm trip) or a refusal
+-- ('<token>!<limit>'). A refused PUBLISH (an ACL without channel rights) is no reason
+-- to fail: the waiter's heartbeat finds out instead.
+local function tell(token, message)
+  local inbox = string.match(token, '^([^.]+)%.')
+  if inbox then
+    redis.pcall(PUBLISH, string.sub(KEYS[1], 1, -6) .. 'wake:' .. inbox, message)
+  end
+end
+
 -- Takes a waiter that can never fit the stored limit out of the line and tells its
--- client, as '<token>!<limit>' on its inbox channel. The message only makes the waiter
--- re-check: its ticket is gone, it queues again, and the acquire script refuses it with
--- the limit. A lost message delays that to the waiter's next heartbeat.
+-- client. The message only makes the waiter re-check: its ticket is gone, it queues
+-- again, and the acquire script refuses it with the limit. A lost message delays that
+-- to the waiter's next heartbeat.
 local function refuse(s, token)
   redis.call('ZREM', KEYS[3], token)
   s.n = s.n - 1
   s.refused = (s.refused or 0) + 1
-  local inbox = string.match(token, '^([^.]+)%.')
-  if inbox then
-    redis.pcall(PUBLISH, string.sub(KEYS[1], 1, -6) .. 'wake:' .. inbox, token .. '!' .. digits(s.set))
-  end
-end
-
--- Tells a new holder through its client's inbox channel; the message is the holder's
--- member (token and fencing token), so it needs no confirm trip. A refused PUBLISH
--- (an ACL without channel rights) is no reason to fail: the waiter's heartbeat finds
--- the grant instead.
-local function tell(token, member)
-  local inbox = string.match(token, '^([^.]+)%.')
-  if inbox then
-    redis.pcall(PUBLISH, string.sub(KEYS[1], 1, -6) .. 'wake:' .. inbox, member)
-  end
+  tell(token, token .. '!' .. digits(s.set))
 end
 
 -- Serves the front of the line while it fits, within the stored limit, or else within
